@@ -1,0 +1,1 @@
+"""PostgreSQL plumbing: connections, client tools, type mapping, COPY readers and writers."""

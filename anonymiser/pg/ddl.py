@@ -1,0 +1,105 @@
+"""The schema's DDL, taken from pg_dump inside the snapshot and split into statements by pglast.
+
+Why pg_dump: it is PostgreSQL's own, version-aware reproduction of every object kind (partitions,
+identity, generated columns, domains, triggers and their functions, matviews, expression and
+partial indexes...) in dependency order, and `--snapshot` makes it see exactly the transaction
+the data comes from. We keep its `pre-data` and `post-data` sections apart (tables before the
+load, constraints/indexes/triggers after it, as pg_restore does) plus the DROP statements of a
+`--clean` dump for `restore --clean`. pglast, PostgreSQL's own parser, splits the scripts into
+statements so restore runs and reports them one at a time, and finds the matviews to refresh.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+import pglast
+from pglast import ast
+from pglast.enums import ObjectType
+
+from anonymiser.errors import SnapshotError
+from anonymiser.pg.connect import dsn_without_password
+
+__all__ = ["SchemaDDL", "dump_schema", "matviews_in_order", "split_statements"]
+
+_COMMON_FLAGS = [
+    "--schema-only", "--no-owner", "--no-privileges", "--no-tablespaces",
+    "--no-publications", "--no-subscriptions", "--no-security-labels",
+]
+
+
+@dataclass
+class SchemaDDL:
+    pre_data: str
+    post_data: str
+    clean: str
+
+
+def split_statements(script: str) -> list[str]:
+    """The SQL statements of a pg_dump script, without psql meta-commands (\\restrict ...)."""
+    lines = [line for line in script.splitlines() if not line.startswith("\\")]
+    text = "\n".join(lines)
+    return [s.strip() for s in pglast.split(text, with_parser=True) if s.strip()]
+
+
+def matviews_in_order(pre_data: str) -> list[tuple[str, str]]:
+    """(schema, name) of each materialized view, in creation (dependency) order."""
+    found = []
+    for raw in pglast.parse_sql("\n".join(
+        line for line in pre_data.splitlines() if not line.startswith("\\")
+    )):
+        stmt = raw.stmt
+        if isinstance(stmt, ast.CreateTableAsStmt) and stmt.objtype == ObjectType.OBJECT_MATVIEW:
+            rel = stmt.into.rel
+            found.append((rel.schemaname or "public", rel.relname))
+    return found
+
+
+def _drops_of(clean_dump: str) -> str:
+    """The leading DROP part of a `pg_dump --clean` script (drops, constraint and default
+    removals, session SETs), which pg_dump writes before the first CREATE."""
+    kept = []
+    for statement in split_statements(clean_dump):
+        stmt = pglast.parse_sql(statement)[0].stmt
+        if isinstance(stmt, ast.VariableSetStmt | ast.DropStmt | ast.AlterTableStmt):
+            kept.append(statement)
+        elif isinstance(stmt, ast.SelectStmt) and "set_config" in statement:
+            kept.append(statement)
+        else:
+            break
+    return ";\n".join(kept) + (";\n" if kept else "")
+
+
+def dump_schema(pg_dump: Path, dsn: str, snapshot_id: str | None) -> SchemaDDL:
+    """Run pg_dump (three sections at once) against the exported snapshot."""
+    conninfo, password = dsn_without_password(dsn)
+    env = dict(os.environ)
+    if password is not None:
+        env["PGPASSWORD"] = password
+    base = [str(pg_dump), "--dbname", conninfo, *_COMMON_FLAGS]
+    if snapshot_id:
+        base.append(f"--snapshot={snapshot_id}")
+    runs = {
+        "pre_data": [*base, "--section=pre-data"],
+        "post_data": [*base, "--section=post-data"],
+        "clean": [*base, "--clean", "--if-exists"],
+    }
+    procs = {
+        name: subprocess.Popen(
+            argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True,
+            stdin=subprocess.DEVNULL,
+        )
+        for name, argv in runs.items()
+    }
+    out: dict[str, str] = {}
+    for name, proc in procs.items():
+        stdout, stderr = proc.communicate()
+        if proc.returncode != 0:
+            detail = next((ln for ln in stderr.splitlines() if ln.strip()), "no output")
+            raise SnapshotError(f"pg_dump of the schema ({name.replace('_', '-')}) failed: {detail}")
+        out[name] = stdout
+    return SchemaDDL(pre_data=out["pre_data"], post_data=out["post_data"],
+                     clean=_drops_of(out["clean"]))

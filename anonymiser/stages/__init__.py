@@ -1,0 +1,1 @@
+"""Pipeline stages that hand off through files: extract -> mask -> publish; restore."""

@@ -1,0 +1,241 @@
+"""Extract: every table of a dataset out of one read-only repeatable-read snapshot into Parquet.
+
+One connection opens the transaction and exports its snapshot; `jobs` worker connections
+import it with SET TRANSACTION SNAPSHOT, so every table and pg_dump's DDL see the same
+instant. Each table streams COPY -> Arrow -> zstd Parquet parts in a work directory.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import quote
+
+import psycopg
+import pyarrow.parquet as pq
+from psycopg import sql
+
+from anonymiser.catalog import Catalog, Table, read_catalog
+from anonymiser.datasets import Dataset
+from anonymiser.errors import AnonymiserError, SnapshotError
+from anonymiser.manifest import SequenceState
+from anonymiser.pg.connect import connect, first_line
+from anonymiser.pg.ddl import SchemaDDL, dump_schema, matviews_in_order
+from anonymiser.pg.reader import DEFAULT_BLOCK_SIZE, arrow_schema, read_table_batches
+from anonymiser.pg.tools import find_pg_tool
+
+__all__ = ["DEFAULT_PART_BYTES", "ExtractOptions", "Extracted", "ExtractedTable", "extract"]
+
+log = logging.getLogger(__name__)
+
+DEFAULT_PART_BYTES = 256 * 1024 * 1024  # Arrow bytes per Parquet part before starting another
+
+
+@dataclass
+class ExtractOptions:
+    jobs: int = 1
+    block_size: int = DEFAULT_BLOCK_SIZE
+    part_bytes: int = DEFAULT_PART_BYTES
+    compression: str = "zstd"
+
+
+@dataclass
+class ExtractedTable:
+    table: Table
+    files: list[tuple[str, int]] = field(default_factory=list)  # (relative path, rows)
+    rows: int = 0
+    seconds: float = 0.0
+
+
+@dataclass
+class Extracted:
+    """What the extract stage leaves in its work directory, for the next stage."""
+
+    root: Path
+    catalog: Catalog
+    server_version: str
+    schema_files: dict[str, str]  # section -> relative path of the SQL script
+    tables: list[ExtractedTable]
+    sequences: list[SequenceState]
+    matviews: list[tuple[str, str]]
+
+
+def table_dir(table: Table) -> str:
+    """The folder of a table's parts, safe whatever characters its names hold."""
+    return f"data/{quote(table.schema, safe='')}/{quote(table.name, safe='')}"
+
+
+def _begin_snapshot(conn: psycopg.Connection, snapshot_id: str | None) -> None:
+    conn.execute("SET idle_in_transaction_session_timeout = 0")
+    conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+    if snapshot_id:
+        conn.execute(sql.SQL("SET TRANSACTION SNAPSHOT {}").format(sql.Literal(snapshot_id)))
+
+
+def _extract_table(
+    conn: psycopg.Connection, table: Table, root: Path, options: ExtractOptions
+) -> ExtractedTable:
+    started = time.monotonic()
+    result = ExtractedTable(table=table)
+    folder = table_dir(table)
+    (root / folder).mkdir(parents=True, exist_ok=True)
+    if not table.copy_columns:  # a table with no columns still has a row count
+        row = conn.execute(
+            sql.SQL("SELECT count(*) FROM ONLY {}").format(sql.Identifier(table.schema, table.name))
+        ).fetchone()
+        result.rows = int(row[0]) if row else 0
+        result.seconds = time.monotonic() - started
+        return result
+    schema = arrow_schema(table)
+    writer: pq.ParquetWriter | None = None
+    part_rows = part_bytes = 0
+
+    def close_part() -> None:
+        nonlocal writer
+        if writer is not None:
+            writer.close()
+            writer = None
+
+    def open_part() -> pq.ParquetWriter:
+        rel = f"{folder}/part-{len(result.files):05d}.parquet"
+        result.files.append((rel, 0))
+        return pq.ParquetWriter(root / rel, schema, compression=options.compression)
+
+    for batch in read_table_batches(conn, table, block_size=options.block_size):
+        if writer is None:
+            writer = open_part()
+            part_rows = part_bytes = 0
+        writer.write_batch(batch)
+        part_rows += batch.num_rows
+        part_bytes += batch.nbytes
+        result.files[-1] = (result.files[-1][0], part_rows)
+        result.rows += batch.num_rows
+        if part_bytes >= options.part_bytes:
+            close_part()
+    close_part()
+    if not result.files:  # an empty table still gets a file carrying its schema
+        open_part().close()
+    result.seconds = time.monotonic() - started
+    log.info("extracted %s: %d rows in %d files", table.qualified, result.rows, len(result.files))
+    return result
+
+
+def _sequence_states(conn: psycopg.Connection, catalog: Catalog) -> list[SequenceState]:
+    states = []
+    for seq in catalog.sequences:
+        row = conn.execute(
+            sql.SQL("SELECT last_value, is_called FROM {}").format(
+                sql.Identifier(seq.schema, seq.name)
+            )
+        ).fetchone()
+        if row:
+            states.append(SequenceState(seq.schema, seq.name, int(row[0]), bool(row[1])))
+    return states
+
+
+def extract(source_dsn: str, dataset: Dataset, root: Path, options: ExtractOptions) -> Extracted:
+    """Run the extract stage into `root`; raises SnapshotError naming the table on failure."""
+    root.mkdir(parents=True, exist_ok=True)
+    main = connect(source_dsn, role="source")
+    workers: list[psycopg.Connection] = []
+    try:
+        _begin_snapshot(main, None)
+        snapshot_id = main.execute("SELECT pg_catalog.pg_export_snapshot()").fetchone()[0]  # type: ignore[index]
+        server_version = str(main.execute("SHOW server_version").fetchone()[0])  # type: ignore[index]
+        catalog = read_catalog(main)
+        pg_dump = find_pg_tool("pg_dump", catalog.server_version_num // 10000)
+        tables = sorted(
+            (t for t in catalog.data_tables() if dataset.includes(t.qualified)),
+            key=lambda t: t.bytes, reverse=True,
+        )
+        ddl_box: dict[str, SchemaDDL] = {}
+        ddl_error: list[BaseException] = []
+
+        def run_dump() -> None:
+            try:
+                ddl_box["ddl"] = dump_schema(pg_dump, source_dsn, snapshot_id)
+            except BaseException as exc:  # surfaced after the data copy
+                ddl_error.append(exc)
+
+        dumper = threading.Thread(target=run_dump, name="pg_dump", daemon=True)
+        dumper.start()
+        results = _copy_tables(main, workers, source_dsn, snapshot_id, tables, root, options)
+        sequences = _sequence_states(main, catalog)
+        dumper.join()
+        if ddl_error:
+            raise ddl_error[0]
+        ddl = ddl_box["ddl"]
+        schema_files = {}
+        for section in ("pre_data", "post_data", "clean"):
+            rel = f"schema/{section.replace('_', '-')}.sql"
+            (root / rel).parent.mkdir(parents=True, exist_ok=True)
+            (root / rel).write_text(getattr(ddl, section))
+            schema_files[section] = rel
+        extracted = Extracted(
+            root=root, catalog=catalog, server_version=server_version,
+            schema_files=schema_files, tables=results, sequences=sequences,
+            matviews=matviews_in_order(ddl.pre_data),
+        )
+        (root / "extract.json").write_text(json.dumps(
+            {"tables": {r.table.qualified: r.rows for r in results}}, indent=1
+        ))
+        return extracted
+    except psycopg.Error as exc:
+        raise SnapshotError(f"extract failed: {first_line(exc)}") from None
+    finally:
+        for conn in [*workers, main]:
+            conn.close()
+
+
+def _copy_tables(
+    main: psycopg.Connection,
+    workers: list[psycopg.Connection],
+    dsn: str,
+    snapshot_id: str,
+    tables: list[Table],
+    root: Path,
+    options: ExtractOptions,
+) -> list[ExtractedTable]:
+    def one(conn: psycopg.Connection, table: Table) -> ExtractedTable:
+        try:
+            return _extract_table(conn, table, root, options)
+        except psycopg.Error as exc:
+            raise SnapshotError(f"extract of table {table.qualified} failed: {first_line(exc)}") from None
+        except (OSError, ValueError) as exc:
+            raise SnapshotError(f"extract of table {table.qualified} failed: {exc}") from None
+
+    jobs = max(1, min(options.jobs, len(tables)))
+    if jobs == 1:
+        return [one(main, t) for t in tables]
+    for _ in range(jobs):
+        conn = connect(dsn, role="source")
+        _begin_snapshot(conn, snapshot_id)
+        workers.append(conn)
+    free = list(workers)
+    lock = threading.Lock()
+
+    def job(table: Table) -> ExtractedTable:
+        with lock:
+            conn = free.pop()
+        try:
+            return one(conn, table)
+        finally:
+            with lock:
+                free.append(conn)
+
+    with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="extract") as pool:
+        futures = [pool.submit(job, t) for t in tables]
+        done, pending = wait(futures, return_when=FIRST_EXCEPTION)
+        for fut in pending:
+            fut.cancel()
+        for fut in done:
+            exc = fut.exception()
+            if exc is not None:
+                raise exc if isinstance(exc, AnonymiserError) else SnapshotError(str(exc))
+        wait(futures)
+    return [f.result() for f in futures]

@@ -1,0 +1,284 @@
+"""Restore: verify a snapshot's files, then rebuild schema and data in ONE target transaction.
+
+Order, as pg_restore: pre-data DDL, COPY of every table (FREEZE: the tables are new in this
+transaction), post-data DDL (constraints, indexes, triggers), sequences, matview refresh,
+ANALYZE. Everything happens inside one transaction, so any failure, a lost connection
+included, leaves the target exactly as it was.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from queue import Queue
+from typing import Any
+
+import psycopg
+import pyarrow.parquet as pq
+from psycopg import sql
+
+from anonymiser.catalog import Catalog
+from anonymiser.errors import AnonymiserError, IntegrityError, RestoreError, TargetNotEmpty
+from anonymiser.manifest import FileEntry, Manifest, TableEntry
+from anonymiser.pg.connect import connect, dsn_for_display, first_line
+from anonymiser.pg.ddl import split_statements
+from anonymiser.pg.writer import copy_batches_into, encode_batch
+from anonymiser.stores import Store
+from anonymiser.stores.local import sha256_file
+
+__all__ = ["RestoreOptions", "RestoreReport", "fetch_and_verify", "restore"]
+
+log = logging.getLogger(__name__)
+
+_BATCH_ROWS = 64 * 1024
+_LOCK_KEY = "anonymiser:restore"
+_USER_OBJECTS = """
+SELECT kind, name FROM (
+  SELECT 'relation' AS kind, format('%I.%I', n.nspname, c.relname) AS name, c.oid AS oid,
+         'pg_class'::regclass AS classid
+    FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+   WHERE c.relkind IN ('r','p','v','m','S','f','c')
+  UNION ALL
+  SELECT 'type', format('%I.%I', n.nspname, t.typname), t.oid, 'pg_type'::regclass
+    FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
+   WHERE t.typtype IN ('e','d','r','m','b') AND t.typelem = 0
+  UNION ALL
+  SELECT 'function', format('%I.%I', n.nspname, p.proname), p.oid, 'pg_proc'::regclass
+    FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+  UNION ALL
+  SELECT 'schema', format('%I', n.nspname), n.oid, 'pg_namespace'::regclass
+    FROM pg_namespace n WHERE n.nspname <> 'public'
+) o
+WHERE split_part(name, '.', 1) NOT IN ('pg_catalog', 'information_schema')
+  AND name !~ '^"?pg_(toast|temp)'
+  AND name NOT IN ('pg_catalog', 'information_schema')
+  AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = o.classid AND d.objid = o.oid
+                  AND d.deptype = 'e')
+ORDER BY kind, name
+LIMIT 6
+"""
+
+
+@dataclass
+class RestoreOptions:
+    clean: bool = False
+    jobs: int = 1
+
+
+@dataclass
+class RestoreReport:
+    tables: int = 0
+    rows: int = 0
+    seconds: dict[str, float] = field(default_factory=dict)
+
+
+def fetch_and_verify(manifest: Manifest, store: Store, cache: Path) -> dict[str, Path]:
+    """Local paths of every file of the version, each checked for size and sha256 first."""
+    prefix = f"{manifest.dataset}/{manifest.version}"
+    paths: dict[str, Path] = {}
+    for entry in manifest.all_files():
+        key = f"{prefix}/{entry.path}"
+        try:
+            path = store.local_path(key, cache)
+        except AnonymiserError:
+            raise IntegrityError(
+                f"snapshot {manifest.dataset}/{manifest.version} is missing file {entry.path}"
+            ) from None
+        size, digest = sha256_file(path)
+        if size != entry.bytes or digest != entry.sha256:
+            raise IntegrityError(
+                f"snapshot {manifest.dataset}/{manifest.version}: file {entry.path} does not "
+                f"match its manifest (size {size} vs {entry.bytes}, sha256 mismatch="
+                f"{digest != entry.sha256}); refusing to restore a corrupt or tampered snapshot"
+            )
+        paths[entry.path] = path
+    return paths
+
+
+def _ordered_parallel_map(
+    func: Callable[[Any], bytes], items: Iterable[Any], jobs: int
+) -> Iterator[bytes]:
+    """map() over a thread pool keeping order, with at most 2*jobs items in flight."""
+    if jobs <= 1:
+        yield from map(func, items)
+        return
+    with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="encode") as pool:
+        window: deque[Future[bytes]] = deque()
+        for item in items:
+            window.append(pool.submit(func, item))
+            if len(window) >= 2 * jobs:
+                yield window.popleft().result()
+        while window:
+            yield window.popleft().result()
+
+
+def _prefetched(chunks: Iterator[bytes], depth: int = 4) -> Iterator[bytes]:
+    """Produce chunks in a background thread so reading Parquet overlaps the COPY."""
+    queue: Queue[tuple[str, Any]] = Queue(maxsize=depth)
+
+    def produce() -> None:
+        try:
+            for chunk in chunks:
+                queue.put(("data", chunk))
+            queue.put(("end", None))
+        except BaseException as exc:
+            queue.put(("error", exc))
+
+    threading.Thread(target=produce, name="restore-read", daemon=True).start()
+    while True:
+        kind, value = queue.get()
+        if kind == "end":
+            return
+        if kind == "error":
+            raise value
+        yield value
+
+
+def _batches(files: list[FileEntry], paths: dict[str, Path]) -> Iterator[Any]:
+    for entry in files:
+        with pq.ParquetFile(paths[entry.path]) as parquet:
+            yield from parquet.iter_batches(batch_size=_BATCH_ROWS)
+
+
+class _Step:
+    """Names the step under way, so a failure message says what was being done."""
+
+    def __init__(self) -> None:
+        self.what = "connecting"
+
+
+def _run_script(conn: psycopg.Connection, script: str, section: str, step: _Step) -> None:
+    for number, statement in enumerate(split_statements(script), start=1):
+        summary = " ".join(statement.split())[:80]
+        step.what = f"{section} statement {number} ({summary})"
+        conn.execute(statement)
+
+
+def _ensure_empty(conn: psycopg.Connection, target_dsn: str) -> None:
+    found = conn.execute(_USER_OBJECTS).fetchall()
+    if found:
+        listed = ", ".join(f"{kind} {name}" for kind, name in found[:5])
+        raise TargetNotEmpty(
+            f"target {dsn_for_display(target_dsn)} is not empty ({listed}"
+            f"{', ...' if len(found) > 5 else ''}); restore into an empty database or pass "
+            "--clean to replace the snapshot's objects"
+        )
+
+
+def _load_table(conn: psycopg.Connection, table: TableEntry, paths: dict[str, Path],
+                options: RestoreOptions) -> None:
+    ident = sql.Identifier(table.schema, table.name)
+    if not table.columns:
+        conn.execute(sql.SQL("INSERT INTO {} SELECT FROM generate_series(1, %s)").format(ident),
+                     (table.rows,))
+        return
+    chunks = _ordered_parallel_map(encode_batch, _batches(table.files, paths), options.jobs)
+    copy_batches_into(conn, table.schema, table.name, [c["name"] for c in table.columns],
+                      _prefetched(chunks), freeze=True)
+
+
+def _set_sequences(conn: psycopg.Connection, manifest: Manifest, catalog: Catalog) -> None:
+    restored = {t.qualified for t in manifest.tables}
+    owned = {s.qualified: s for s in catalog.sequences}
+    for state in manifest.sequences:
+        name = sql.Identifier(state.schema, state.name)
+        value, called = state.last_value, state.is_called
+        seq = owned.get(f"{state.schema}.{state.name}")
+        if seq and seq.owned_by in restored and seq.owned_column and seq.increment > 0:
+            owner = catalog.tables[seq.owned_by]
+            column = next((c for c in owner.columns if c.name == seq.owned_column), None)
+            if column and column.base_type in ("int2", "int4", "int8"):
+                row = conn.execute(sql.SQL("SELECT max({}) FROM {}").format(
+                    sql.Identifier(column.name), sql.Identifier(owner.schema, owner.name)
+                )).fetchone()
+                top = row[0] if row else None
+                if top is not None and (top > value or (top == value and not called)):
+                    value, called = int(top), True  # never hand out an id already in use
+        conn.execute("SELECT pg_catalog.setval(%s::regclass, %s, %s)",
+                     (name.as_string(conn), value, called))
+
+
+def restore(manifest: Manifest, store: Store, target_dsn: str,
+            options: RestoreOptions) -> RestoreReport:
+    report = RestoreReport()
+    timer = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="anonymiser-restore-") as cache_dir:
+        paths = fetch_and_verify(manifest, store, Path(cache_dir))
+        report.seconds["verify"] = time.monotonic() - timer
+        catalog = manifest.get_catalog()
+        conn = connect(target_dsn, role="target")
+        step = _Step()
+        try:
+            step.what = "starting the restore transaction"
+            conn.execute("BEGIN")
+            got = conn.execute("SELECT pg_try_advisory_xact_lock(hashtext(%s))",
+                               (_LOCK_KEY,)).fetchone()
+            if not got or not got[0]:
+                raise RestoreError(
+                    f"another restore into {dsn_for_display(target_dsn)} is running; try again "
+                    "when it has finished"
+                )
+            if options.jobs > 1:
+                conn.execute("SELECT set_config('max_parallel_maintenance_workers', %s, true)",
+                             (str(min(options.jobs - 1, 8)),))
+            phase = time.monotonic()
+            if options.clean:
+                _run_script(conn, (Path(paths[manifest.schema_files["clean"].path])).read_text(),
+                            "clean", step)
+            else:
+                step.what = "checking the target is empty"
+                _ensure_empty(conn, target_dsn)
+            _run_script(conn, paths[manifest.schema_files["pre_data"].path].read_text(),
+                        "pre-data", step)
+            report.seconds["schema"] = time.monotonic() - phase
+            phase = time.monotonic()
+            for table in manifest.tables:
+                step.what = f"loading table {table.qualified}"
+                _load_table(conn, table, paths, options)
+                report.tables += 1
+                report.rows += table.rows
+            report.seconds["load"] = time.monotonic() - phase
+            phase = time.monotonic()
+            _run_script(conn, paths[manifest.schema_files["post_data"].path].read_text(),
+                        "post-data", step)
+            report.seconds["constraints"] = time.monotonic() - phase
+            phase = time.monotonic()
+            step.what = "setting sequences"
+            _set_sequences(conn, manifest, catalog)
+            for schema, name in manifest.matviews:
+                mv = catalog.tables.get(f"{schema}.{name}")
+                if mv is None or mv.populated:
+                    step.what = f"refreshing materialized view {schema}.{name}"
+                    conn.execute(sql.SQL("REFRESH MATERIALIZED VIEW {}").format(
+                        sql.Identifier(schema, name)))
+            step.what = "analyzing"
+            analyzed = [sql.Identifier(t.schema, t.name) for t in manifest.tables]
+            analyzed += [sql.Identifier(s, n) for s, n in manifest.matviews]
+            if analyzed:
+                conn.execute(sql.SQL("ANALYZE {}").format(sql.SQL(", ").join(analyzed)))
+            step.what = "committing"
+            conn.execute("COMMIT")
+            report.seconds["finish"] = time.monotonic() - phase
+        except (psycopg.Error, AnonymiserError, OSError) as exc:
+            try:
+                conn.execute("ROLLBACK")
+            except psycopg.Error:
+                pass  # connection gone: the server has rolled the transaction back already
+            if isinstance(exc, AnonymiserError):
+                raise
+            reason = first_line(exc) if isinstance(exc, psycopg.Error) else str(exc)
+            raise RestoreError(
+                f"restore into {dsn_for_display(target_dsn)} failed while {step.what}: {reason}; "
+                "nothing was changed in the target"
+            ) from None
+        finally:
+            conn.close()
+    report.seconds["total"] = time.monotonic() - timer
+    return report
