@@ -32,6 +32,13 @@ class _CopyStream(io.RawIOBase):
     def readable(self) -> bool:
         return True
 
+    def at_end(self) -> bool:
+        """True when the stream holds no data at all (looks ahead one chunk)."""
+        if not self._pending:
+            chunk = next(self._chunks, None)
+            self._pending = bytes(chunk) if chunk is not None else b""
+        return not self._pending
+
     def read(self, size: int = -1) -> bytes:  # type: ignore[override]
         parts = [self._pending]
         have = len(self._pending)
@@ -96,6 +103,8 @@ def read_table_batches(
     )
     with conn.cursor() as cur, cur.copy(_copy_query(table)) as copy:
         stream = _CopyStream(iter(copy))
+        if stream.at_end():
+            return  # an empty table: pyarrow refuses an empty CSV stream
         reader = pacsv.open_csv(
             stream, read_options=read_options, parse_options=parse_options,
             convert_options=convert_options,
