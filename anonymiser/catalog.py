@@ -179,15 +179,33 @@ def read_catalog(conn: psycopg.Connection) -> Catalog:
     by_oid: dict[int, Table] = {}
     for oid, schema, name, kind, persistence, est, size, populated, bound, parent in rows:
         by_oid[oid] = Table(
-            schema=schema, name=name, kind=_KINDS[kind], columns=[], parent=parent,
-            partition_bound=bound, persistence=persistence, est_rows=est, bytes=size,
+            schema=schema,
+            name=name,
+            kind=_KINDS[kind],
+            columns=[],
+            parent=parent,
+            partition_bound=bound,
+            persistence=persistence,
+            est_rows=est,
+            bytes=size,
             populated=populated,
         )
     oids = list(by_oid)
     names: dict[int, dict[int, str]] = {oid: {} for oid in oids}
-    for relid, attnum, attname, pg_type, typid, typname, category, notnull, gen, ident, hasdef in (
-        conn.execute(
-            """
+    for (
+        relid,
+        attnum,
+        attname,
+        pg_type,
+        typid,
+        typname,
+        category,
+        notnull,
+        gen,
+        ident,
+        hasdef,
+    ) in conn.execute(
+        """
             SELECT a.attrelid, a.attnum, a.attname, pg_catalog.format_type(a.atttypid, a.atttypmod),
                    a.atttypid, t.typname, t.typcategory, a.attnotnull, a.attgenerated,
                    a.attidentity, a.atthasdef
@@ -195,14 +213,21 @@ def read_catalog(conn: psycopg.Connection) -> Catalog:
             WHERE a.attrelid = ANY(%s) AND a.attnum > 0 AND NOT a.attisdropped
             ORDER BY a.attrelid, a.attnum
             """,
-            (oids,),
-        ).fetchall()
-    ):
+        (oids,),
+    ).fetchall():
         base, base_category = domain_base.get(typid, (typname, category))
         by_oid[relid].columns.append(
-            Column(name=attname, attnum=attnum, pg_type=pg_type, base_type=base,
-                   category=base_category, not_null=notnull, generated=gen, identity=ident,
-                   has_default=hasdef)
+            Column(
+                name=attname,
+                attnum=attnum,
+                pg_type=pg_type,
+                base_type=base,
+                category=base_category,
+                not_null=notnull,
+                generated=gen,
+                identity=ident,
+                has_default=hasdef,
+            )
         )
         names[relid][attnum] = attname
     qualified = {oid: t.qualified for oid, t in by_oid.items()}
@@ -242,9 +267,14 @@ def read_catalog(conn: psycopg.Connection) -> Catalog:
             Index(idxname, unique, primary, cols_or_expr, predicate, definition)
         )
     sequences = [
-        Sequence(schema=schema, name=name, increment=increment, owned_by=qualified.get(owner),
-                 owned_column=names.get(owner, {}).get(attnum) if owner else None,
-                 identity=deptype == "i")
+        Sequence(
+            schema=schema,
+            name=name,
+            increment=increment,
+            owned_by=qualified.get(owner),
+            owned_column=names.get(owner, {}).get(attnum) if owner else None,
+            identity=deptype == "i",
+        )
         for schema, name, increment, owner, attnum, deptype in conn.execute(
             f"""
             SELECT n.nspname, c.relname, s.seqincrement, dep.refobjid, dep.refobjsubid, dep.deptype

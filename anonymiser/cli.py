@@ -11,6 +11,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table as RichTable
 
 from anonymiser import __version__
@@ -22,21 +23,33 @@ __all__ = ["app", "main"]
 
 app = typer.Typer(
     name="anonymiser",
-    help="PostgreSQL -> PII-free, versioned Parquet snapshots -> restore into QA, staging or a laptop.",
+    help="PostgreSQL -> PII-free versioned Parquet snapshots -> restore into QA, staging, laptops.",
+    epilog=(
+        "Examples:  anonymiser demo  |  "
+        'anonymiser snapshot create fullset --source "host=replica dbname=app" --store ./store  |  '
+        'anonymiser snapshot restore fullset --target "host=localhost dbname=qa" --store ./store'
+    ),
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=True,
 )
-snapshot_app = typer.Typer(help="Create, list, inspect and restore snapshots.", no_args_is_help=True)
+snapshot_app = typer.Typer(
+    help="Create, list, inspect and restore snapshots.", no_args_is_help=True
+)
 app.add_typer(snapshot_app, name="snapshot")
 
 out = Console(soft_wrap=True)
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)
 
 StoreOpt = Annotated[
-    str, typer.Option("--store", envvar=ENV_STORE, help="Store: a path, file:// URL or s3://bucket/prefix.")
+    str,
+    typer.Option(
+        "--store", envvar=ENV_STORE, help="Store: a path, file:// URL or s3://bucket/prefix."
+    ),
 ]
-VersionOpt = Annotated[str | None, typer.Option("--version", help="Snapshot version (default: latest).")]
+VersionOpt = Annotated[
+    str | None, typer.Option("--version", help="Snapshot version (default: latest).")
+]
 JobsOpt = Annotated[int, typer.Option("--jobs", "-j", min=1, max=64, help="Parallel workers.")]
 
 
@@ -57,23 +70,38 @@ def _version_callback(value: bool) -> None:
 @app.callback()
 def _root(
     version: Annotated[
-        bool, typer.Option("--version", callback=_version_callback, is_eager=True,
-                           help="Show the version and exit.")
+        bool,
+        typer.Option(
+            "--version",
+            callback=_version_callback,
+            is_eager=True,
+            help="Show the version and exit.",
+        ),
     ] = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log each step.")] = False,
 ) -> None:
-    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
 
 
 @snapshot_app.command("create")
 def snapshot_create(
     dataset: Annotated[str, typer.Argument(help="Dataset to snapshot, e.g. fullset.")],
-    source: Annotated[str | None, typer.Option("--source", envvar=ENV_SOURCE,
-                                               help="Source database DSN (read only).")] = None,
+    source: Annotated[
+        str | None,
+        typer.Option("--source", envvar=ENV_SOURCE, help="Source database DSN (read only)."),
+    ] = None,
     store: StoreOpt = DEFAULT_STORE,
-    version: Annotated[str | None, typer.Option("--version", help="Version name (default: UTC timestamp).")] = None,
-    datasets: Annotated[Path | None, typer.Option("--datasets", help="Dataset definitions folder (default ./snapshots).")] = None,
+    version: Annotated[
+        str | None, typer.Option("--version", help="Version name (default: UTC timestamp).")
+    ] = None,
+    datasets: Annotated[
+        Path | None,
+        typer.Option("--datasets", help="Dataset definitions folder (default ./snapshots)."),
+    ] = None,
     jobs: JobsOpt = 1,
 ) -> None:
     """Snapshot DATASET from --source into --store as a new immutable version.
@@ -86,15 +114,17 @@ def snapshot_create(
     manifest = create_snapshot(dsn, store, dataset, version, jobs=jobs, datasets_dir=datasets)
     t = manifest.timings
     out.print(
-        f"published {manifest.dataset} version {manifest.version} to {store}: "
+        f"published {manifest.dataset} version {manifest.version} to {escape(store)}: "
         f"{len(manifest.tables)} tables, {manifest.total_rows} rows, "
         f"{_human_bytes(manifest.total_bytes)} "
         f"(extract {t.get('extract', 0):.1f}s, mask {t.get('mask', 0):.1f}s, "
         f"publish {t.get('publish', 0):.1f}s)"
     )
     if not manifest.masking.get("applied"):
-        err.print("[bold yellow]warning:[/] this snapshot is NOT masked: "
-                  f"{manifest.masking.get('note', '')}")
+        err.print(
+            "[bold yellow]warning:[/] this snapshot is NOT masked: "
+            f"{escape(manifest.masking.get('note', ''))}"
+        )
 
 
 @snapshot_app.command("list")
@@ -111,26 +141,39 @@ def snapshot_list(
     manifests = list_snapshots(store, dataset)
     table = RichTable("dataset", "version", "completed", "tables", "rows", "size", "masked")
     for m in manifests:
-        table.add_row(m.dataset, m.version, m.completed_at, str(len(m.tables)),
-                      str(m.total_rows), _human_bytes(m.total_bytes),
-                      "yes" if m.masking.get("applied") else "NO")
+        table.add_row(
+            escape(m.dataset),
+            escape(m.version),
+            m.completed_at,
+            str(len(m.tables)),
+            str(m.total_rows),
+            _human_bytes(m.total_bytes),
+            "yes" if m.masking.get("applied") else "NO",
+        )
     if manifests:
         out.print(table)
     else:
-        out.print(f"no complete snapshots in {store}" + (f" for {dataset}" if dataset else ""))
+        out.print(
+            escape(f"no complete snapshots in {store}" + (f" for {dataset}" if dataset else ""))
+        )
 
 
 def _print_manifest(m: Manifest) -> None:
-    out.print(f"[bold]{m.dataset}[/] version [bold]{m.version}[/]")
+    out.print(f"[bold]{escape(m.dataset)}[/] version [bold]{escape(m.version)}[/]")
     out.print(f"  created {m.created_at}, completed {m.completed_at}, tool {m.tool_version}")
     out.print(f"  source PostgreSQL {m.source.get('server_version', '?')}")
-    out.print(f"  masked: {'yes' if m.masking.get('applied') else 'NO - ' + m.masking.get('note', '')}")
+    masked = "yes" if m.masking.get("applied") else "NO - " + m.masking.get("note", "")
+    out.print(f"  masked: {escape(masked)}")
     table = RichTable("table", "kind", "rows", "files", "size")
     for t in m.tables:
-        table.add_row(t.qualified, t.kind, str(t.rows), str(len(t.files)), _human_bytes(t.bytes))
+        table.add_row(
+            escape(t.qualified), t.kind, str(t.rows), str(len(t.files)), _human_bytes(t.bytes)
+        )
     out.print(table)
-    out.print(f"  {len(m.tables)} tables, {m.total_rows} rows, {_human_bytes(m.total_bytes)}, "
-              f"{len(m.sequences)} sequences, {len(m.matviews)} materialized views")
+    out.print(
+        f"  {len(m.tables)} tables, {m.total_rows} rows, {_human_bytes(m.total_bytes)}, "
+        f"{len(m.sequences)} sequences, {len(m.matviews)} materialized views"
+    )
 
 
 @snapshot_app.command("show")
@@ -138,7 +181,9 @@ def snapshot_show(
     dataset: Annotated[str, typer.Argument(help="Dataset name.")],
     version: VersionOpt = None,
     store: StoreOpt = DEFAULT_STORE,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the whole manifest as JSON.")] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the whole manifest as JSON.")
+    ] = False,
 ) -> None:
     """Show what a snapshot version holds (default: the latest).
 
@@ -156,11 +201,14 @@ def snapshot_show(
 @snapshot_app.command("restore")
 def snapshot_restore(
     dataset: Annotated[str, typer.Argument(help="Dataset name.")],
-    target: Annotated[str | None, typer.Option("--target", envvar=ENV_TARGET,
-                                               help="Target database DSN.")] = None,
+    target: Annotated[
+        str | None, typer.Option("--target", envvar=ENV_TARGET, help="Target database DSN.")
+    ] = None,
     version: VersionOpt = None,
     store: StoreOpt = DEFAULT_STORE,
-    clean: Annotated[bool, typer.Option("--clean", help="Replace the snapshot's objects in a non-empty target.")] = False,
+    clean: Annotated[
+        bool, typer.Option("--clean", help="Replace the snapshot's objects in a non-empty target.")
+    ] = False,
     jobs: JobsOpt = 1,
 ) -> None:
     """Restore a snapshot version into --target, all or nothing (default: the latest version).
@@ -174,17 +222,22 @@ def snapshot_restore(
     report = restore_snapshot(dsn, store, dataset, manifest.version, clean=clean, jobs=jobs)
     s = report.seconds
     out.print(
-        f"restored {dataset} version {manifest.version}: {report.tables} tables, {report.rows} rows "
-        f"in {s.get('total', 0):.1f}s (verify {s.get('verify', 0):.1f}s, "
-        f"schema {s.get('schema', 0):.1f}s, load {s.get('load', 0):.1f}s, "
-        f"constraints {s.get('constraints', 0):.1f}s, finish {s.get('finish', 0):.1f}s)"
+        escape(
+            f"restored {dataset} version {manifest.version}: "
+            f"{report.tables} tables, {report.rows} rows "
+            f"in {s.get('total', 0):.1f}s (verify {s.get('verify', 0):.1f}s, "
+            f"schema {s.get('schema', 0):.1f}s, load {s.get('load', 0):.1f}s, "
+            f"constraints {s.get('constraints', 0):.1f}s, finish {s.get('finish', 0):.1f}s)"
+        )
     )
 
 
 @app.command("demo")
 def demo(
     store: StoreOpt = "./demo-store",
-    scale: Annotated[int, typer.Option("--scale", min=1, max=10000, help="Demo data size multiplier.")] = 1,
+    scale: Annotated[
+        int, typer.Option("--scale", min=1, max=10000, help="Demo data size multiplier.")
+    ] = 1,
     jobs: JobsOpt = 2,
 ) -> None:
     """Throwaway PostgreSQL + demo data -> snapshot -> restore into a second database -> report.
@@ -198,27 +251,31 @@ def demo(
     m = report.manifest
     table = RichTable("table", "source rows", "restored rows", "equal")
     for name, (before, after) in report.row_counts.items():
-        table.add_row(name, str(before), str(after), "yes" if before == after else "NO")
+        table.add_row(escape(name), str(before), str(after), "yes" if before == after else "NO")
     out.print(table)
     s = report.seconds
     out.print(
-        f"snapshot {m.dataset}/{m.version} in {report.store}: {len(m.tables)} tables, "
-        f"{m.total_rows} rows, {_human_bytes(m.total_bytes)}; generate {s['generate']:.1f}s, "
-        f"snapshot {s['snapshot']:.1f}s, restore {s['restore']:.1f}s"
+        escape(
+            f"snapshot {m.dataset}/{m.version} in {report.store}: {len(m.tables)} tables, "
+            f"{m.total_rows} rows, {_human_bytes(m.total_bytes)}; generate {s['generate']:.1f}s, "
+            f"snapshot {s['snapshot']:.1f}s, restore {s['restore']:.1f}s"
+        )
     )
     if not m.masking.get("applied"):
-        out.print("[yellow]note:[/] masking rules are not applied in this version; the demo data "
-                  "is synthetic. The server was stopped; the snapshot is left in the store.")
+        out.print(
+            "[yellow]note:[/] masking rules are not applied in this version; the demo data "
+            "is synthetic. The server was stopped; the snapshot is left in the store."
+        )
     if any(before != after for before, after in report.row_counts.values()):
         raise typer.Exit(1)
 
 
 def main() -> None:
-    """Console entry point: runs the app, turning every anonymiser error into one line + exit code."""
+    """Console entry point: every anonymiser error becomes one line and its exit code."""
     try:
         app()
     except AnonymiserError as exc:
-        err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         err.print("interrupted")
@@ -226,8 +283,11 @@ def main() -> None:
     except Exception as exc:  # a bug: still one line, unless asked for the traceback
         if os.environ.get("ANONYMISER_DEBUG"):
             traceback.print_exc()
-        err.print(f"[bold red]internal error:[/] {type(exc).__name__}: {exc} "
-                  "(set ANONYMISER_DEBUG=1 for the traceback)", highlight=False, soft_wrap=True)
+        err.print(
+            f"[bold red]internal error:[/] {type(exc).__name__}: {escape(str(exc))} "
+            "(set ANONYMISER_DEBUG=1 for the traceback)",
+            highlight=False,
+        )
         sys.exit(70)
 
 

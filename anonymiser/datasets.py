@@ -22,7 +22,7 @@ _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 
 def validate_name(kind: str, value: str) -> str:
     """Dataset and version names become store folder names: keep them plain."""
-    if not _NAME.match(value):
+    if not _NAME.fullmatch(value):
         raise ConfigError(
             f"invalid {kind} name {value!r}: use letters, digits, '.', '_' or '-' "
             "(not starting with '.' or '-')"
@@ -71,5 +71,10 @@ def load_dataset(name: str, datasets_dir: Path | None) -> Dataset:
     declared = raw.get("name", name)
     if declared != name:
         raise ConfigError(f"{path}: declares name {declared!r} but the file is for {name!r}")
-    return Dataset(name=name, description=str(raw.get("description", "")), include=include,
-                   exclude=exclude, source_file=str(path))
+    return Dataset(
+        name=name,
+        description=str(raw.get("description", "")),
+        include=include,
+        exclude=exclude,
+        source_file=str(path),
+    )

@@ -57,16 +57,22 @@ def create_snapshot(
     try:
         timings: dict[str, float] = {}
         started = time.monotonic()
-        extracted = extract(source, definition, work / "extract",
-                            ExtractOptions(jobs=jobs, part_bytes=part_bytes))
+        extracted = extract(
+            source, definition, work / "extract", ExtractOptions(jobs=jobs, part_bytes=part_bytes)
+        )
         timings["extract"] = time.monotonic() - started
         started = time.monotonic()
         extracted, masking = mask(extracted)
         timings["mask"] = time.monotonic() - started
         manifest = Manifest(
-            dataset=dataset, version=version, tool_version=__version__, created_at=created_at,
-            source={"server_version": extracted.server_version,
-                    "server_version_num": extracted.catalog.server_version_num},
+            dataset=dataset,
+            version=version,
+            tool_version=__version__,
+            created_at=created_at,
+            source={
+                "server_version": extracted.server_version,
+                "server_version_num": extracted.catalog.server_version_num,
+            },
             session_settings=dict(SESSION_SETTINGS),
             sequences=extracted.sequences,
             matviews=[[s, n] for s, n in extracted.matviews],
@@ -105,7 +111,8 @@ def load_manifest(store: Store | str | Path, dataset: str, version: str | None =
         if not versions:
             known = ", ".join(source.list_dir("")) or "none"
             raise NotFound(
-                f"{source.url}: no complete snapshot of dataset {dataset!r} (datasets here: {known})"
+                f"{source.url}: no complete snapshot of dataset {dataset!r} "
+                f"(datasets here: {known})"
             )
         return versions[-1]
     validate_name("version", version)

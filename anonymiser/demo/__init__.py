@@ -39,12 +39,13 @@ class DemoReport:
 
 
 def _counts(dsn: str, tables: list[tuple[str, str]]) -> dict[str, int]:
+    counts: dict[str, int] = {}
     with psycopg.connect(dsn) as conn:
-        return {
-            f"{s}.{n}": int(conn.execute(sql.SQL("SELECT count(*) FROM ONLY {}").format(
-                sql.Identifier(s, n))).fetchone()[0])  # type: ignore[index]
-            for s, n in tables
-        }
+        for schema, name in tables:
+            query = sql.SQL("SELECT count(*) FROM ONLY {}").format(sql.Identifier(schema, name))
+            row = conn.execute(query).fetchone()
+            counts[f"{schema}.{name}"] = int(row[0]) if row else 0
+    return counts
 
 
 def run_demo(store: Path, scale: int = 1, jobs: int = 2) -> DemoReport:
@@ -64,6 +65,9 @@ def run_demo(store: Path, scale: int = 1, jobs: int = 2) -> DemoReport:
         names = [(t.schema, t.name) for t in manifest.tables]
         before, after = _counts(source, names), _counts(target, names)
     return DemoReport(
-        manifest=manifest, restore=restored, store=str(store), seconds=seconds,
+        manifest=manifest,
+        restore=restored,
+        store=str(store),
+        seconds=seconds,
         row_counts={k: (before[k], after.get(k, -1)) for k in before},
     )

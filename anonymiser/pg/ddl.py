@@ -23,11 +23,23 @@ from pglast.enums import ObjectType
 from anonymiser.errors import SnapshotError
 from anonymiser.pg.connect import dsn_without_password
 
-__all__ = ["SchemaDDL", "dump_schema", "matviews_in_order", "split_statements"]
+__all__ = [
+    "INHERITED_OBJECTS_SQL",
+    "SchemaDDL",
+    "dump_schema",
+    "inherited_objects",
+    "matviews_in_order",
+    "split_statements",
+]
 
 _COMMON_FLAGS = [
-    "--schema-only", "--no-owner", "--no-privileges", "--no-tablespaces",
-    "--no-publications", "--no-subscriptions", "--no-security-labels",
+    "--schema-only",
+    "--no-owner",
+    "--no-privileges",
+    "--no-tablespaces",
+    "--no-publications",
+    "--no-subscriptions",
+    "--no-security-labels",
 ]
 
 
@@ -47,33 +59,77 @@ def split_statements(script: str) -> list[str]:
 
 def matviews_in_order(pre_data: str) -> list[tuple[str, str]]:
     """(schema, name) of each materialized view, in creation (dependency) order."""
-    found = []
-    for raw in pglast.parse_sql("\n".join(
-        line for line in pre_data.splitlines() if not line.startswith("\\")
-    )):
-        stmt = raw.stmt
-        if isinstance(stmt, ast.CreateTableAsStmt) and stmt.objtype == ObjectType.OBJECT_MATVIEW:
+    found: list[tuple[str, str]] = []
+    for statement in split_statements(pre_data):
+        stmt = pglast.parse_sql(statement)[0].stmt
+        if (
+            isinstance(stmt, ast.CreateTableAsStmt)
+            and stmt.objtype == ObjectType.OBJECT_MATVIEW
+            and stmt.into is not None
+            and stmt.into.rel is not None
+        ):
             rel = stmt.into.rel
-            found.append((rel.schemaname or "public", rel.relname))
+            found.append((str(rel.schemaname or "public"), str(rel.relname)))
     return found
 
 
-def _drops_of(clean_dump: str) -> str:
+def _drops_of(clean_dump: str, inherited: set[tuple[str, ...]]) -> str:
     """The leading DROP part of a `pg_dump --clean` script (drops, constraint and default
-    removals, session SETs), which pg_dump writes before the first CREATE."""
+    removals, session SETs), which pg_dump writes before the first CREATE.
+
+    Drops of a partition's constraints and indexes that belong to the partitioned parent
+    (`inherited`) are left out: PostgreSQL refuses them, and dropping the parent's removes them.
+    pg_restore gets away with them only because it carries on after errors.
+    """
     kept = []
     for statement in split_statements(clean_dump):
         stmt = pglast.parse_sql(statement)[0].stmt
-        if isinstance(stmt, ast.VariableSetStmt | ast.DropStmt | ast.AlterTableStmt):
+        if isinstance(stmt, ast.AlterTableStmt) and stmt.relation is not None:
+            rel = stmt.relation
+            names = {
+                (rel.schemaname or "public", rel.relname, cmd.name)
+                for cmd in stmt.cmds or ()
+                if isinstance(cmd, ast.AlterTableCmd) and cmd.name
+            }
+            if names and names <= inherited:
+                continue
             kept.append(statement)
-        elif isinstance(stmt, ast.SelectStmt) and "set_config" in statement:
+        elif isinstance(stmt, ast.DropStmt):
+            if stmt.removeType == ObjectType.OBJECT_INDEX and all(
+                tuple(part.sval for part in obj) in inherited for obj in stmt.objects or ()
+            ):
+                continue
+            kept.append(statement)
+        elif isinstance(stmt, ast.VariableSetStmt) or (
+            isinstance(stmt, ast.SelectStmt) and "set_config" in statement
+        ):
             kept.append(statement)
         else:
             break
     return ";\n".join(kept) + (";\n" if kept else "")
 
 
-def dump_schema(pg_dump: Path, dsn: str, snapshot_id: str | None) -> SchemaDDL:
+INHERITED_OBJECTS_SQL = """
+SELECT n.nspname, c.relname, con.conname
+  FROM pg_constraint con JOIN pg_class c ON c.oid = con.conrelid
+  JOIN pg_namespace n ON n.oid = c.relnamespace
+ WHERE con.conparentid <> 0
+UNION ALL
+SELECT n.nspname, ic.relname, NULL
+  FROM pg_inherits i JOIN pg_class ic ON ic.oid = i.inhrelid
+  JOIN pg_namespace n ON n.oid = ic.relnamespace
+ WHERE ic.relkind IN ('i', 'I')
+"""
+
+
+def inherited_objects(rows: list[tuple[str, str, str | None]]) -> set[tuple[str, ...]]:
+    """Keys for _drops_of: (schema, table, constraint) and (schema, index) of partitions."""
+    return {(s, r, c) if c is not None else (s, r) for s, r, c in rows}
+
+
+def dump_schema(
+    pg_dump: Path, dsn: str, snapshot_id: str | None, inherited: set[tuple[str, ...]]
+) -> SchemaDDL:
     """Run pg_dump (three sections at once) against the exported snapshot."""
     conninfo, password = dsn_without_password(dsn)
     env = dict(os.environ)
@@ -89,7 +145,11 @@ def dump_schema(pg_dump: Path, dsn: str, snapshot_id: str | None) -> SchemaDDL:
     }
     procs = {
         name: subprocess.Popen(
-            argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True,
+            argv,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=env,
+            text=True,
             stdin=subprocess.DEVNULL,
         )
         for name, argv in runs.items()
@@ -99,7 +159,12 @@ def dump_schema(pg_dump: Path, dsn: str, snapshot_id: str | None) -> SchemaDDL:
         stdout, stderr = proc.communicate()
         if proc.returncode != 0:
             detail = next((ln for ln in stderr.splitlines() if ln.strip()), "no output")
-            raise SnapshotError(f"pg_dump of the schema ({name.replace('_', '-')}) failed: {detail}")
+            raise SnapshotError(
+                f"pg_dump of the schema ({name.replace('_', '-')}) failed: {detail}"
+            )
         out[name] = stdout
-    return SchemaDDL(pre_data=out["pre_data"], post_data=out["post_data"],
-                     clean=_drops_of(out["clean"]))
+    return SchemaDDL(
+        pre_data=out["pre_data"],
+        post_data=out["post_data"],
+        clean=_drops_of(out["clean"], inherited),
+    )

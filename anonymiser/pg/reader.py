@@ -25,7 +25,7 @@ DEFAULT_BLOCK_SIZE = 16 * 1024 * 1024
 class _CopyStream(io.RawIOBase):
     """A readable file over a psycopg COPY TO STDOUT, returning full reads until the end."""
 
-    def __init__(self, chunks: Iterator[memoryview | bytes]) -> None:
+    def __init__(self, chunks: Iterator[bytes | bytearray | memoryview]) -> None:
         self._chunks = chunks
         self._pending = b""
 
@@ -39,7 +39,7 @@ class _CopyStream(io.RawIOBase):
             self._pending = bytes(chunk) if chunk is not None else b""
         return not self._pending
 
-    def read(self, size: int = -1) -> bytes:  # type: ignore[override]
+    def read(self, size: int = -1) -> bytes:
         parts = [self._pending]
         have = len(self._pending)
         while size < 0 or have < size:
@@ -106,7 +106,9 @@ def read_table_batches(
         if stream.at_end():
             return  # an empty table: pyarrow refuses an empty CSV stream
         reader = pacsv.open_csv(
-            stream, read_options=read_options, parse_options=parse_options,
+            stream,
+            read_options=read_options,
+            parse_options=parse_options,
             convert_options=convert_options,
         )
         for batch in reader:

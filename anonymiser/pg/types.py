@@ -54,7 +54,9 @@ def arrow_field(column: Column) -> pa.Field:
     """The Arrow field a column is stored as, tagged with its exact PostgreSQL type."""
     arrow_type = _NATIVE[column.base_type] if is_native(column) else pa.string()
     return pa.field(
-        column.name, arrow_type, nullable=not column.not_null,
+        column.name,
+        arrow_type,
+        nullable=not column.not_null,
         metadata={PG_TYPE_KEY: column.pg_type.encode()},
     )
 
@@ -86,7 +88,9 @@ def pg_hex_to_binary(arr: pa.Array) -> pa.Array:
     raw = binascii.unhexlify(memoryview(data)[start:end]) if data is not None else b""
     new_offsets = ((offsets - start) // 2).astype(np.int32)
     return pa.Array.from_buffers(
-        pa.binary(), len(arr), [arr.buffers()[0], pa.py_buffer(new_offsets), pa.py_buffer(raw)],
+        pa.binary(),
+        len(arr),
+        [arr.buffers()[0], pa.py_buffer(new_offsets), pa.py_buffer(raw)],
         null_count=arr.null_count,
     )
 
@@ -100,7 +104,9 @@ def binary_to_pg_hex(arr: pa.Array) -> pa.Array:
     hexed = binascii.hexlify(memoryview(data)[start:end]) if data is not None else b""
     new_offsets = ((offsets - start) * 2).astype(np.int32)
     as_hex = pa.Array.from_buffers(
-        pa.string(), len(arr), [arr.buffers()[0], pa.py_buffer(new_offsets), pa.py_buffer(hexed)],
+        pa.string(),
+        len(arr),
+        [arr.buffers()[0], pa.py_buffer(new_offsets), pa.py_buffer(hexed)],
         null_count=arr.null_count,
     )
     return pc.binary_join_element_wise(pa.scalar("\\x"), as_hex, "")

@@ -20,13 +20,17 @@ _WRITE_OPTIONS = pacsv.WriteOptions(include_header=False, quoting_style="all_val
 def encode_batch(batch: pa.RecordBatch) -> bytes:
     """CSV bytes PostgreSQL reads back exactly: NULL unquoted, every value (even '') quoted."""
     arrays = [
-        binary_to_pg_hex(col) if pa.types.is_binary(col.type) or pa.types.is_large_binary(col.type)
+        binary_to_pg_hex(col)
+        if pa.types.is_binary(col.type) or pa.types.is_large_binary(col.type)
         else col
         for col in batch.columns
     ]
     out = io.BytesIO()
-    pacsv.write_csv(pa.RecordBatch.from_arrays(arrays, names=batch.schema.names), out,
-                    write_options=_WRITE_OPTIONS)
+    pacsv.write_csv(
+        pa.RecordBatch.from_arrays(arrays, names=batch.schema.names),
+        out,
+        write_options=_WRITE_OPTIONS,
+    )
     return out.getvalue()
 
 

@@ -25,7 +25,13 @@ from anonymiser.datasets import Dataset
 from anonymiser.errors import AnonymiserError, SnapshotError
 from anonymiser.manifest import SequenceState
 from anonymiser.pg.connect import connect, first_line
-from anonymiser.pg.ddl import SchemaDDL, dump_schema, matviews_in_order
+from anonymiser.pg.ddl import (
+    INHERITED_OBJECTS_SQL,
+    SchemaDDL,
+    dump_schema,
+    inherited_objects,
+    matviews_in_order,
+)
 from anonymiser.pg.reader import DEFAULT_BLOCK_SIZE, arrow_schema, read_table_batches
 from anonymiser.pg.tools import find_pg_tool
 
@@ -148,17 +154,19 @@ def extract(source_dsn: str, dataset: Dataset, root: Path, options: ExtractOptio
         snapshot_id = main.execute("SELECT pg_catalog.pg_export_snapshot()").fetchone()[0]  # type: ignore[index]
         server_version = str(main.execute("SHOW server_version").fetchone()[0])  # type: ignore[index]
         catalog = read_catalog(main)
+        inherited = inherited_objects(main.execute(INHERITED_OBJECTS_SQL).fetchall())
         pg_dump = find_pg_tool("pg_dump", catalog.server_version_num // 10000)
         tables = sorted(
             (t for t in catalog.data_tables() if dataset.includes(t.qualified)),
-            key=lambda t: t.bytes, reverse=True,
+            key=lambda t: t.bytes,
+            reverse=True,
         )
         ddl_box: dict[str, SchemaDDL] = {}
         ddl_error: list[BaseException] = []
 
         def run_dump() -> None:
             try:
-                ddl_box["ddl"] = dump_schema(pg_dump, source_dsn, snapshot_id)
+                ddl_box["ddl"] = dump_schema(pg_dump, source_dsn, snapshot_id, inherited)
             except BaseException as exc:  # surfaced after the data copy
                 ddl_error.append(exc)
 
@@ -177,13 +185,17 @@ def extract(source_dsn: str, dataset: Dataset, root: Path, options: ExtractOptio
             (root / rel).write_text(getattr(ddl, section))
             schema_files[section] = rel
         extracted = Extracted(
-            root=root, catalog=catalog, server_version=server_version,
-            schema_files=schema_files, tables=results, sequences=sequences,
+            root=root,
+            catalog=catalog,
+            server_version=server_version,
+            schema_files=schema_files,
+            tables=results,
+            sequences=sequences,
             matviews=matviews_in_order(ddl.pre_data),
         )
-        (root / "extract.json").write_text(json.dumps(
-            {"tables": {r.table.qualified: r.rows for r in results}}, indent=1
-        ))
+        (root / "extract.json").write_text(
+            json.dumps({"tables": {r.table.qualified: r.rows for r in results}}, indent=1)
+        )
         return extracted
     except psycopg.Error as exc:
         raise SnapshotError(f"extract failed: {first_line(exc)}") from None
@@ -205,7 +217,9 @@ def _copy_tables(
         try:
             return _extract_table(conn, table, root, options)
         except psycopg.Error as exc:
-            raise SnapshotError(f"extract of table {table.qualified} failed: {first_line(exc)}") from None
+            raise SnapshotError(
+                f"extract of table {table.qualified} failed: {first_line(exc)}"
+            ) from None
         except (OSError, ValueError) as exc:
             raise SnapshotError(f"extract of table {table.qualified} failed: {exc}") from None
 

@@ -19,7 +19,7 @@ __all__ = ["manifest_key", "publish", "utc_now"]
 
 
 def utc_now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def manifest_key(dataset: str, version: str) -> str:
@@ -41,11 +41,15 @@ def publish(extracted: Extracted, store: Store, manifest: Manifest) -> Manifest:
     for item in extracted.tables:
         table = item.table
         entry = TableEntry(
-            schema=table.schema, name=table.name,
+            schema=table.schema,
+            name=table.name,
             kind="partition" if table.parent else "table",
             columns=[
-                {"name": f.name, "pg_type": (f.metadata or {}).get(b"pg_type", b"").decode(),
-                 "arrow_type": str(f.type)}
+                {
+                    "name": f.name,
+                    "pg_type": (f.metadata or {}).get(b"pg_type", b"").decode(),
+                    "arrow_type": str(f.type),
+                }
                 for f in arrow_schema(table)
             ],
             rows=item.rows,

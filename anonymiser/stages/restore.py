@@ -8,6 +8,7 @@ included, leaves the target exactly as it was.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import tempfile
 import threading
@@ -172,16 +173,25 @@ def _ensure_empty(conn: psycopg.Connection, target_dsn: str) -> None:
         )
 
 
-def _load_table(conn: psycopg.Connection, table: TableEntry, paths: dict[str, Path],
-                options: RestoreOptions) -> None:
+def _load_table(
+    conn: psycopg.Connection, table: TableEntry, paths: dict[str, Path], options: RestoreOptions
+) -> None:
     ident = sql.Identifier(table.schema, table.name)
     if not table.columns:
-        conn.execute(sql.SQL("INSERT INTO {} SELECT FROM generate_series(1, %s)").format(ident),
-                     (table.rows,))
+        conn.execute(
+            sql.SQL("INSERT INTO {} SELECT FROM generate_series(1, %s)").format(ident),
+            (table.rows,),
+        )
         return
     chunks = _ordered_parallel_map(encode_batch, _batches(table.files, paths), options.jobs)
-    copy_batches_into(conn, table.schema, table.name, [c["name"] for c in table.columns],
-                      _prefetched(chunks), freeze=True)
+    copy_batches_into(
+        conn,
+        table.schema,
+        table.name,
+        [c["name"] for c in table.columns],
+        _prefetched(chunks),
+        freeze=True,
+    )
 
 
 def _set_sequences(conn: psycopg.Connection, manifest: Manifest, catalog: Catalog) -> None:
@@ -195,18 +205,22 @@ def _set_sequences(conn: psycopg.Connection, manifest: Manifest, catalog: Catalo
             owner = catalog.tables[seq.owned_by]
             column = next((c for c in owner.columns if c.name == seq.owned_column), None)
             if column and column.base_type in ("int2", "int4", "int8"):
-                row = conn.execute(sql.SQL("SELECT max({}) FROM {}").format(
-                    sql.Identifier(column.name), sql.Identifier(owner.schema, owner.name)
-                )).fetchone()
+                row = conn.execute(
+                    sql.SQL("SELECT max({}) FROM {}").format(
+                        sql.Identifier(column.name), sql.Identifier(owner.schema, owner.name)
+                    )
+                ).fetchone()
                 top = row[0] if row else None
                 if top is not None and (top > value or (top == value and not called)):
                     value, called = int(top), True  # never hand out an id already in use
-        conn.execute("SELECT pg_catalog.setval(%s::regclass, %s, %s)",
-                     (name.as_string(conn), value, called))
+        conn.execute(
+            "SELECT pg_catalog.setval(%s::regclass, %s, %s)", (name.as_string(conn), value, called)
+        )
 
 
-def restore(manifest: Manifest, store: Store, target_dsn: str,
-            options: RestoreOptions) -> RestoreReport:
+def restore(
+    manifest: Manifest, store: Store, target_dsn: str, options: RestoreOptions
+) -> RestoreReport:
     report = RestoreReport()
     timer = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="anonymiser-restore-") as cache_dir:
@@ -218,25 +232,33 @@ def restore(manifest: Manifest, store: Store, target_dsn: str,
         try:
             step.what = "starting the restore transaction"
             conn.execute("BEGIN")
-            got = conn.execute("SELECT pg_try_advisory_xact_lock(hashtext(%s))",
-                               (_LOCK_KEY,)).fetchone()
+            got = conn.execute(
+                "SELECT pg_try_advisory_xact_lock(hashtext(%s))", (_LOCK_KEY,)
+            ).fetchone()
             if not got or not got[0]:
                 raise RestoreError(
                     f"another restore into {dsn_for_display(target_dsn)} is running; try again "
                     "when it has finished"
                 )
             if options.jobs > 1:
-                conn.execute("SELECT set_config('max_parallel_maintenance_workers', %s, true)",
-                             (str(min(options.jobs - 1, 8)),))
+                conn.execute(
+                    "SELECT set_config('max_parallel_maintenance_workers', %s, true)",
+                    (str(min(options.jobs - 1, 8)),),
+                )
             phase = time.monotonic()
             if options.clean:
-                _run_script(conn, (Path(paths[manifest.schema_files["clean"].path])).read_text(),
-                            "clean", step)
+                _run_script(
+                    conn,
+                    (Path(paths[manifest.schema_files["clean"].path])).read_text(),
+                    "clean",
+                    step,
+                )
             else:
                 step.what = "checking the target is empty"
                 _ensure_empty(conn, target_dsn)
-            _run_script(conn, paths[manifest.schema_files["pre_data"].path].read_text(),
-                        "pre-data", step)
+            _run_script(
+                conn, paths[manifest.schema_files["pre_data"].path].read_text(), "pre-data", step
+            )
             report.seconds["schema"] = time.monotonic() - phase
             phase = time.monotonic()
             for table in manifest.tables:
@@ -246,8 +268,9 @@ def restore(manifest: Manifest, store: Store, target_dsn: str,
                 report.rows += table.rows
             report.seconds["load"] = time.monotonic() - phase
             phase = time.monotonic()
-            _run_script(conn, paths[manifest.schema_files["post_data"].path].read_text(),
-                        "post-data", step)
+            _run_script(
+                conn, paths[manifest.schema_files["post_data"].path].read_text(), "post-data", step
+            )
             report.seconds["constraints"] = time.monotonic() - phase
             phase = time.monotonic()
             step.what = "setting sequences"
@@ -256,8 +279,9 @@ def restore(manifest: Manifest, store: Store, target_dsn: str,
                 mv = catalog.tables.get(f"{schema}.{name}")
                 if mv is None or mv.populated:
                     step.what = f"refreshing materialized view {schema}.{name}"
-                    conn.execute(sql.SQL("REFRESH MATERIALIZED VIEW {}").format(
-                        sql.Identifier(schema, name)))
+                    conn.execute(
+                        sql.SQL("REFRESH MATERIALIZED VIEW {}").format(sql.Identifier(schema, name))
+                    )
             step.what = "analyzing"
             analyzed = [sql.Identifier(t.schema, t.name) for t in manifest.tables]
             analyzed += [sql.Identifier(s, n) for s, n in manifest.matviews]
@@ -267,10 +291,9 @@ def restore(manifest: Manifest, store: Store, target_dsn: str,
             conn.execute("COMMIT")
             report.seconds["finish"] = time.monotonic() - phase
         except (psycopg.Error, AnonymiserError, OSError) as exc:
-            try:
+            # if the connection is gone the server has rolled the transaction back already
+            with contextlib.suppress(psycopg.Error):
                 conn.execute("ROLLBACK")
-            except psycopg.Error:
-                pass  # connection gone: the server has rolled the transaction back already
             if isinstance(exc, AnonymiserError):
                 raise
             reason = first_line(exc) if isinstance(exc, psycopg.Error) else str(exc)

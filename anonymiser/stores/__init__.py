@@ -20,8 +20,10 @@ def open_store(url: str | Path | Store, *, create: bool = False) -> Store:
     parsed = urlparse(text)
     if parsed.scheme == "file":
         return LocalStore(Path(unquote(parsed.path)), create=create)
-    if parsed.scheme in ("", ) or (len(parsed.scheme) == 1 and text[1:3] in (":\\", ":/")):
+    if parsed.scheme in ("",) or (len(parsed.scheme) == 1 and text[1:3] in (":\\", ":/")):
         return LocalStore(Path(text), create=create)
     if parsed.scheme == "s3":
         raise ConfigError(f"store {text}: the S3 store is not available in this version yet")
-    raise ConfigError(f"store {text}: unknown scheme {parsed.scheme!r} (use a path, file:// or s3://)")
+    raise ConfigError(
+        f"store {text}: unknown scheme {parsed.scheme!r} (use a path, file:// or s3://)"
+    )

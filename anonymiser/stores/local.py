@@ -30,12 +30,11 @@ class LocalStore(Store):
     def __init__(self, root: Path, *, create: bool = False) -> None:
         self.root = root.expanduser().absolute()
         self.url = str(root)
-        if create:
-            try:
-                self.root.mkdir(parents=True, exist_ok=True)
-            except OSError as exc:
-                raise StoreError(f"cannot create store directory {root}: {exc.strerror}") from None
-        elif not self.root.is_dir():
+        # create=True: the root is made by the first write, so a run that fails before
+        # publishing leaves nothing behind
+        if self.root.exists() and not self.root.is_dir():
+            raise StoreError(f"store {root} is not a directory")
+        if not create and not self.root.is_dir():
             raise StoreError(f"store {root} does not exist (no such directory)")
 
     def _path(self, key: str) -> Path:
@@ -45,7 +44,12 @@ class LocalStore(Store):
         return self.root.joinpath(*parts)
 
     def _temp_beside(self, path: Path) -> Path:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(
+                f"cannot create store directory {path.parent}: {exc.strerror}"
+            ) from None
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
         os.close(fd)
         return Path(tmp)
