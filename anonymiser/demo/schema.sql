@@ -80,7 +80,7 @@ FROM generate_series(1, 10 * :scale) g;
 
 INSERT INTO partnerships
 SELECT a.id, t.id, y
-FROM providers a JOIN providers t ON t.kind = 'training' AND t.id % 5 = a.id % 5
+FROM providers a JOIN providers t ON t.kind = 'training' AND t.id BETWEEN a.id - 6 AND a.id + 6
 CROSS JOIN generate_series(2019, 2026) y
 WHERE a.kind = 'accredited' AND (a.id + t.id + y) % 3 = 0;
 
