@@ -8,12 +8,36 @@ from it: see anonymiser.pg.ddl.
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import psycopg
 
-__all__ = ["Catalog", "Column", "ForeignKey", "Index", "Sequence", "Table", "read_catalog"]
+__all__ = [
+    "Catalog",
+    "Column",
+    "ForeignKey",
+    "Index",
+    "Sequence",
+    "Table",
+    "qualified_name",
+    "quote_ident",
+    "read_catalog",
+]
+
+_PLAIN_IDENT = re.compile(r"[a-z_][a-z0-9_$]*")
+
+
+def quote_ident(name: str) -> str:
+    """An identifier as SQL would write it: bare when plain lower-case, else double-quoted."""
+    return name if _PLAIN_IDENT.fullmatch(name) else '"' + name.replace('"', '""') + '"'
+
+
+def qualified_name(schema: str, name: str) -> str:
+    """The unambiguous "schema.table" key: `a.b`.c and a."b.c" stay apart."""
+    return f"{quote_ident(schema)}.{quote_ident(name)}"
+
 
 _USER_NAMESPACES = """
     n.nspname NOT IN ('pg_catalog', 'information_schema')
@@ -23,6 +47,9 @@ _NOT_FROM_EXTENSION = """
     NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass
                 AND d.objid = c.oid AND d.deptype = 'e')
 """
+# built-in types by their bare name ("int4"), any other schema-qualified ("app.int4")
+_TYPE_NAME = """CASE WHEN {t}.typnamespace = 'pg_catalog'::regnamespace THEN {t}.typname::text
+     ELSE {t}.typnamespace::regnamespace::text || '.' || {t}.typname END"""
 _KINDS = {"r": "table", "p": "partitioned", "m": "matview", "v": "view", "f": "foreign"}
 
 
@@ -81,7 +108,7 @@ class Table:
 
     @property
     def qualified(self) -> str:
-        return f"{self.schema}.{self.name}"
+        return qualified_name(self.schema, self.name)
 
     @property
     def has_rows(self) -> bool:
@@ -105,7 +132,7 @@ class Sequence:
 
     @property
     def qualified(self) -> str:
-        return f"{self.schema}.{self.name}"
+        return qualified_name(self.schema, self.name)
 
 
 @dataclass
@@ -150,13 +177,13 @@ def read_catalog(conn: psycopg.Connection) -> Catalog:
     domain_base = {
         oid: (typname, category)
         for oid, typname, category in conn.execute(
-            """
+            f"""
             WITH RECURSIVE d(oid, base) AS (
                 SELECT oid, typbasetype FROM pg_type WHERE typtype = 'd'
                 UNION ALL
                 SELECT d.oid, t.typbasetype FROM d JOIN pg_type t ON t.oid = d.base
                 WHERE t.typtype = 'd')
-            SELECT d.oid, bt.typname, bt.typcategory
+            SELECT d.oid, {_TYPE_NAME.format(t="bt")}, bt.typcategory
             FROM d JOIN pg_type bt ON bt.oid = d.base WHERE bt.typtype <> 'd'
             """
         ).fetchall()
@@ -166,9 +193,11 @@ def read_catalog(conn: psycopg.Connection) -> Catalog:
         SELECT c.oid, n.nspname, c.relname, c.relkind, c.relpersistence,
                greatest(c.reltuples, 0)::bigint, pg_catalog.pg_relation_size(c.oid),
                c.relispopulated, pg_catalog.pg_get_expr(c.relpartbound, c.oid),
-               (SELECT pn.nspname || '.' || pc.relname FROM pg_inherits i
+               (SELECT pn.nspname FROM pg_inherits i
                   JOIN pg_class pc ON pc.oid = i.inhparent
                   JOIN pg_namespace pn ON pn.oid = pc.relnamespace
+                 WHERE i.inhrelid = c.oid AND c.relispartition),
+               (SELECT pc.relname FROM pg_inherits i JOIN pg_class pc ON pc.oid = i.inhparent
                  WHERE i.inhrelid = c.oid AND c.relispartition)
         FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
         WHERE c.relkind IN ('r', 'p', 'm', 'v', 'f') AND {_USER_NAMESPACES}
@@ -177,7 +206,8 @@ def read_catalog(conn: psycopg.Connection) -> Catalog:
         """
     ).fetchall()
     by_oid: dict[int, Table] = {}
-    for oid, schema, name, kind, persistence, est, size, populated, bound, parent in rows:
+    for oid, schema, name, kind, persistence, est, size, populated, bound, pschema, pname in rows:
+        parent = qualified_name(pschema, pname) if pname is not None else None
         by_oid[oid] = Table(
             schema=schema,
             name=name,
@@ -205,10 +235,10 @@ def read_catalog(conn: psycopg.Connection) -> Catalog:
         ident,
         hasdef,
     ) in conn.execute(
-        """
+        f"""
             SELECT a.attrelid, a.attnum, a.attname, pg_catalog.format_type(a.atttypid, a.atttypmod),
-                   a.atttypid, t.typname, t.typcategory, a.attnotnull, a.attgenerated,
-                   a.attidentity, a.atthasdef
+                   a.atttypid, {_TYPE_NAME.format(t="t")}, t.typcategory, a.attnotnull,
+                   a.attgenerated, a.attidentity, a.atthasdef
             FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid
             WHERE a.attrelid = ANY(%s) AND a.attnum > 0 AND NOT a.attisdropped
             ORDER BY a.attrelid, a.attnum

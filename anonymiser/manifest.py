@@ -9,7 +9,7 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from anonymiser.catalog import Catalog
+from anonymiser.catalog import Catalog, qualified_name
 from anonymiser.errors import IntegrityError
 
 __all__ = ["FORMAT_VERSION", "FileEntry", "Manifest", "SequenceState", "TableEntry"]
@@ -37,7 +37,7 @@ class TableEntry:
 
     @property
     def qualified(self) -> str:
-        return f"{self.schema}.{self.name}"
+        return qualified_name(self.schema, self.name)
 
 
 @dataclass

@@ -11,7 +11,9 @@ __all__ = ["SESSION_SETTINGS", "connect", "dsn_for_display", "dsn_without_passwo
 
 # Text forms exchanged with the server are fixed whatever the server's or client's defaults,
 # so what extract writes is exactly what restore reads back: timestamptz always in UTC,
-# ISO dates, shortest-exact floats, hex bytea.
+# ISO dates, shortest-exact floats, hex bytea, locale-free money. Like pg_dump, refuse to be
+# silently filtered by row-level security, and do not inherit production timeouts that would
+# cancel a long COPY.
 SESSION_SETTINGS: dict[str, str] = {
     "TimeZone": "UTC",
     "DateStyle": "ISO, YMD",
@@ -20,6 +22,11 @@ SESSION_SETTINGS: dict[str, str] = {
     "bytea_output": "hex",
     "client_encoding": "UTF8",
     "xmloption": "content",
+    "lc_monetary": "C",
+    "row_security": "off",
+    "statement_timeout": "0",
+    "lock_timeout": "0",
+    "idle_in_transaction_session_timeout": "0",
 }
 
 
@@ -34,8 +41,12 @@ def first_line(exc: BaseException) -> str:
 def _parse(dsn: str) -> dict[str, str]:
     try:
         return {k: str(v) for k, v in conninfo_to_dict(dsn).items()}
-    except psycopg.ProgrammingError as exc:
-        raise ConfigError(f"invalid connection string: {first_line(exc)}") from None
+    except psycopg.ProgrammingError:
+        # libpq's message can quote the offending token, which may be the password
+        raise ConfigError(
+            "invalid connection string: expected key=value pairs or a postgresql:// URL "
+            "(check quoting, and percent-encoding of the password in a URL)"
+        ) from None
 
 
 def dsn_without_password(dsn: str) -> tuple[str, str | None]:

@@ -12,6 +12,7 @@ statements so restore runs and reports them one at a time, and finds the matview
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,17 +21,23 @@ import pglast
 from pglast import ast
 from pglast.enums import ObjectType
 
-from anonymiser.errors import SnapshotError
+from anonymiser.errors import AnonymiserError, SnapshotError
 from anonymiser.pg.connect import dsn_without_password
 
 __all__ = [
     "INHERITED_OBJECTS_SQL",
+    "DDLParseError",
     "SchemaDDL",
     "dump_schema",
     "inherited_objects",
     "matviews_in_order",
     "split_statements",
 ]
+
+
+class DDLParseError(AnonymiserError):
+    """pg_dump output pglast cannot parse (reported by the stage that met it)."""
+
 
 _COMMON_FLAGS = [
     "--schema-only",
@@ -50,18 +57,35 @@ class SchemaDDL:
     clean: str
 
 
+# pg_dump (since the 2025 security releases) brackets its output with these psql
+# meta-commands, keyed by a random alphanumeric string; nothing else in its output starts so.
+_PSQL_RESTRICT = re.compile(r"^\\(?:un)?restrict [A-Za-z0-9]+[ \t]*$", re.MULTILINE)
+
+
 def split_statements(script: str) -> list[str]:
-    """The SQL statements of a pg_dump script, without psql meta-commands (\\restrict ...)."""
-    lines = [line for line in script.splitlines() if not line.startswith("\\")]
-    text = "\n".join(lines)
-    return [s.strip() for s in pglast.split(text, with_parser=True) if s.strip()]
+    """The SQL statements of a pg_dump script, without its \\restrict meta-commands."""
+    text = _PSQL_RESTRICT.sub("", script)
+    try:
+        return [s.strip() for s in pglast.split(text, with_parser=True) if s.strip()]
+    except pglast.parser.ParseError as exc:
+        raise DDLParseError(f"cannot parse the schema script: {exc}") from None
+
+
+def _parse_one(statement: str) -> ast.Node:
+    try:
+        stmt = pglast.parse_sql(statement)[0].stmt
+    except pglast.parser.ParseError as exc:
+        raise DDLParseError(f"cannot parse schema statement ({statement[:60]!r}): {exc}") from None
+    if stmt is None:
+        raise DDLParseError(f"empty schema statement ({statement[:60]!r})")
+    return stmt
 
 
 def matviews_in_order(pre_data: str) -> list[tuple[str, str]]:
     """(schema, name) of each materialized view, in creation (dependency) order."""
     found: list[tuple[str, str]] = []
     for statement in split_statements(pre_data):
-        stmt = pglast.parse_sql(statement)[0].stmt
+        stmt = _parse_one(statement)
         if (
             isinstance(stmt, ast.CreateTableAsStmt)
             and stmt.objtype == ObjectType.OBJECT_MATVIEW
@@ -83,7 +107,7 @@ def _drops_of(clean_dump: str, inherited: set[tuple[str, ...]]) -> str:
     """
     kept = []
     for statement in split_statements(clean_dump):
-        stmt = pglast.parse_sql(statement)[0].stmt
+        stmt = _parse_one(statement)
         if isinstance(stmt, ast.AlterTableStmt) and stmt.relation is not None:
             rel = stmt.relation
             names = {

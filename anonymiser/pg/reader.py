@@ -72,13 +72,17 @@ def arrow_schema(table: Table) -> pa.Schema:
 def _copy_query(table: Table) -> sql.Composed:
     cols = table.copy_columns
     target = sql.Identifier(table.schema, table.name)
+    # The first column is always quoted: the CSV parser would drop a byte-order mark
+    # at the very start of the stream if a value began with one.
+    options = sql.SQL("FORMAT csv, FORCE_QUOTE ({})").format(sql.Identifier(cols[0].name))
     if all(copy_out_expression(c) == sql.Identifier(c.name) for c in cols):
-        return sql.SQL("COPY {} ({}) TO STDOUT (FORMAT csv)").format(
-            target, sql.SQL(", ").join(sql.Identifier(c.name) for c in cols)
+        return sql.SQL("COPY {} ({}) TO STDOUT ({})").format(
+            target, sql.SQL(", ").join(sql.Identifier(c.name) for c in cols), options
         )
-    return sql.SQL("COPY (SELECT {} FROM ONLY {}) TO STDOUT (FORMAT csv)").format(
-        sql.SQL(", ").join(copy_out_expression(c) for c in cols), target
+    selected = sql.SQL(", ").join(
+        sql.SQL("{} AS {}").format(copy_out_expression(c), sql.Identifier(c.name)) for c in cols
     )
+    return sql.SQL("COPY (SELECT {} FROM ONLY {}) TO STDOUT ({})").format(selected, target, options)
 
 
 def read_table_batches(
@@ -92,7 +96,8 @@ def read_table_batches(
     read_options = pacsv.ReadOptions(
         column_names=positional, block_size=block_size, use_threads=True
     )
-    parse_options = pacsv.ParseOptions(newlines_in_values=True)
+    # A row of one NULL column is an empty line: it must not be skipped.
+    parse_options = pacsv.ParseOptions(newlines_in_values=True, ignore_empty_lines=False)
     convert_options = pacsv.ConvertOptions(
         column_types={p: csv_read_type(c) for p, c in zip(positional, cols, strict=True)},
         strings_can_be_null=True,

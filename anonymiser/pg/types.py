@@ -81,6 +81,8 @@ def _compact(arr: pa.Array) -> pa.Array:
 
 def pg_hex_to_binary(arr: pa.Array) -> pa.Array:
     """Decode an array of PostgreSQL hex bytea text (r'\\x0aff') to binary, vectorised."""
+    if pa.types.is_large_string(arr.type):
+        arr = arr.cast(pa.string())
     arr = _compact(pc.utf8_slice_codeunits(arr, 2))
     offsets = np.frombuffer(arr.buffers()[1], dtype=np.int32, count=len(arr) + 1)
     start, end = int(offsets[0]), int(offsets[-1])
@@ -102,11 +104,13 @@ def binary_to_pg_hex(arr: pa.Array) -> pa.Array:
     start, end = int(offsets[0]), int(offsets[-1])
     data = arr.buffers()[2]
     hexed = binascii.hexlify(memoryview(data)[start:end]) if data is not None else b""
-    new_offsets = ((offsets - start) * 2).astype(np.int32)
+    new_offsets = (offsets.astype(np.int64) - start) * 2  # doubled: may pass 2 GiB
     as_hex = pa.Array.from_buffers(
-        pa.string(),
+        pa.large_string(),
         len(arr),
         [arr.buffers()[0], pa.py_buffer(new_offsets), pa.py_buffer(hexed)],
         null_count=arr.null_count,
     )
-    return pc.binary_join_element_wise(pa.scalar("\\x"), as_hex, "")
+    return pc.binary_join_element_wise(
+        pa.scalar("\\x", pa.large_string()), as_hex, pa.scalar("", pa.large_string())
+    )

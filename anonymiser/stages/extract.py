@@ -7,6 +7,7 @@ instant. Each table streams COPY -> Arrow -> zstd Parquet parts in a work direct
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import threading
@@ -17,6 +18,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 import psycopg
+import pyarrow as pa
 import pyarrow.parquet as pq
 from psycopg import sql
 
@@ -27,6 +29,7 @@ from anonymiser.manifest import SequenceState
 from anonymiser.pg.connect import connect, first_line
 from anonymiser.pg.ddl import (
     INHERITED_OBJECTS_SQL,
+    DDLParseError,
     SchemaDDL,
     dump_schema,
     inherited_objects,
@@ -73,7 +76,11 @@ class Extracted:
 
 def table_dir(table: Table) -> str:
     """The folder of a table's parts, safe whatever characters its names hold."""
-    return f"data/{quote(table.schema, safe='')}/{quote(table.name, safe='')}"
+
+    def segment(name: str) -> str:  # "." and ".." are not valid path segments
+        return quote(name, safe="").replace(".", "%2E")
+
+    return f"data/{segment(table.schema)}/{segment(table.name)}"
 
 
 def _begin_snapshot(conn: psycopg.Connection, snapshot_id: str | None) -> None:
@@ -146,7 +153,10 @@ def _sequence_states(conn: psycopg.Connection, catalog: Catalog) -> list[Sequenc
 
 def extract(source_dsn: str, dataset: Dataset, root: Path, options: ExtractOptions) -> Extracted:
     """Run the extract stage into `root`; raises SnapshotError naming the table on failure."""
-    root.mkdir(parents=True, exist_ok=True)
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise SnapshotError(f"cannot create the work directory {root}: {exc.strerror}") from None
     main = connect(source_dsn, role="source")
     workers: list[psycopg.Connection] = []
     try:
@@ -161,6 +171,15 @@ def extract(source_dsn: str, dataset: Dataset, root: Path, options: ExtractOptio
             key=lambda t: t.bytes,
             reverse=True,
         )
+        # As pg_dump does: hold ACCESS SHARE locks until the end, so no TRUNCATE or table
+        # rewrite (which MVCC snapshots do not protect against) lands between the snapshot
+        # and a table's COPY. Writers are not blocked; DDL on these tables waits for us.
+        if tables:
+            main.execute(
+                sql.SQL("LOCK TABLE {} IN ACCESS SHARE MODE").format(
+                    sql.SQL(", ").join(sql.Identifier(t.schema, t.name) for t in tables)
+                )
+            )
         ddl_box: dict[str, SchemaDDL] = {}
         ddl_error: list[BaseException] = []
 
@@ -182,7 +201,7 @@ def extract(source_dsn: str, dataset: Dataset, root: Path, options: ExtractOptio
         for section in ("pre_data", "post_data", "clean"):
             rel = f"schema/{section.replace('_', '-')}.sql"
             (root / rel).parent.mkdir(parents=True, exist_ok=True)
-            (root / rel).write_text(getattr(ddl, section))
+            (root / rel).write_text(getattr(ddl, section), encoding="utf-8")
             schema_files[section] = rel
         extracted = Extracted(
             root=root,
@@ -198,10 +217,25 @@ def extract(source_dsn: str, dataset: Dataset, root: Path, options: ExtractOptio
         )
         return extracted
     except psycopg.Error as exc:
-        raise SnapshotError(f"extract failed: {first_line(exc)}") from None
+        raise SnapshotError(f"extract failed: {_explain(exc)}") from None
+    except DDLParseError as exc:
+        raise SnapshotError(f"extract of the schema failed: {exc}") from None
+    except OSError as exc:
+        raise SnapshotError(f"cannot write work files under {root}: {exc}") from None
     finally:
         for conn in [*workers, main]:
             conn.close()
+
+
+def _explain(exc: psycopg.Error) -> str:
+    """The server's message, plus what to do for the failures operators meet."""
+    message = first_line(exc)
+    if "row-level security" in message:
+        message += (
+            "; the source role is subject to row-level security and would see only some "
+            "rows: use the table owner or a role with BYPASSRLS"
+        )
+    return message
 
 
 def _copy_tables(
@@ -218,9 +252,9 @@ def _copy_tables(
             return _extract_table(conn, table, root, options)
         except psycopg.Error as exc:
             raise SnapshotError(
-                f"extract of table {table.qualified} failed: {first_line(exc)}"
+                f"extract of table {table.qualified} failed: {_explain(exc)}"
             ) from None
-        except (OSError, ValueError) as exc:
+        except (OSError, ValueError, pa.ArrowException) as exc:
             raise SnapshotError(f"extract of table {table.qualified} failed: {exc}") from None
 
     jobs = max(1, min(options.jobs, len(tables)))
@@ -242,14 +276,21 @@ def _copy_tables(
             with lock:
                 free.append(conn)
 
-    with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="extract") as pool:
-        futures = [pool.submit(job, t) for t in tables]
-        done, pending = wait(futures, return_when=FIRST_EXCEPTION)
-        for fut in pending:
-            fut.cancel()
+    pool = ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="extract")
+    futures = [pool.submit(job, t) for t in tables]
+    try:
+        done, _ = wait(futures, return_when=FIRST_EXCEPTION)
         for fut in done:
             exc = fut.exception()
             if exc is not None:
                 raise exc if isinstance(exc, AnonymiserError) else SnapshotError(str(exc))
-        wait(futures)
+    except BaseException:
+        # a failed table or Ctrl-C: stop the queued tables and cancel the running COPYs
+        pool.shutdown(wait=False, cancel_futures=True)
+        for conn in workers:
+            with contextlib.suppress(psycopg.Error):
+                conn.cancel_safe(timeout=5)
+        wait(futures, timeout=30)
+        raise
+    pool.shutdown(wait=True)
     return [f.result() for f in futures]

@@ -22,10 +22,11 @@ from queue import Queue
 from typing import Any
 
 import psycopg
+import pyarrow as pa
 import pyarrow.parquet as pq
 from psycopg import sql
 
-from anonymiser.catalog import Catalog
+from anonymiser.catalog import Catalog, Sequence, qualified_name
 from anonymiser.errors import AnonymiserError, IntegrityError, RestoreError, TargetNotEmpty
 from anonymiser.manifest import FileEntry, Manifest, TableEntry
 from anonymiser.pg.connect import connect, dsn_for_display, first_line
@@ -38,7 +39,8 @@ __all__ = ["RestoreOptions", "RestoreReport", "fetch_and_verify", "restore"]
 
 log = logging.getLogger(__name__)
 
-_BATCH_ROWS = 64 * 1024
+_BATCH_BYTES = 16 * 1024 * 1024  # Arrow bytes per batch sent to COPY, whatever the row width
+_MAX_BATCH_ROWS = 64 * 1024
 _LOCK_KEY = "anonymiser:restore"
 _USER_OBJECTS = """
 SELECT kind, name FROM (
@@ -145,7 +147,11 @@ def _prefetched(chunks: Iterator[bytes], depth: int = 4) -> Iterator[bytes]:
 def _batches(files: list[FileEntry], paths: dict[str, Path]) -> Iterator[Any]:
     for entry in files:
         with pq.ParquetFile(paths[entry.path]) as parquet:
-            yield from parquet.iter_batches(batch_size=_BATCH_ROWS)
+            meta = parquet.metadata
+            raw = sum(meta.row_group(i).total_byte_size for i in range(meta.num_row_groups))
+            per_row = max(1, raw // max(1, meta.num_rows))
+            rows = max(1, min(_MAX_BATCH_ROWS, _BATCH_BYTES // per_row))
+            yield from parquet.iter_batches(batch_size=rows)
 
 
 class _Step:
@@ -194,27 +200,39 @@ def _load_table(
     )
 
 
+def _largest_id(
+    conn: psycopg.Connection, seq: Sequence | None, catalog: Catalog, restored: set[str]
+) -> int | None:
+    """max() of the integer column an ascending sequence feeds, if that table was restored."""
+    if seq is None or seq.owned_by is None or seq.increment <= 0:
+        return None
+    owner = catalog.tables.get(seq.owned_by)
+    if owner is None or not (owner.qualified in restored or owner.kind == "partitioned"):
+        return None
+    column = next((c for c in owner.columns if c.name == seq.owned_column), None)
+    if column is None or column.base_type not in ("int2", "int4", "int8"):
+        return None
+    row = conn.execute(
+        sql.SQL("SELECT max({}) FROM {}").format(
+            sql.Identifier(column.name), sql.Identifier(owner.schema, owner.name)
+        )
+    ).fetchone()
+    return int(row[0]) if row and row[0] is not None else None
+
+
 def _set_sequences(conn: psycopg.Connection, manifest: Manifest, catalog: Catalog) -> None:
     restored = {t.qualified for t in manifest.tables}
-    owned = {s.qualified: s for s in catalog.sequences}
+    by_name = {s.qualified: s for s in catalog.sequences}
     for state in manifest.sequences:
-        name = sql.Identifier(state.schema, state.name)
         value, called = state.last_value, state.is_called
-        seq = owned.get(f"{state.schema}.{state.name}")
-        if seq and seq.owned_by in restored and seq.owned_column and seq.increment > 0:
-            owner = catalog.tables[seq.owned_by]
-            column = next((c for c in owner.columns if c.name == seq.owned_column), None)
-            if column and column.base_type in ("int2", "int4", "int8"):
-                row = conn.execute(
-                    sql.SQL("SELECT max({}) FROM {}").format(
-                        sql.Identifier(column.name), sql.Identifier(owner.schema, owner.name)
-                    )
-                ).fetchone()
-                top = row[0] if row else None
-                if top is not None and (top > value or (top == value and not called)):
-                    value, called = int(top), True  # never hand out an id already in use
+        top = _largest_id(
+            conn, by_name.get(qualified_name(state.schema, state.name)), catalog, restored
+        )
+        if top is not None and (top > value or (top == value and not called)):
+            value, called = top, True  # never hand out an id already in use
         conn.execute(
-            "SELECT pg_catalog.setval(%s::regclass, %s, %s)", (name.as_string(conn), value, called)
+            "SELECT pg_catalog.setval(%s::regclass, %s, %s)",
+            (sql.Identifier(state.schema, state.name).as_string(conn), value, called),
         )
 
 
@@ -276,7 +294,7 @@ def restore(
             step.what = "setting sequences"
             _set_sequences(conn, manifest, catalog)
             for schema, name in manifest.matviews:
-                mv = catalog.tables.get(f"{schema}.{name}")
+                mv = catalog.tables.get(qualified_name(schema, name))
                 if mv is None or mv.populated:
                     step.what = f"refreshing materialized view {schema}.{name}"
                     conn.execute(
@@ -290,16 +308,22 @@ def restore(
             step.what = "committing"
             conn.execute("COMMIT")
             report.seconds["finish"] = time.monotonic() - phase
-        except (psycopg.Error, AnonymiserError, OSError) as exc:
+        except (psycopg.Error, AnonymiserError, OSError, pa.ArrowException) as exc:
             # if the connection is gone the server has rolled the transaction back already
             with contextlib.suppress(psycopg.Error):
                 conn.execute("ROLLBACK")
-            if isinstance(exc, AnonymiserError):
+            if isinstance(exc, RestoreError):
                 raise
             reason = first_line(exc) if isinstance(exc, psycopg.Error) else str(exc)
+            outcome = "nothing was changed in the target"
+            if step.what == "committing" and isinstance(exc, psycopg.OperationalError):
+                outcome = (
+                    "the connection was lost during COMMIT: check whether the target "
+                    "holds the snapshot"
+                )
             raise RestoreError(
                 f"restore into {dsn_for_display(target_dsn)} failed while {step.what}: {reason}; "
-                "nothing was changed in the target"
+                f"{outcome}"
             ) from None
         finally:
             conn.close()

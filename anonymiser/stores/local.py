@@ -100,6 +100,8 @@ class LocalStore(Store):
             return self._path(key).read_bytes()
         except FileNotFoundError:
             raise NotFound(f"{self.url}: no object {key}") from None
+        except OSError as exc:
+            raise StoreError(f"{self.url}: cannot read {key}: {exc.strerror}") from None
 
     def local_path(self, key: str, cache_dir: Path) -> Path:
         path = self._path(key)
@@ -114,7 +116,10 @@ class LocalStore(Store):
         path = self._path(prefix)
         if not path.is_dir():
             return []
-        return sorted(e.name for e in os.scandir(path) if not e.name.startswith("."))
+        try:
+            return sorted(e.name for e in os.scandir(path) if not e.name.startswith("."))
+        except OSError as exc:
+            raise StoreError(f"{self.url}: cannot list {prefix or '/'}: {exc.strerror}") from None
 
     def delete_prefix(self, prefix: str) -> None:
         shutil.rmtree(self._path(prefix), ignore_errors=True)
