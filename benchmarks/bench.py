@@ -211,6 +211,16 @@ def cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
+def code_version() -> str:
+    """The checkout's commit, marked when the working tree differs from it."""
+    git = ["git", "-C", str(REPO_ROOT)]
+    head = subprocess.run([*git, "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
+    if head.returncode != 0:
+        return "unknown (not a git checkout)"
+    dirty = subprocess.run([*git, "status", "--porcelain"], capture_output=True, text=True)
+    return head.stdout.strip() + (" + uncommitted changes" if dirty.stdout.strip() else "")
+
+
 def memory_total() -> str:
     try:
         pages, page_size = os.sysconf("SC_PHYS_PAGES"), os.sysconf("SC_PAGE_SIZE")
@@ -383,7 +393,7 @@ def render(ops: list[Operation], facts: dict[str, str], rows: int, runs: int) ->
         "forks one process per job. anonymiser restore ends with ANALYZE and pg_restore does "
         "not, hence the `pg_restore + ANALYZE` row (psql ANALYZE of the same tables, same "
         "run). anonymiser wall times include the Python interpreter and imports starting "
-        "(about 0.3 s). "
+        "(0.3-0.5 s). "
         "Sizes: the dump file vs every file of the published snapshot version. The cluster "
         "runs with fsync=off, synchronous_commit=off and full_page_writes=off for everyone.",
     ]
@@ -431,6 +441,7 @@ def main(argv: list[str] | None = None) -> int:
                 "PostgreSQL": f"{server} (server, pg_dump and pg_restore)",
                 "Python": f"{platform.python_version()}; anonymiser {__version__}; "
                 f"pyarrow {_version('pyarrow')}; psycopg {_version('psycopg')}",
+                "code": code_version(),
                 "jobs": str(jobs),
                 "peak RSS by": bench.rss_method,
             }
