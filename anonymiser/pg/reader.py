@@ -23,11 +23,15 @@ DEFAULT_BLOCK_SIZE = 16 * 1024 * 1024
 
 
 class _CopyStream(io.RawIOBase):
-    """A readable file over a psycopg COPY TO STDOUT, returning full reads until the end."""
+    """A readable file over a psycopg COPY TO STDOUT, filling each read from the row chunks.
+
+    psycopg hands over one chunk per row; they are copied once, straight into the buffer
+    pyarrow reads into.
+    """
 
     def __init__(self, chunks: Iterator[bytes | bytearray | memoryview]) -> None:
         self._chunks = chunks
-        self._pending = b""
+        self._pending = memoryview(b"")
 
     def readable(self) -> bool:
         return True
@@ -36,29 +40,37 @@ class _CopyStream(io.RawIOBase):
         """True when the stream holds no data at all (looks ahead one chunk)."""
         if not self._pending:
             chunk = next(self._chunks, None)
-            self._pending = bytes(chunk) if chunk is not None else b""
+            self._pending = memoryview(chunk if chunk is not None else b"").cast("B")
         return not self._pending
 
-    def read(self, size: int = -1) -> bytes:
-        parts = [self._pending]
-        have = len(self._pending)
-        while size < 0 or have < size:
-            chunk = next(self._chunks, None)
-            if chunk is None:
-                break
-            parts.append(bytes(chunk))
-            have += len(chunk)
-        data = b"".join(parts)
-        if size < 0 or len(data) <= size:
-            self._pending = b""
-            return data
-        self._pending = data[size:]
-        return data[:size]
-
     def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
-        data = self.read(len(buffer))
-        buffer[: len(data)] = data
-        return len(data)
+        view = memoryview(buffer).cast("B")
+        size = len(view)
+        filled = 0
+        pending = self._pending
+        while filled < size:
+            if not pending:
+                chunk = next(self._chunks, None)
+                if chunk is None:
+                    break
+                pending = memoryview(chunk).cast("B")
+            take = min(len(pending), size - filled)
+            view[filled : filled + take] = pending[:take]
+            pending = pending[take:]
+            filled += take
+        self._pending = pending
+        return filled
+
+    def read(self, size: int = -1) -> bytes:
+        if size < 0:
+            parts = [bytes(self._pending), *(bytes(c) for c in self._chunks)]
+            self._pending = memoryview(b"")
+            return b"".join(parts)
+        buffer = bytearray(size)
+        with memoryview(buffer) as target:
+            filled = self.readinto(target)
+        del buffer[filled:]
+        return buffer  # type: ignore[return-value]  # bytes-like, saves a copy
 
 
 def arrow_schema(table: Table) -> pa.Schema:
