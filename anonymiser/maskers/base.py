@@ -79,6 +79,9 @@ class MaskContext:
     key: bytes
     namespace: str
     round: int = 0  # > 0 when re-masking values that collided on a unique column
+    # values masked in structured columns of this snapshot, original -> pseudonym, by entity
+    # kind ("PERSON", "EMAIL_ADDRESS", ...), so free-text scrubbing reuses the same pseudonym
+    known: Mapping[str, Mapping[str, str]] = field(default_factory=dict, compare=False, hash=False)
     _subkey: bytes = field(default=b"", repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -90,6 +93,7 @@ class MaskContext:
             self.key,
             self.namespace if namespace is None else namespace,
             self.round if round is None else round,
+            self.known,
         )
 
     def digest_bytes(self, value: bytes, size: int = 32) -> bytes:
