@@ -49,8 +49,11 @@ def _debian_major(directory: str) -> int:
 
 
 def find_server_bin_dir() -> Path:
-    """The directory holding initdb, pg_ctl and postgres: PATH first, then Debian's layout."""
+    """The directory holding initdb, pg_ctl and postgres: ANONYMISER_PG_BIN, PATH, Debian's layout."""
     candidates: list[Path] = []
+    explicit = os.environ.get("ANONYMISER_PG_BIN")
+    if explicit:
+        candidates.append(Path(explicit))
     on_path = shutil.which("initdb")
     if on_path:
         # Both the PATH entry itself and where its symlink points (e.g. /usr/local/bin -> real dir).
