@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import ClassVar
+
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -27,7 +30,7 @@ class Hash(Strategy):
     name = "hash"
     summary = "Keyed digest: hex/base32 text, an integer in range, a uuid or bytes, by column type."
     may_collide = True
-    params = {
+    params: ClassVar[Mapping[str, Param]] = {
         "length": Param(int, "text: characters of digest (default 32, cut to the column length)"),
         "encoding": Param(str, "text: hex or base32", default="hex"),
         "prefix": Param(str, "text: put before the digest", default=""),
@@ -56,7 +59,9 @@ class Hash(Strategy):
             return None
         if not is_text_column(column):
             return f"{where}: cannot hash into {column.pg_type} (text, integers, uuid, bytea)"
-        room = None if column.max_length is None else column.max_length - len(self.options["prefix"])
+        room = (
+            None if column.max_length is None else column.max_length - len(self.options["prefix"])
+        )
         if room is not None and room < 1:
             return f"{where}: prefix leaves no room in {column.pg_type}"
         length = self.options["length"] or 32

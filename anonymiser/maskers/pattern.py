@@ -1,8 +1,10 @@
-"""pattern: identifier replacement that keeps its shape (letters, digits, separators) or a format."""
+"""pattern: identifiers replaced keeping their shape (letters, digits, separators), or a format."""
 
 from __future__ import annotations
 
 import itertools
+from collections.abc import Mapping
+from typing import ClassVar
 
 import numpy as np
 import pyarrow as pa
@@ -43,7 +45,7 @@ class Pattern(Strategy):
         "or generate a valid ni_number / trn (7 digits)."
     )
     may_collide = True
-    params = {
+    params: ClassVar[Mapping[str, Param]] = {
         "format": Param(str, "ni_number or trn; without it the value's own shape is kept"),
     }
 
@@ -64,9 +66,7 @@ class Pattern(Strategy):
         if fmt == "ni_number":
             return map_unique(values, lambda unique: _ni_numbers(ctx.digests(unique)))
         if fmt == "trn":
-            return map_unique(
-                values, lambda unique: digit_strings(mix(ctx.digests(unique), 1), 7)
-            )
+            return map_unique(values, lambda unique: digit_strings(mix(ctx.digests(unique), 1), 7))
         return map_unique(values, lambda unique: _same_shape(unique, ctx))
 
 

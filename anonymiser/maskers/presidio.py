@@ -12,7 +12,7 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, ClassVar
 
 import pyarrow as pa
 
@@ -43,7 +43,7 @@ _FAKES: dict[str, tuple[str, dict[str, Any]]] = {
     "URL": ("fake", {"provider": "url"}),
     "UK_NINO": ("pattern", {"format": "ni_number"}),
 }
-_WORD = re.compile(r"\w[\w@.+'’-]*\w|\w")
+_WORD = re.compile(r"\w[\w@.+'\u2019-]*\w|\w")
 _LONGEST_KNOWN = 4  # words in the longest known value looked up (full names)
 
 
@@ -64,14 +64,17 @@ def analyzer(model: str | None = None) -> Any:
     # network; this one reads the snapshot bundled with tldextract instead
     offline_suffixes = tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None)
 
-    class OfflineEmailRecognizer(EmailRecognizer):  # type: ignore[misc]
+    class OfflineEmailRecognizer(EmailRecognizer):
         def validate_result(self, pattern_text: str) -> bool:
             return bool(offline_suffixes(pattern_text.rsplit("@", 1)[-1]).fqdn)
 
-    class OfflineSpacyEngine(SpacyNlpEngine):  # type: ignore[misc]
+    class OfflineSpacyEngine(SpacyNlpEngine):
         def load(self) -> None:
-            use_model = model is not None and spacy.util.is_package(model)
-            self.nlp = {"en": spacy.load(model) if use_model else spacy.blank("en")}
+            if model is not None and spacy.util.is_package(model):
+                pipeline = spacy.load(model)
+            else:
+                pipeline = spacy.blank("en")
+            self.nlp = {"en": pipeline}  # type: ignore[assignment]
 
     engine = OfflineSpacyEngine(models=[{"lang_code": "en", "model_name": model or "blank"}])
     engine.load()
@@ -93,7 +96,7 @@ def analyzer(model: str | None = None) -> Any:
 class Presidio(Strategy):
     name = "presidio"
     summary = "Free text: entities found by Presidio (offline) and known masked values replaced."
-    params = {
+    params: ClassVar[Mapping[str, Param]] = {
         "entities": Param(list, "Presidio entity types to replace", default=list(DEFAULT_ENTITIES)),
         "threshold": Param((int, float), "lowest Presidio score replaced", default=0.35),
         "model": Param(str, "spaCy NER model to use when installed (never downloaded)"),
@@ -130,9 +133,16 @@ class Presidio(Strategy):
         found: dict[str, set[str]] = {}
         for text in texts:
             spans = _known_spans(text, lookup)
-            results = engine.analyze(
-                text, language="en", entities=entities, score_threshold=self.options["threshold"]
-            ) if text.strip() else []
+            results = (
+                engine.analyze(
+                    text,
+                    language="en",
+                    entities=entities,
+                    score_threshold=self.options["threshold"],
+                )
+                if text.strip()
+                else []
+            )
             for result in sorted(results, key=lambda r: (-r.score, r.start - r.end)):
                 if any(result.start < end and start < result.end for start, end, *_ in spans):
                     continue
@@ -140,7 +150,9 @@ class Presidio(Strategy):
                 spans.append((result.start, result.end, result.entity_type, original))
                 found.setdefault(result.entity_type, set()).add(original)
             spans_per_text.append(spans)
-        fakes = {kind: self._fakes(kind, sorted(originals), ctx) for kind, originals in found.items()}
+        fakes = {
+            kind: self._fakes(kind, sorted(originals), ctx) for kind, originals in found.items()
+        }
         out = []
         for text, spans in zip(texts, spans_per_text, strict=True):
             for start, end, kind, original in sorted(spans, reverse=True):
@@ -155,7 +167,9 @@ class Presidio(Strategy):
 
         strategy, params = _FAKES.get(kind, ("pattern", {}))
         masker = get_strategy(strategy)(params, self.column)
-        masked = masker.mask(pa.array(originals, pa.string()), ctx.derive(namespace=f"{ctx.namespace}/{kind}"))
+        masked = masker.mask(
+            pa.array(originals, pa.string()), ctx.derive(namespace=f"{ctx.namespace}/{kind}")
+        )
         return dict(zip(originals, masked.to_pylist(), strict=True))
 
 
@@ -177,5 +191,3 @@ def _known_spans(text: str, lookup: Mapping[str, str]) -> list[tuple[int, int, s
         else:
             i += 1
     return spans
-
-

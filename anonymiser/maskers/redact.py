@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
+from typing import ClassVar
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -15,7 +17,7 @@ from anonymiser.maskers.base import ColumnSpec, MaskContext, Param, RuleError, S
 class Redact(Strategy):
     name = "redact"
     summary = "Replace every character but separators by a mask character, or the value by a token."
-    params = {
+    params: ClassVar[Mapping[str, Param]] = {
         "char": Param(str, "the mask character", default="x"),
         "keep": Param(str, "characters left as they are (separators)", default=" -@.,'/()+:_"),
         "token": Param(str, "replace the whole value by this text instead", default=None),

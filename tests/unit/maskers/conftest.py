@@ -14,8 +14,13 @@ import pytest
 from anonymiser.maskers import ColumnSpec, MaskContext, get_strategy
 
 KEY = b"k" * 32
-_ARROW = {"int2": pa.int16(), "int4": pa.int32(), "int8": pa.int64(), "bytea": pa.binary(),
-          "bool": pa.bool_()}
+_ARROW = {
+    "int2": pa.int16(),
+    "int4": pa.int32(),
+    "int8": pa.int64(),
+    "bytea": pa.binary(),
+    "bool": pa.bool_(),
+}
 _CATEGORY = {"int2": "N", "int4": "N", "int8": "N", "date": "D", "timestamp": "D",
              "timestamptz": "D", "uuid": "U", "bytea": "U", "json": "U", "jsonb": "U"}  # fmt: skip
 
@@ -23,9 +28,9 @@ _CATEGORY = {"int2": "N", "int4": "N", "int8": "N", "date": "D", "timestamp": "D
 def column(base_type: str = "text", max_length: int | None = None, **extra: Any) -> ColumnSpec:
     """A ColumnSpec of `base_type` (arrays as '_text'), varchar(n) when max_length is given."""
     array = base_type.startswith("_")
-    pg_type = (
-        f"character varying({max_length})" if max_length else base_type
-    ) + ("[]" if array else "")
+    pg_type = (f"character varying({max_length})" if max_length else base_type) + (
+        "[]" if array else ""
+    )
     return ColumnSpec(
         table="public.people",
         name="col",
@@ -38,12 +43,19 @@ def column(base_type: str = "text", max_length: int | None = None, **extra: Any)
     )
 
 
-def ctx(namespace: str = "people.col", key: bytes = KEY, round: int = 0, **extra: Any) -> MaskContext:
+def ctx(
+    namespace: str = "people.col", key: bytes = KEY, round: int = 0, **extra: Any
+) -> MaskContext:
     return MaskContext(key, namespace, round, **extra)
 
 
-def run(strategy: str, params: dict[str, Any], values: list[Any], spec: ColumnSpec | None = None,
-        context: MaskContext | None = None) -> list[Any]:
+def run(
+    strategy: str,
+    params: dict[str, Any],
+    values: list[Any],
+    spec: ColumnSpec | None = None,
+    context: MaskContext | None = None,
+) -> list[Any]:
     spec = spec or column()
     masker = get_strategy(strategy)(params, spec)
     array = pa.array(values, spec.arrow_type)
@@ -64,8 +76,13 @@ def run_in_fresh_process(strategy: str, params: dict[str, Any], values: list[str
     root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(__file__))))
     env = {**os.environ, "PYTHONPATH": root, "PYTHONHASHSEED": "12345"}
     done = subprocess.run(
-        [sys.executable, "-c", code], input=json.dumps([strategy, params, values]),
-        capture_output=True, text=True, env=env, cwd=root, check=True,
+        [sys.executable, "-c", code],
+        input=json.dumps([strategy, params, values]),
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=root,
+        check=True,
     )
     result: list[Any] = json.loads(done.stdout.strip().splitlines()[-1])
     return result

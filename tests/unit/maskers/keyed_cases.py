@@ -9,7 +9,9 @@ from tests.unit.maskers.conftest import column, ctx, run, run_in_fresh_process
 __all__ = ["assert_keyed"]
 
 
-def assert_keyed(strategy: str, params: dict[str, Any], values: list[Any], base_type: str = "text") -> None:
+def assert_keyed(
+    strategy: str, params: dict[str, Any], values: list[Any], base_type: str = "text"
+) -> None:
     """Same key+namespace+input -> same output (also in another process); other key, namespace
     or round -> other output."""
     spec = column(base_type)

@@ -8,7 +8,11 @@ from tests.unit.maskers.conftest import column, run
 
 @pytest.mark.parametrize(
     ("base", "value", "values"),
-    [("text", "REDACTED", ["a", "", "zoë", None]), ("int4", 7, [1, 2, None]), ("bool", True, [False, None])],
+    [
+        ("text", "REDACTED", ["a", "", "zoë", None]),
+        ("int4", 7, [1, 2, None]),
+        ("bool", True, [False, None]),
+    ],
 )
 def test_constant_fills_non_null_values(base: str, value: object, values: list[object]) -> None:
     out = run("constant", {"value": value}, values, column(base))

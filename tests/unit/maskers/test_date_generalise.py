@@ -5,14 +5,41 @@ import pytest
 from anonymiser.maskers import RuleError
 from tests.unit.maskers.conftest import column, run
 
-VALUES = ["1985-06-14", "1985-06-14 10:11:12.5+00", "0044-03-15 BC", "infinity", None, "12345-07-08"]
+VALUES = [
+    "1985-06-14",
+    "1985-06-14 10:11:12.5+00",
+    "0044-03-15 BC",
+    "infinity",
+    None,
+    "12345-07-08",
+]
 
 
 @pytest.mark.parametrize(
     ("to", "expected"),
     [
-        ("year", ["1985-01-01", "1985-01-01 00:00:00+00", "0044-01-01 BC", "infinity", None, "12345-01-01"]),
-        ("month", ["1985-06-01", "1985-06-01 00:00:00+00", "0044-03-01 BC", "infinity", None, "12345-07-01"]),
+        (
+            "year",
+            [
+                "1985-01-01",
+                "1985-01-01 00:00:00+00",
+                "0044-01-01 BC",
+                "infinity",
+                None,
+                "12345-01-01",
+            ],
+        ),
+        (
+            "month",
+            [
+                "1985-06-01",
+                "1985-06-01 00:00:00+00",
+                "0044-03-01 BC",
+                "infinity",
+                None,
+                "12345-07-01",
+            ],
+        ),
     ],
 )
 def test_dates_are_truncated(to: str, expected: list[str | None]) -> None:

@@ -20,21 +20,31 @@ def test_dates_move_within_the_window_and_keep_the_time(base: str) -> None:
 
 
 def test_infinities_nulls_and_bc_dates() -> None:
-    out = run("date_shift", {"days": 3}, ["infinity", "-infinity", None, "0001-01-01 BC", "2000-02-29"],
-              column("date"))
+    out = run(
+        "date_shift",
+        {"days": 3},
+        ["infinity", "-infinity", None, "0001-01-01 BC", "2000-02-29"],
+        column("date"),
+    )
     assert out[:3] == ["infinity", "-infinity", None]
     assert out[3].endswith(" BC") or out[3].startswith("0001-01-0")
     assert out[4] != "2000-02-29"
 
 
 def test_a_seed_moves_every_value_by_the_same_offset() -> None:
-    out = run("date_shift", {"seed": "cohort", "days": 30}, ["2024-01-10", "2024-03-10"], column("date"))
-    shifts = {(dt.date.fromisoformat(a) - dt.date.fromisoformat(b)).days
-              for a, b in zip(out, ["2024-01-10", "2024-03-10"], strict=True)}
+    out = run(
+        "date_shift", {"seed": "cohort", "days": 30}, ["2024-01-10", "2024-03-10"], column("date")
+    )
+    shifts = {
+        (dt.date.fromisoformat(a) - dt.date.fromisoformat(b)).days
+        for a, b in zip(out, ["2024-01-10", "2024-03-10"], strict=True)
+    }
     assert len(shifts) == 1
 
 
-@pytest.mark.parametrize(("params", "base"), [({"days": 0}, "date"), ({}, "text"), ({"days": "5"}, "date")])
+@pytest.mark.parametrize(
+    ("params", "base"), [({"days": 0}, "date"), ({}, "text"), ({"days": "5"}, "date")]
+)
 def test_date_shift_refuses_bad_rules(params: dict[str, object], base: str) -> None:
     with pytest.raises(RuleError):
         run("date_shift", params, [], column(base))

@@ -47,8 +47,13 @@ def test_fake_uses_the_locale() -> None:
 
 @pytest.mark.parametrize(
     ("params", "base"),
-    [({"provider": "no_such"}, "text"), ({"provider": "name", "locale": "xx_XX"}, "text"),
-     ({}, "text"), ({"provider": "name"}, "int4"), ({"provider": "pyint"}, "text")],
+    [
+        ({"provider": "no_such"}, "text"),
+        ({"provider": "name", "locale": "xx_XX"}, "text"),
+        ({}, "text"),
+        ({"provider": "name"}, "int4"),
+        ({"provider": "pyint"}, "text"),
+    ],
 )
 def test_fake_refuses_bad_rules(params: dict[str, object], base: str) -> None:
     with pytest.raises(RuleError):

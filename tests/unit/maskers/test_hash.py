@@ -21,9 +21,11 @@ def test_hash_fits_varchar_with_prefix_and_base32() -> None:
     assert all(re.fullmatch("u_[a-z2-7]{8}", v) for v in out)
 
 
-@pytest.mark.parametrize(("base", "top"), [("int2", 2**15 - 1), ("int4", 2**31 - 1), ("int8", 2**63 - 1)])
+@pytest.mark.parametrize(
+    ("base", "top"), [("int2", 2**15 - 1), ("int4", 2**31 - 1), ("int8", 2**63 - 1)]
+)
 def test_hash_integers_stay_in_range(base: str, top: int) -> None:
-    out = run("hash", {}, list(range(200)) + [None], column(base))
+    out = run("hash", {}, [*list(range(200)), None], column(base))
     assert all(1 <= v <= top for v in out[:-1]) and out[-1] is None
     bounded = run("hash", {"min": 10, "max": 20}, list(range(200)), column(base))
     assert set(bounded) <= set(range(10, 21))
@@ -38,8 +40,13 @@ def test_hash_uuid_and_bytea_keep_their_form() -> None:
 
 @pytest.mark.parametrize(
     ("params", "spec"),
-    [({"encoding": "base64"}, column()), ({"max": 2**40}, column("int4")), ({}, column("date")),
-     ({"prefix": "abcd"}, column(max_length=4)), ({"bytes": 0}, column("bytea"))],
+    [
+        ({"encoding": "base64"}, column()),
+        ({"max": 2**40}, column("int4")),
+        ({}, column("date")),
+        ({"prefix": "abcd"}, column(max_length=4)),
+        ({"bytes": 0}, column("bytea")),
+    ],
 )
 def test_hash_refuses_bad_rules(params: dict[str, object], spec: object) -> None:
     with pytest.raises(RuleError):

@@ -13,8 +13,12 @@ RULES: dict[str, Any] = {
     "$.items[*].name": {"strategy": "fake", "params": {"provider": "name"}},
     "$.address": {"strategy": "redact"},
 }
-DOC = {"email": "jane@corp.co.uk", "items": [{"name": "Zoë", "n": 1}, {"name": "Bob"}],
-       "address": {"line": "1 High St", "no": 5}, "keep": "me"}
+DOC = {
+    "email": "jane@corp.co.uk",
+    "items": [{"name": "Zoë", "n": 1}, {"name": "Bob"}],
+    "address": {"line": "1 High St", "no": 5},
+    "keep": "me",
+}
 
 
 @pytest.mark.parametrize("base", ["json", "jsonb"])
@@ -37,9 +41,14 @@ def test_a_namespace_shares_the_mapping_with_a_column() -> None:
 
 @pytest.mark.parametrize(
     ("params", "base"),
-    [({"paths": {"email": {"strategy": "null"}}}, "jsonb"), ({"paths": {"$.a": {"strategy": "nope"}}}, "jsonb"),
-     ({"paths": {"$.a": "hash"}}, "jsonb"), ({"paths": {}}, "jsonb"), ({"paths": RULES}, "text"),
-     ({"paths": {"$.a": {"strategy": "hash", "bogus": 1}}}, "json")],
+    [
+        ({"paths": {"email": {"strategy": "null"}}}, "jsonb"),
+        ({"paths": {"$.a": {"strategy": "nope"}}}, "jsonb"),
+        ({"paths": {"$.a": "hash"}}, "jsonb"),
+        ({"paths": {}}, "jsonb"),
+        ({"paths": RULES}, "text"),
+        ({"paths": {"$.a": {"strategy": "hash", "bogus": 1}}}, "json"),
+    ],
 )
 def test_json_refuses_bad_rules(params: dict[str, object], base: str) -> None:
     with pytest.raises(RuleError):

@@ -15,6 +15,20 @@ def test_keep_copies_and_null_blanks() -> None:
 
 def test_every_strategy_is_registered_with_a_summary() -> None:
     names = set(all_strategies())
-    assert names >= {"keep", "null", "constant", "redact", "hash", "fake", "partial", "date_shift",
-                     "date_generalise", "generalise", "pattern", "json", "array", "presidio"}
+    assert names >= {
+        "keep",
+        "null",
+        "constant",
+        "redact",
+        "hash",
+        "fake",
+        "partial",
+        "date_shift",
+        "date_generalise",
+        "generalise",
+        "pattern",
+        "json",
+        "array",
+        "presidio",
+    }
     assert all(cls.summary for cls in all_strategies().values())

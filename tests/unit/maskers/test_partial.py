@@ -17,7 +17,9 @@ from tests.unit.maskers.conftest import run
         ({}, None, None),
     ],
 )
-def test_partial_keeps_the_ends(params: dict[str, object], value: str | None, expected: str | None) -> None:
+def test_partial_keeps_the_ends(
+    params: dict[str, object], value: str | None, expected: str | None
+) -> None:
     assert run("partial", params, [value]) == [expected]
 
 

@@ -24,8 +24,12 @@ def test_pattern_keeps_the_shape(value: str) -> None:
 def test_ni_numbers_satisfy_the_check_constraint() -> None:
     out = run("pattern", {"format": "ni_number"}, [f"QQ{i:06d}A" for i in range(3000)] + [None])
     assert out[-1] is None
-    assert all(NINO_CHECK.match(v) and v[:2] not in {"BG", "GB", "KN", "NK", "NT", "TN", "ZZ"}
-               and v[1] != "O" for v in out[:-1])
+    assert all(
+        NINO_CHECK.match(v)
+        and v[:2] not in {"BG", "GB", "KN", "NK", "NT", "TN", "ZZ"}
+        and v[1] != "O"
+        for v in out[:-1]
+    )
     assert len(set(out[:-1])) == 3000
 
 
@@ -36,7 +40,11 @@ def test_trn_is_seven_digits() -> None:
 
 @pytest.mark.parametrize(
     ("params", "spec"),
-    [({"format": "ssn"}, column()), ({"format": "ni_number"}, column(max_length=8)), ({}, column("int4"))],
+    [
+        ({"format": "ssn"}, column()),
+        ({"format": "ni_number"}, column(max_length=8)),
+        ({}, column("int4")),
+    ],
 )
 def test_pattern_refuses_bad_rules(params: dict[str, object], spec: object) -> None:
     with pytest.raises(RuleError):

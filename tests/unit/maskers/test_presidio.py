@@ -10,7 +10,10 @@ from anonymiser.maskers import RuleError
 from tests.unit.maskers.conftest import ctx, run
 
 TEXT = "Call Jane Smith on 07700 900123 or jane@corp.co.uk. NI: AB123456C, lives SW1A 1AA."
-KNOWN = {"PERSON": {"Jane Smith": "Alice Jones"}, "EMAIL_ADDRESS": {"jane@corp.co.uk": "alice.j@example.com"}}
+KNOWN = {
+    "PERSON": {"Jane Smith": "Alice Jones"},
+    "EMAIL_ADDRESS": {"jane@corp.co.uk": "alice.j@example.com"},
+}
 
 
 @pytest.fixture(autouse=True)
