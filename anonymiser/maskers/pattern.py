@@ -90,10 +90,13 @@ def _same_shape(unique: pa.Array, ctx: MaskContext) -> pa.Array:
         (offsets[:-1] - start).astype(np.uint64), lengths
     )
     digests = ctx.digests(unique)
-    noise = mix(digests[row] + position * _U64(0x9E3779B97F4A7C15), 7)
+    # one multiply-xorshift per byte: the digest is already keyed and uniform, this only has to
+    # spread it over the positions
+    noise = (mix(digests, 7)[row] + position * _U64(0x9E3779B97F4A7C15)) * _U64(0xBF58476D1CE4E5B9)
+    noise = (noise >> _U64(32)).astype(np.uint32)
     for low, high, count in ((48, 57, 10), (65, 90, 26), (97, 122, 26)):
         hit = (chars >= low) & (chars <= high)
-        chars[hit] = (low + noise[hit] % _U64(count)).astype(np.uint8)
+        chars[hit] = (low + noise[hit] % np.uint32(count)).astype(np.uint8)
     rebased = (offsets - start).astype(np.int32)
     return pa.StringArray.from_buffers(
         len(unique), pa.py_buffer(rebased), pa.py_buffer(chars)

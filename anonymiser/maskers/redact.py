@@ -10,7 +10,15 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from anonymiser.maskers._vector import text_problem
-from anonymiser.maskers.base import ColumnSpec, MaskContext, Param, RuleError, Strategy, register
+from anonymiser.maskers.base import (
+    ColumnSpec,
+    MaskContext,
+    Param,
+    RuleError,
+    Strategy,
+    map_unique,
+    register,
+)
 
 
 @register
@@ -42,4 +50,6 @@ class Redact(Strategy):
         kept = "".join(re.escape(c) for c in self.options["keep"])
         pattern = f"[^\\s{kept}]" if kept else "[^\\s]"
         replacement = self.options["char"].replace("\\", "\\\\")
-        return pc.replace_substring_regex(values, pattern, replacement)
+        return map_unique(
+            values, lambda unique: pc.replace_substring_regex(unique, pattern, replacement)
+        )
