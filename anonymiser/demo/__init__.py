@@ -18,15 +18,16 @@ from anonymiser.stages.restore import RestoreReport
 __all__ = ["DemoReport", "demo_sql", "load_demo", "run_demo"]
 
 
-def demo_sql(scale: int) -> str:
-    """The demo schema and data script at `scale` (1 is a few thousand rows)."""
+def demo_sql(scale: int, seed: int = 1) -> str:
+    """The demo schema and data script at `scale` (1 is about 3,000 rows), deterministic by seed."""
     text = files("anonymiser.demo").joinpath("schema.sql").read_text()
-    return text.replace(":scale", str(int(scale)))
+    return text.replace(":scale", str(int(scale))).replace(":seed", str(int(seed)))
 
 
-def load_demo(dsn: str, scale: int = 1) -> None:
+def load_demo(dsn: str, scale: int = 1, seed: int = 1) -> None:
+    """Create the demo schema and data (docs/datasets.md) in the empty database `dsn`."""
     with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute(demo_sql(scale).encode())
+        conn.execute(demo_sql(scale, seed).encode())
 
 
 @dataclass

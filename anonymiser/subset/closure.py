@@ -56,24 +56,42 @@ class SubsetPlan:
 
     def where(self, table: Table) -> sql.Composable | None:
         """The row filter for `table`'s COPY (None: every row)."""
-        top = top_level(self.catalog, table)
-        if top.qualified in self.all_rows:
+        top = top_level(self.catalog, table).qualified
+        if top in self.all_rows:
             return None
-        if top.qualified not in self.nodes:
+        if top not in self.nodes:
             return sql.SQL("false")
-        keys = sql.SQL(", ").join(sql.Identifier(c) for c in _key(top))
+        # only the tables with a path to this one can bring rows into it
+        relevant = self._reaching(top)
+        edges = [e for e in self.edges if e.source in relevant and e.target in relevant]
+        seeds = [(name, cond) for name, cond in self.roots if name in relevant]
+        if not edges:  # nothing leads here: the roots' filters alone pick the rows
+            return sql.SQL(" OR ").join(
+                sql.SQL("({})").format(sql.SQL(c or "true")) for _, c in seeds
+            )
+        columns = _key_columns(self.catalog.tables[top])
         return sql.SQL("({}) IN ({} SELECT {} FROM closure WHERE node = {})").format(
-            keys,
-            self._closure_cte(),
-            sql.SQL(", ").join(_from_text(c, i) for i, c in enumerate(_key_columns(top), 1)),
-            sql.Literal(self.nodes[top.qualified]),
+            sql.SQL(", ").join(sql.Identifier(c.name) for c in columns),
+            self._closure_cte(seeds, edges),
+            sql.SQL(", ").join(_from_text(c, i) for i, c in enumerate(columns, 1)),
+            sql.Literal(self.nodes[top]),
         )
 
-    def _closure_cte(self) -> sql.Composed:
-        seeds = []
-        for table_name, condition in self.roots:
+    def _reaching(self, target: str) -> set[str]:
+        found, pending = {target}, [target]
+        while pending:
+            name = pending.pop()
+            for edge in self.edges:
+                if edge.target == name and edge.source not in found:
+                    found.add(edge.source)
+                    pending.append(edge.source)
+        return found
+
+    def _closure_cte(self, seeds: list[tuple[str, str | None]], edges: list[Edge]) -> sql.Composed:
+        parts = []
+        for table_name, condition in seeds:
             table = self.catalog.tables[table_name]
-            seeds.append(
+            parts.append(
                 sql.SQL("SELECT {}, {} FROM {} t{}").format(
                     sql.Literal(self.nodes[table_name]),
                     _key_array(table, "t"),
@@ -81,17 +99,11 @@ class SubsetPlan:
                     sql.SQL(" WHERE ({})").format(sql.SQL(condition)) if condition else sql.SQL(""),
                 )
             )
-        steps = [self._step(edge) for edge in self.edges]
-        recursive = (
-            sql.SQL(" UNION SELECT s.node, s.key FROM closure c CROSS JOIN LATERAL ({}) s").format(
-                sql.SQL(" UNION ALL ").join(steps)
-            )
-            if steps
-            else sql.SQL("")
-        )
-        return sql.SQL("WITH RECURSIVE closure(node, key) AS (({}){})").format(
-            sql.SQL(" UNION ALL ").join(seeds), recursive
-        )
+        steps = [self._step(edge) for edge in edges]
+        return sql.SQL(
+            "WITH RECURSIVE closure(node, key) AS (({}) "
+            "UNION SELECT s.node, s.key FROM closure c CROSS JOIN LATERAL ({}) s)"
+        ).format(sql.SQL(" UNION ALL ").join(parts), sql.SQL(" UNION ALL ").join(steps))
 
     def _step(self, edge: Edge) -> sql.Composed:
         source = self.catalog.tables[edge.source]
