@@ -79,10 +79,13 @@ def parse_filter(text: str) -> RowFilter:
         raise FilterError('the filter is empty: write a boolean expression such as "year >= 2024"')
     if "\x00" in text:
         raise FilterError("the filter holds a NUL character")
+    prefix = "SELECT 1 WHERE "
     try:
-        statements = pglast.parse_sql(f"SELECT 1 WHERE {text}")
+        statements = pglast.parse_sql(prefix + text)
     except pglast.parser.ParseError as exc:
-        raise FilterError(f"not a valid SQL expression: {exc}") from None
+        offset = exc.args[1] if len(exc.args) > 1 else None
+        at = f" (character {max(0, offset - len(prefix)) + 1})" if isinstance(offset, int) else ""
+        raise FilterError(f"not a valid SQL expression: {exc.args[0]}{at}") from None
     if len(statements) != 1:
         raise FilterError("a filter is one expression, not several statements")
     stmt = statements[0].stmt
