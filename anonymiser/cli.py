@@ -238,35 +238,56 @@ def demo(
     scale: Annotated[
         int, typer.Option("--scale", min=1, max=10000, help="Demo data size multiplier.")
     ] = 1,
+    dataset: Annotated[
+        str, typer.Option("--dataset", help="Dataset to snapshot (fullset, 2024, pre-2024, 2025).")
+    ] = "2024",
+    datasets: Annotated[
+        Path | None,
+        typer.Option("--datasets", help="Dataset definitions folder (default: the project's)."),
+    ] = None,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the generated demo data.")] = 1,
     jobs: JobsOpt = 2,
 ) -> None:
-    """Throwaway PostgreSQL + demo data -> snapshot -> restore into a second database -> report.
+    """Throwaway PostgreSQL + demo data -> 2024 snapshot -> restore into a second DB -> report.
 
     Example: anonymiser demo --scale 10
     """
     from anonymiser.demo import run_demo
 
     out.print("starting a throwaway PostgreSQL and generating the demo data ...")
-    report = run_demo(Path(store), scale=scale, jobs=jobs)
+    report = run_demo(
+        Path(store), scale=scale, jobs=jobs, dataset=dataset, datasets_dir=datasets, seed=seed
+    )
     m = report.manifest
-    table = RichTable("table", "source rows", "restored rows", "equal")
-    for name, (before, after) in report.row_counts.items():
-        table.add_row(escape(name), str(before), str(after), "yes" if before == after else "NO")
+    table = RichTable("table", "source rows", "snapshot rows", "restored rows")
+    for name, (source, snap, restored) in sorted(report.row_counts.items()):
+        table.add_row(escape(name), str(source), str(snap), str(restored))
     out.print(table)
-    s = report.seconds
+    s, t = report.seconds, m.timings
+    passed = sum(1 for why in report.checks.values() if not why)
     out.print(
         escape(
             f"snapshot {m.dataset}/{m.version} in {report.store}: {len(m.tables)} tables, "
-            f"{m.total_rows} rows, {_human_bytes(m.total_bytes)}; generate {s['generate']:.1f}s, "
-            f"snapshot {s['snapshot']:.1f}s, restore {s['restore']:.1f}s"
+            f"{m.total_rows} rows, {_human_bytes(m.total_bytes)}, "
+            f"{report.masked_columns} masked columns"
         )
     )
+    out.print(
+        f"checks passed: {passed}/{len(report.checks)}; time: generate {s['generate']:.1f}s, "
+        f"extract {t.get('extract', 0):.1f}s, mask {t.get('mask', 0):.1f}s, "
+        f"publish {t.get('publish', 0):.1f}s, restore {s['restore']:.1f}s, "
+        f"checks {s['checks']:.1f}s"
+    )
+    for check, why in report.checks.items():
+        if why:
+            err.print(f"[bold red]check failed:[/] {escape(check)}: {escape(why)}")
     if not m.masking.get("applied"):
         out.print(
             "[yellow]note:[/] masking rules are not applied in this version; the demo data "
-            "is synthetic. The server was stopped; the snapshot is left in the store."
+            "is synthetic."
         )
-    if any(before != after for before, after in report.row_counts.values()):
+    out.print("The server was stopped; the snapshot is left in the store.")
+    if not report.passed:
         raise typer.Exit(1)
 
 

@@ -81,26 +81,34 @@ def arrow_schema(table: Table) -> pa.Schema:
     )
 
 
-def _copy_query(table: Table) -> sql.Composed:
+def _copy_query(table: Table, where: sql.Composable | None = None) -> sql.Composed:
+    """COPY of the table's rows, or only those matching `where` (a boolean SQL expression)."""
     cols = table.copy_columns
     target = sql.Identifier(table.schema, table.name)
     # The first column is always quoted: the CSV parser would drop a byte-order mark
     # at the very start of the stream if a value began with one.
     options = sql.SQL("FORMAT csv, FORCE_QUOTE ({})").format(sql.Identifier(cols[0].name))
-    if all(copy_out_expression(c) == sql.Identifier(c.name) for c in cols):
+    if where is None and all(copy_out_expression(c) == sql.Identifier(c.name) for c in cols):
         return sql.SQL("COPY {} ({}) TO STDOUT ({})").format(
             target, sql.SQL(", ").join(sql.Identifier(c.name) for c in cols), options
         )
     selected = sql.SQL(", ").join(
         sql.SQL("{} AS {}").format(copy_out_expression(c), sql.Identifier(c.name)) for c in cols
     )
-    return sql.SQL("COPY (SELECT {} FROM ONLY {}) TO STDOUT ({})").format(selected, target, options)
+    condition = sql.SQL(" WHERE {}").format(where) if where is not None else sql.SQL("")
+    return sql.SQL("COPY (SELECT {} FROM ONLY {}{}) TO STDOUT ({})").format(
+        selected, target, condition, options
+    )
 
 
 def read_table_batches(
-    conn: psycopg.Connection, table: Table, *, block_size: int = DEFAULT_BLOCK_SIZE
+    conn: psycopg.Connection,
+    table: Table,
+    *,
+    block_size: int = DEFAULT_BLOCK_SIZE,
+    where: sql.Composable | None = None,
 ) -> Iterator[pa.RecordBatch]:
-    """Yield the table's rows as record batches of `arrow_schema(table)`."""
+    """Yield the table's rows (those matching `where` if given) as batches of `arrow_schema`."""
     schema = arrow_schema(table)
     cols = table.copy_columns
     positional = [f"c{i}" for i in range(len(cols))]
@@ -118,7 +126,7 @@ def read_table_batches(
         true_values=["t"],
         false_values=["f"],
     )
-    with conn.cursor() as cur, cur.copy(_copy_query(table)) as copy:
+    with conn.cursor() as cur, cur.copy(_copy_query(table, where)) as copy:
         stream = _CopyStream(iter(copy))
         if stream.at_end():
             return  # an empty table: pyarrow refuses an empty CSV stream

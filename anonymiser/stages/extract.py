@@ -24,7 +24,7 @@ from psycopg import sql
 
 from anonymiser.catalog import Catalog, Table, read_catalog
 from anonymiser.datasets import Dataset
-from anonymiser.errors import AnonymiserError, SnapshotError
+from anonymiser.errors import AnonymiserError, ConfigError, SnapshotError
 from anonymiser.manifest import SequenceState
 from anonymiser.pg.connect import connect, first_line
 from anonymiser.pg.ddl import (
@@ -37,6 +37,7 @@ from anonymiser.pg.ddl import (
 )
 from anonymiser.pg.reader import DEFAULT_BLOCK_SIZE, arrow_schema, read_table_batches
 from anonymiser.pg.tools import find_pg_tool
+from anonymiser.subset.closure import SubsetPlan, plan_subset
 
 __all__ = ["DEFAULT_PART_BYTES", "ExtractOptions", "Extracted", "ExtractedTable", "extract"]
 
@@ -86,20 +87,31 @@ def table_dir(table: Table) -> str:
 def _begin_snapshot(conn: psycopg.Connection, snapshot_id: str | None) -> None:
     conn.execute("SET idle_in_transaction_session_timeout = 0")
     conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+    # A subset's recursive closure query has huge cost estimates, which would make the
+    # server spend seconds JIT-compiling it for each table; plain COPYs gain nothing from JIT.
+    conn.execute("SET LOCAL jit = off")
     if snapshot_id:
         conn.execute(sql.SQL("SET TRANSACTION SNAPSHOT {}").format(sql.Literal(snapshot_id)))
 
 
 def _extract_table(
-    conn: psycopg.Connection, table: Table, root: Path, options: ExtractOptions
+    conn: psycopg.Connection,
+    table: Table,
+    root: Path,
+    options: ExtractOptions,
+    subset: SubsetPlan | None = None,
 ) -> ExtractedTable:
     started = time.monotonic()
     result = ExtractedTable(table=table)
     folder = table_dir(table)
     (root / folder).mkdir(parents=True, exist_ok=True)
+    where = subset.where(table) if subset else None
     if not table.copy_columns:  # a table with no columns still has a row count
         row = conn.execute(
-            sql.SQL("SELECT count(*) FROM ONLY {}").format(sql.Identifier(table.schema, table.name))
+            sql.SQL("SELECT count(*) FROM ONLY {}{}").format(
+                sql.Identifier(table.schema, table.name),
+                sql.SQL(" WHERE {}").format(where) if where is not None else sql.SQL(""),
+            )
         ).fetchone()
         result.rows = int(row[0]) if row else 0
         result.seconds = time.monotonic() - started
@@ -119,7 +131,7 @@ def _extract_table(
         result.files.append((rel, 0))
         return pq.ParquetWriter(root / rel, schema, compression=options.compression)
 
-    for batch in read_table_batches(conn, table, block_size=options.block_size):
+    for batch in read_table_batches(conn, table, block_size=options.block_size, where=where):
         if writer is None:
             writer = open_part()
             part_rows = part_bytes = 0
@@ -164,6 +176,7 @@ def extract(source_dsn: str, dataset: Dataset, root: Path, options: ExtractOptio
         snapshot_id = main.execute("SELECT pg_catalog.pg_export_snapshot()").fetchone()[0]  # type: ignore[index]
         server_version = str(main.execute("SHOW server_version").fetchone()[0])  # type: ignore[index]
         catalog = read_catalog(main)
+        subset = _plan_subset(main, dataset, catalog)
         inherited = inherited_objects(main.execute(INHERITED_OBJECTS_SQL).fetchall())
         pg_dump = find_pg_tool("pg_dump", catalog.server_version_num // 10000)
         tables = sorted(
@@ -191,7 +204,9 @@ def extract(source_dsn: str, dataset: Dataset, root: Path, options: ExtractOptio
 
         dumper = threading.Thread(target=run_dump, name="pg_dump", daemon=True)
         dumper.start()
-        results = _copy_tables(main, workers, source_dsn, snapshot_id, tables, root, options)
+        results = _copy_tables(
+            main, workers, source_dsn, snapshot_id, tables, root, options, subset
+        )
         sequences = _sequence_states(main, catalog)
         dumper.join()
         if ddl_error:
@@ -227,6 +242,30 @@ def extract(source_dsn: str, dataset: Dataset, root: Path, options: ExtractOptio
             conn.close()
 
 
+def _plan_subset(conn: psycopg.Connection, dataset: Dataset, catalog: Catalog) -> SubsetPlan | None:
+    """The subset's closure plan, its filters checked by the server (types, operators)."""
+    if not dataset.is_subset:
+        return None
+    plan = plan_subset(dataset, catalog)
+    for root in dataset.roots:
+        if root.where is None:
+            continue
+        table = catalog.tables[root.table]
+        query = sql.SQL("EXPLAIN SELECT FROM {} WHERE ({})").format(
+            sql.Identifier(table.schema, table.name), sql.SQL(root.where.sql)
+        )
+        try:
+            conn.execute("SAVEPOINT check_filter")
+            conn.execute(query)
+            conn.execute("RELEASE SAVEPOINT check_filter")
+        except psycopg.Error as exc:
+            raise ConfigError(
+                f"{dataset.source_file or dataset.name}: subset {root.label}: the filter "
+                f"{root.where.sql!r} is refused by the source database: {first_line(exc)}"
+            ) from None
+    return plan
+
+
 def _explain(exc: psycopg.Error) -> str:
     """The server's message, plus what to do for the failures operators meet."""
     message = first_line(exc)
@@ -246,10 +285,11 @@ def _copy_tables(
     tables: list[Table],
     root: Path,
     options: ExtractOptions,
+    subset: SubsetPlan | None,
 ) -> list[ExtractedTable]:
     def one(conn: psycopg.Connection, table: Table) -> ExtractedTable:
         try:
-            return _extract_table(conn, table, root, options)
+            return _extract_table(conn, table, root, options, subset)
         except psycopg.Error as exc:
             raise SnapshotError(
                 f"extract of table {table.qualified} failed: {_explain(exc)}"

@@ -720,16 +720,25 @@ def test_corrupt_manifest_is_one_line_integrity_error(store_copy: Path, tmp_path
 # -- demo ------------------------------------------------------------------------------------
 
 
-def test_demo_snapshots_and_restores_equal_row_counts(tmp_path: Path) -> None:
-    store = tmp_path / "demo-store"
-    result = run_cli("demo", "--store", store, "--scale", "1", cwd=tmp_path, timeout=300)
+def test_demo_without_arguments_snapshots_2024_restores_it_and_reports_checks(
+    tmp_path: Path,
+) -> None:
+    # no arguments, as in the README; run from an empty folder, so the store is ./demo-store
+    result = run_cli("demo", cwd=tmp_path, timeout=300)
     assert_ok(result)
     rows = [line for line in result.stdout.splitlines() if re.match(r"^\s*│\s*\w+\.\w+\s*│", line)]
-    assert rows, result.stdout
+    assert len(rows) >= 14, result.stdout
+    subset = False
     for line in rows:
         cells = [c.strip() for c in line.strip().strip("│").split("│")]
-        _table, before, after, equal = cells
-        assert before == after and equal == "yes", line
-    manifests = list((store / "fullset").glob("*/manifest.json"))
+        _table, source, snapshot, restored = cells
+        assert snapshot == restored, line
+        assert int(snapshot) <= int(source), line
+        subset = subset or int(snapshot) < int(source)
+    assert subset, "the 2024 dataset should be smaller than the source"
+    assert "checks passed: 3/3" in result.stdout
+    assert "0 masked columns" in result.stdout
+    assert "The server was stopped" in result.stdout
+    manifests = list((tmp_path / "demo-store" / "2024").glob("*/manifest.json"))
     assert len(manifests) == 1
-    assert json.loads(manifests[0].read_text())["dataset"] == "fullset"
+    assert json.loads(manifests[0].read_text())["dataset"] == "2024"

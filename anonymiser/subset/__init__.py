@@ -1,0 +1,1 @@
+"""Subset datasets: root filters (filters.py) and their referential closure in SQL (closure.py)."""
