@@ -49,7 +49,7 @@ def _debian_major(directory: str) -> int:
 
 
 def find_server_bin_dir() -> Path:
-    """The directory holding initdb, pg_ctl and postgres: ANONYMISER_PG_BIN, PATH, Debian's layout."""
+    """Where initdb, pg_ctl and postgres are: ANONYMISER_PG_BIN, PATH, then Debian's layout."""
     candidates: list[Path] = []
     explicit = os.environ.get("ANONYMISER_PG_BIN")
     if explicit:

@@ -18,9 +18,22 @@ from psycopg import sql
 from anonymiser.catalog import Table
 from anonymiser.pg.types import arrow_field, copy_out_expression, csv_read_type, pg_hex_to_binary
 
-__all__ = ["DEFAULT_BLOCK_SIZE", "arrow_schema", "read_table_batches"]
+__all__ = [
+    "DEFAULT_BLOCK_SIZE",
+    "MAX_BLOCK_SIZE",
+    "arrow_schema",
+    "is_value_too_large",
+    "read_table_batches",
+]
 
 DEFAULT_BLOCK_SIZE = 4 * 1024 * 1024
+MAX_BLOCK_SIZE = 1024 * 1024 * 1024  # a PostgreSQL field holds at most 1 GiB
+
+
+def is_value_too_large(exc: Exception) -> bool:
+    """pyarrow's error for a CSV row longer than the block: read again with a larger block."""
+    return isinstance(exc, pa.ArrowInvalid) and "straddl" in str(exc)
+
 
 # Give freed Arrow memory back to the OS at once: with the allocator's lazy purge, a busy
 # machine saw peak RSS of the same extract double.
@@ -142,11 +155,17 @@ def read_table_batches(
             parse_options=parse_options,
             convert_options=convert_options,
         )
-        for batch in reader:
-            arrays = list(batch.columns)
-            for i in decode_hex:
-                arrays[i] = pg_hex_to_binary(arrays[i])
-            yield pa.RecordBatch.from_arrays(arrays, schema=schema)
+        try:
+            for batch in reader:
+                arrays = list(batch.columns)
+                for i in decode_hex:
+                    arrays[i] = pg_hex_to_binary(arrays[i])
+                yield pa.RecordBatch.from_arrays(arrays, schema=schema)
+        except pa.ArrowInvalid:
+            # finish the COPY normally so the snapshot transaction stays usable for a retry
+            while stream.read(1 << 20):
+                pass
+            raise
         # drain anything the parser left so the COPY ends cleanly
         while stream.read(1 << 20):
             pass

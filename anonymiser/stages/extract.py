@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import shutil
 import threading
 import time
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
@@ -35,7 +36,13 @@ from anonymiser.pg.ddl import (
     inherited_objects,
     matviews_in_order,
 )
-from anonymiser.pg.reader import DEFAULT_BLOCK_SIZE, arrow_schema, read_table_batches
+from anonymiser.pg.reader import (
+    DEFAULT_BLOCK_SIZE,
+    MAX_BLOCK_SIZE,
+    arrow_schema,
+    is_value_too_large,
+    read_table_batches,
+)
 from anonymiser.pg.tools import find_pg_tool
 from anonymiser.subset.closure import SubsetPlan, plan_subset
 
@@ -116,6 +123,36 @@ def _extract_table(
         result.rows = int(row[0]) if row else 0
         result.seconds = time.monotonic() - started
         return result
+    block_size = options.block_size
+    while True:
+        try:
+            _write_parts(conn, table, root, options, where, block_size, result)
+            break
+        except pa.ArrowInvalid as exc:
+            if not is_value_too_large(exc) or block_size >= MAX_BLOCK_SIZE:
+                raise
+            # one row is longer than a CSV block: start this table again with larger blocks
+            shutil.rmtree(root / folder)
+            (root / folder).mkdir(parents=True)
+            result.files, result.rows = [], 0
+            block_size = min(block_size * 16, MAX_BLOCK_SIZE)
+            log.info("re-reading %s with %d MiB blocks", table.qualified, block_size >> 20)
+    result.seconds = time.monotonic() - started
+    log.info("extracted %s: %d rows in %d files", table.qualified, result.rows, len(result.files))
+    return result
+
+
+def _write_parts(
+    conn: psycopg.Connection,
+    table: Table,
+    root: Path,
+    options: ExtractOptions,
+    where: sql.Composable | None,
+    block_size: int,
+    result: ExtractedTable,
+) -> None:
+    """Stream the table into Parquet parts of about options.part_bytes each."""
+    folder = table_dir(table)
     schema = arrow_schema(table)
     writer: pq.ParquetWriter | None = None
     part_rows = part_bytes = 0
@@ -131,23 +168,22 @@ def _extract_table(
         result.files.append((rel, 0))
         return pq.ParquetWriter(root / rel, schema, compression=options.compression)
 
-    for batch in read_table_batches(conn, table, block_size=options.block_size, where=where):
-        if writer is None:
-            writer = open_part()
-            part_rows = part_bytes = 0
-        writer.write_batch(batch)
-        part_rows += batch.num_rows
-        part_bytes += batch.nbytes
-        result.files[-1] = (result.files[-1][0], part_rows)
-        result.rows += batch.num_rows
-        if part_bytes >= options.part_bytes:
-            close_part()
-    close_part()
+    try:
+        for batch in read_table_batches(conn, table, block_size=block_size, where=where):
+            if writer is None:
+                writer = open_part()
+                part_rows = part_bytes = 0
+            writer.write_batch(batch)
+            part_rows += batch.num_rows
+            part_bytes += batch.nbytes
+            result.files[-1] = (result.files[-1][0], part_rows)
+            result.rows += batch.num_rows
+            if part_bytes >= options.part_bytes:
+                close_part()
+    finally:
+        close_part()
     if not result.files:  # an empty table still gets a file carrying its schema
         open_part().close()
-    result.seconds = time.monotonic() - started
-    log.info("extracted %s: %d rows in %d files", table.qualified, result.rows, len(result.files))
-    return result
 
 
 def _sequence_states(conn: psycopg.Connection, catalog: Catalog) -> list[SequenceState]:

@@ -193,3 +193,20 @@ def test_an_unparseable_dsn_never_echoes_its_password() -> None:
     with pytest.raises(ConfigError) as bad:
         create_snapshot("postgresql://bob:s3cr%zzet@127.0.0.1/db", "unused-store")
     assert "s3cr" not in str(bad.value)
+
+
+def test_values_larger_than_a_csv_block_are_extracted(
+    source_dsn: str, target_dsn: str, tmp_path: Path
+) -> None:
+    run(
+        source_dsn,
+        """
+        CREATE TABLE documents (id int PRIMARY KEY, body text, scan bytea);
+        INSERT INTO documents VALUES
+          (1, 'small', '\\x00'),
+          (2, repeat('long line ', 2000000), decode(repeat('00ff', 4500000), 'hex')),
+          (3, 'after', NULL);
+        """,
+    )
+    round_trip(source_dsn, target_dsn, tmp_path / "store")
+    assert scalar(target_dsn, "SELECT length(body) FROM documents WHERE id = 2") == 20_000_000
