@@ -9,7 +9,17 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from pathlib import Path
 
-__all__ = ["Store"]
+from anonymiser.errors import StoreError
+
+__all__ = ["Store", "key_parts"]
+
+
+def key_parts(key: str) -> list[str]:
+    """The segments of a store key; '.' and '..' are refused so no key escapes its store."""
+    parts = [p for p in key.split("/") if p]
+    if any(p in (".", "..") for p in parts):
+        raise StoreError(f"invalid store key {key!r}")
+    return parts
 
 
 class Store(ABC):
