@@ -108,7 +108,9 @@ class MaskContext:
             if value is None:
                 continue
             raw = value if isinstance(value, bytes) else str(value).encode()
-            out[i] = int.from_bytes(hashlib.blake2b(raw, key=key, digest_size=8).digest(), "little")
+            out[i] = int.from_bytes(
+                hashlib.blake2b(raw, key=key, digest_size=8).digest(), "little"
+            )
         return out
 
 
