@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 import time
 from dataclasses import dataclass, field
 from importlib.resources import files
@@ -12,6 +13,7 @@ from psycopg import sql
 
 from anonymiser.manifest import Manifest
 from anonymiser.pg.ephemeral import EphemeralCluster
+from anonymiser.signing import load_signing_key
 from anonymiser.snapshot import create_snapshot, restore_snapshot
 from anonymiser.stages.restore import RestoreReport
 
@@ -56,11 +58,15 @@ def run_demo(store: Path, scale: int = 1, jobs: int = 2) -> DemoReport:
         load_demo(source, scale)
         seconds["generate"] = time.monotonic() - started
         started = time.monotonic()
-        manifest = create_snapshot(source, store, "fullset", jobs=jobs)
+        # without a configured key, a one-off key signs and checks this demo's own snapshot
+        key = load_signing_key() or secrets.token_hex(32).encode()
+        manifest = create_snapshot(source, store, "fullset", jobs=jobs, signing_key=key)
         seconds["snapshot"] = time.monotonic() - started
         target = cluster.create_database("demo_restored")
         started = time.monotonic()
-        restored = restore_snapshot(target, store, "fullset", manifest.version, jobs=jobs)
+        restored = restore_snapshot(
+            target, store, "fullset", manifest.version, jobs=jobs, signing_key=key
+        )
         seconds["restore"] = time.monotonic() - started
         names = [(t.schema, t.name) for t in manifest.tables]
         before, after = _counts(source, names), _counts(target, names)

@@ -49,5 +49,9 @@ class Store(ABC):
         """Names of the immediate children (objects and sub-prefixes) under prefix."""
 
     @abstractmethod
+    def delete(self, key: str) -> None:
+        """Remove one object; nothing happens if it is absent."""
+
+    @abstractmethod
     def delete_prefix(self, prefix: str) -> None:
         """Remove every object under prefix."""

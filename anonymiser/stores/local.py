@@ -118,5 +118,11 @@ class LocalStore(Store):
         except OSError as exc:
             raise StoreError(f"{self.url}: cannot list {prefix or '/'}: {exc.strerror}") from None
 
+    def delete(self, key: str) -> None:
+        try:
+            self._path(key).unlink(missing_ok=True)
+        except OSError as exc:
+            raise StoreError(f"{self.url}: cannot delete {key}: {exc.strerror}") from None
+
     def delete_prefix(self, prefix: str) -> None:
         shutil.rmtree(self._path(prefix), ignore_errors=True)

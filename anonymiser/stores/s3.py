@@ -219,6 +219,10 @@ class S3Store(Store):
                     names.add(obj["Key"][len(folder) :])
         return sorted(n for n in names if n)
 
+    def delete(self, key: str) -> None:
+        with self._errors("delete", key):
+            self.client.delete_object(Bucket=self.bucket, Key=self._key(key))
+
     def delete_prefix(self, prefix: str) -> None:
         if not key_parts(prefix):
             raise StoreError(f"{self.url}: refusing to delete the whole store")

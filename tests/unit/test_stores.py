@@ -112,6 +112,14 @@ class TestStoreContract:
         assert store.get_bytes("ds/v2/a") == b"3"
         assert store.list_dir("ds") == ["v2"]
 
+    def test_delete_removes_one_object_and_ignores_an_absent_one(self, store: Store) -> None:
+        store.put_bytes("ds/v1/manifest.json", b"{}")
+        store.put_bytes("ds/v1/runs/r1/f", b"1")
+        store.delete("ds/v1/manifest.json")
+        store.delete("ds/v1/manifest.json")
+        assert not store.exists("ds/v1/manifest.json")
+        assert store.get_bytes("ds/v1/runs/r1/f") == b"1"
+
     @pytest.mark.parametrize("key", ["../escape", "a/../../escape", "a/./b", ".."])
     def test_keys_with_dot_segments_are_refused(
         self, store: Store, key: str, tmp_path: Path
