@@ -51,6 +51,25 @@ VersionOpt = Annotated[
     str | None, typer.Option("--version", help="Snapshot version (default: latest).")
 ]
 JobsOpt = Annotated[int, typer.Option("--jobs", "-j", min=1, max=64, help="Parallel workers.")]
+SigningKeyOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--signing-key-file",
+        help="File holding the manifest signing key (default: $ANONYMISER_SIGNING_KEY).",
+    ),
+]
+AllowUnsignedOpt = Annotated[
+    bool,
+    typer.Option(
+        "--allow-unsigned", help="Accept an unsigned or wrongly signed manifest (logged)."
+    ),
+]
+
+
+def _signing_key(key_file: Path | None) -> bytes | None:
+    from anonymiser.signing import load_signing_key
+
+    return load_signing_key(key_file)
 
 
 def _human_bytes(n: float) -> str:
@@ -103,6 +122,7 @@ def snapshot_create(
         typer.Option("--datasets", help="Dataset definitions folder (default ./snapshots)."),
     ] = None,
     jobs: JobsOpt = 1,
+    signing_key_file: SigningKeyOpt = None,
 ) -> None:
     """Snapshot DATASET from --source into --store as a new immutable version.
 
@@ -111,7 +131,10 @@ def snapshot_create(
     from anonymiser.snapshot import create_snapshot
 
     dsn = require(source, flag="--source", env=ENV_SOURCE, what="source database")
-    manifest = create_snapshot(dsn, store, dataset, version, jobs=jobs, datasets_dir=datasets)
+    key = _signing_key(signing_key_file)
+    manifest = create_snapshot(
+        dsn, store, dataset, version, jobs=jobs, datasets_dir=datasets, signing_key=key
+    )
     t = manifest.timings
     out.print(
         f"published {manifest.dataset} version {manifest.version} to {escape(store)}: "
@@ -124,6 +147,11 @@ def snapshot_create(
         err.print(
             "[bold yellow]warning:[/] this snapshot is NOT masked: "
             f"{escape(manifest.masking.get('note', ''))}"
+        )
+    if not manifest.signature:
+        err.print(
+            "[bold yellow]warning:[/] this snapshot is NOT signed (no ANONYMISER_SIGNING_KEY or "
+            "--signing-key-file); restores will refuse it unless given --allow-unsigned"
         )
 
 
@@ -139,7 +167,9 @@ def snapshot_list(
     from anonymiser.snapshot import list_snapshots
 
     manifests = list_snapshots(store, dataset)
-    table = RichTable("dataset", "version", "completed", "tables", "rows", "size", "masked")
+    table = RichTable(
+        "dataset", "version", "completed", "tables", "rows", "size", "masked", "signed"
+    )
     for m in manifests:
         table.add_row(
             escape(m.dataset),
@@ -149,6 +179,7 @@ def snapshot_list(
             str(m.total_rows),
             _human_bytes(m.total_bytes),
             "yes" if m.masking.get("applied") else "NO",
+            "yes" if m.signature else "NO",
         )
     if manifests:
         out.print(table)
@@ -164,6 +195,8 @@ def _print_manifest(m: Manifest) -> None:
     out.print(f"  source PostgreSQL {m.source.get('server_version', '?')}")
     masked = "yes" if m.masking.get("applied") else "NO - " + m.masking.get("note", "")
     out.print(f"  masked: {escape(masked)}")
+    signed = m.signature.get("key_fingerprint")
+    out.print(f"  signed: {f'yes, key {signed}' if signed else 'NO'} (not checked by show)")
     table = RichTable("table", "kind", "rows", "files", "size")
     for t in m.tables:
         table.add_row(
@@ -210,6 +243,15 @@ def snapshot_restore(
         bool, typer.Option("--clean", help="Replace the snapshot's objects in a non-empty target.")
     ] = False,
     jobs: JobsOpt = 1,
+    signing_key_file: SigningKeyOpt = None,
+    allow_unsigned: AllowUnsignedOpt = False,
+    allow_production: Annotated[
+        bool,
+        typer.Option(
+            "--allow-production",
+            help="Restore even into a target the production guard refuses (logged).",
+        ),
+    ] = False,
 ) -> None:
     """Restore a snapshot version into --target, all or nothing (default: the latest version).
 
@@ -219,7 +261,17 @@ def snapshot_restore(
 
     dsn = require(target, flag="--target", env=ENV_TARGET, what="target database")
     manifest = load_manifest(store, dataset, version)
-    report = restore_snapshot(dsn, store, dataset, manifest.version, clean=clean, jobs=jobs)
+    report = restore_snapshot(
+        dsn,
+        store,
+        dataset,
+        manifest.version,
+        clean=clean,
+        jobs=jobs,
+        signing_key=_signing_key(signing_key_file),
+        allow_unsigned=allow_unsigned,
+        allow_production=allow_production,
+    )
     s = report.seconds
     out.print(
         escape(
@@ -230,6 +282,74 @@ def snapshot_restore(
             f"constraints {s.get('constraints', 0):.1f}s, finish {s.get('finish', 0):.1f}s)"
         )
     )
+
+
+@snapshot_app.command("verify")
+def snapshot_verify(
+    dataset: Annotated[str, typer.Argument(help="Dataset name.")],
+    version: VersionOpt = None,
+    store: StoreOpt = DEFAULT_STORE,
+    signing_key_file: SigningKeyOpt = None,
+    allow_unsigned: AllowUnsignedOpt = False,
+) -> None:
+    """Check a version's signature and every file's size and sha256 (default: the latest).
+
+    Example: anonymiser snapshot verify fullset --store s3://bucket/snapshots
+    """
+    from anonymiser.snapshot import verify_snapshot
+
+    m = verify_snapshot(
+        store,
+        dataset,
+        version,
+        signing_key=_signing_key(signing_key_file),
+        allow_unsigned=allow_unsigned,
+    )
+    out.print(
+        escape(
+            f"verified {m.dataset} version {m.version}: {len(m.all_files())} files, "
+            f"{_human_bytes(m.total_bytes)}, "
+            f"{'signed' if m.signature else 'UNSIGNED'}; every size and sha256 matches"
+        )
+    )
+
+
+@snapshot_app.command("delete")
+def snapshot_delete(
+    dataset: Annotated[str, typer.Argument(help="Dataset name.")],
+    version: Annotated[str, typer.Option("--version", help="The version to delete.")],
+    store: StoreOpt = DEFAULT_STORE,
+) -> None:
+    """Delete one published version (its manifest first, so it vanishes at once).
+
+    Example: anonymiser snapshot delete fullset --version 20250101T000000Z
+    """
+    from anonymiser.snapshot import delete_snapshot
+
+    delete_snapshot(store, dataset, version)
+    out.print(escape(f"deleted {dataset} version {version} from {store}"))
+
+
+@snapshot_app.command("prune")
+def snapshot_prune(
+    dataset: Annotated[str, typer.Argument(help="Dataset name.")],
+    keep: Annotated[int, typer.Option("--keep", min=1, help="Newest versions to keep.")],
+    store: StoreOpt = DEFAULT_STORE,
+) -> None:
+    """Delete all but the newest --keep complete versions of DATASET.
+
+    Example: anonymiser snapshot prune fullset --keep 3
+    """
+    from anonymiser.snapshot import prune_snapshots
+
+    deleted = prune_snapshots(store, dataset, keep)
+    kept = f"kept the newest {keep}"
+    if deleted:
+        out.print(
+            escape(f"deleted {len(deleted)} versions of {dataset} ({', '.join(deleted)}); {kept}")
+        )
+    else:
+        out.print(escape(f"nothing to delete: {dataset} has at most {keep} versions"))
 
 
 @app.command("demo")

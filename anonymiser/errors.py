@@ -8,7 +8,8 @@ AnonymiserError                 base; `exit_code` is what the CLI exits with
 ├── IntegrityError              a snapshot whose files do not match its manifest  (exit 6)
 ├── SnapshotError               extraction failed                                 (exit 7)
 ├── RestoreError                restore failed; the target is left as it was      (exit 8)
-│   └── TargetNotEmpty          target holds objects and --clean was not given
+│   ├── TargetNotEmpty          target holds objects and --clean was not given
+│   └── ProtectedTarget         target is production (deny-list, marker, or the source)
 └── ToolMissing                 a PostgreSQL client program (pg_dump) is missing  (exit 9)
 
 Messages are one line, name the object involved (table, file, DSN without its password)
@@ -23,6 +24,7 @@ __all__ = [
     "ConnectionFailed",
     "IntegrityError",
     "NotFound",
+    "ProtectedTarget",
     "RestoreError",
     "SnapshotError",
     "StoreError",
@@ -66,6 +68,10 @@ class RestoreError(AnonymiserError):
 
 
 class TargetNotEmpty(RestoreError):
+    pass
+
+
+class ProtectedTarget(RestoreError):
     pass
 
 

@@ -64,6 +64,8 @@ class Manifest:
     catalog: dict[str, Any] = field(default_factory=dict)
     masking: dict[str, Any] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)  # seconds per stage
+    run_id: str = ""  # files live under runs/<run_id>/ of the version folder
+    signature: dict[str, str] = field(default_factory=dict)  # see anonymiser.signing
     format_version: int = FORMAT_VERSION
 
     @property

@@ -1,7 +1,9 @@
-"""The library API: create, list, show and restore snapshots (the CLI is a thin layer over it)."""
+"""The library API: create, list, show, verify, delete and restore snapshots (the CLI is a thin
+layer over it)."""
 
 from __future__ import annotations
 
+import logging
 import shutil
 import tempfile
 import time
@@ -9,22 +11,30 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from anonymiser import __version__
-from anonymiser.datasets import load_dataset, validate_name
-from anonymiser.errors import NotFound, StoreError
+from anonymiser.datasets import Dataset, load_dataset, validate_name
+from anonymiser.errors import ConfigError, NotFound, StoreError
 from anonymiser.manifest import Manifest
 from anonymiser.pg.connect import SESSION_SETTINGS
+from anonymiser.pg.locks import create_session
+from anonymiser.signing import ENV_SIGNING_KEY, check_signature, load_signing_key
 from anonymiser.stages.extract import DEFAULT_PART_BYTES, ExtractOptions, extract
 from anonymiser.stages.mask import mask
 from anonymiser.stages.publish import manifest_key, publish, utc_now
-from anonymiser.stages.restore import RestoreOptions, RestoreReport, restore
+from anonymiser.stages.restore import RestoreOptions, RestoreReport, fetch_and_verify, restore
 from anonymiser.stores import Store, open_store
 
 __all__ = [
     "create_snapshot",
+    "delete_snapshot",
     "list_snapshots",
     "load_manifest",
+    "prune_snapshots",
     "restore_snapshot",
+    "trusted_manifest",
+    "verify_snapshot",
 ]
+
+log = logging.getLogger(__name__)
 
 
 def _default_version() -> str:
@@ -41,8 +51,15 @@ def create_snapshot(
     datasets_dir: Path | None = None,
     workdir: Path | None = None,
     part_bytes: int = DEFAULT_PART_BYTES,
+    signing_key: bytes | None = None,
 ) -> Manifest:
-    """Extract `dataset` from `source`, mask it, and publish it as a new version in `store`."""
+    """Extract `dataset` from `source`, mask it, and publish it as a new version in `store`.
+
+    The manifest is signed with `signing_key` (default: ANONYMISER_SIGNING_KEY); without a
+    key the snapshot is published unsigned, with a warning, and restores must allow that.
+    A second create of the same dataset from the same source server fails fast.
+    """
+    signing_key = signing_key if signing_key is not None else load_signing_key()
     definition = load_dataset(dataset, datasets_dir)
     version = validate_name("version", version or _default_version())
     target_store = open_store(store, create=True)
@@ -52,6 +69,34 @@ def create_snapshot(
             f"{target_store.url}: {dataset} version {version} is already published and "
             "published versions are immutable; choose another --version"
         )
+    with create_session(source, dataset) as source_fingerprint:
+        return _create_locked(
+            source,
+            target_store,
+            definition,
+            dataset,
+            version,
+            source_fingerprint,
+            jobs=jobs,
+            workdir=workdir,
+            part_bytes=part_bytes,
+            signing_key=signing_key,
+        )
+
+
+def _create_locked(
+    source: str,
+    target_store: Store,
+    definition: Dataset,
+    dataset: str,
+    version: str,
+    source_fingerprint: str,
+    *,
+    jobs: int,
+    workdir: Path | None,
+    part_bytes: int,
+    signing_key: bytes | None,
+) -> Manifest:
     created_at = utc_now()
     work = Path(tempfile.mkdtemp(prefix="anonymiser-work-", dir=workdir))
     try:
@@ -72,6 +117,7 @@ def create_snapshot(
             source={
                 "server_version": extracted.server_version,
                 "server_version_num": extracted.catalog.server_version_num,
+                "fingerprint": source_fingerprint,  # lets restore recognise the source
             },
             session_settings=dict(SESSION_SETTINGS),
             sequences=extracted.sequences,
@@ -82,7 +128,14 @@ def create_snapshot(
         )
         started = time.monotonic()
         timings["publish"] = 0.0
-        published = publish(extracted, target_store, manifest)
+        if signing_key is None:
+            log.warning(
+                "no signing key (%s or --signing-key-file): publishing %s/%s unsigned",
+                ENV_SIGNING_KEY,
+                dataset,
+                version,
+            )
+        published = publish(extracted, target_store, manifest, signing_key=signing_key)
         published.timings["publish"] = time.monotonic() - started
         return published
     finally:
@@ -122,6 +175,21 @@ def load_manifest(store: Store | str | Path, dataset: str, version: str | None =
     return Manifest.from_json(source.get_bytes(key), where=key)
 
 
+def trusted_manifest(
+    store: Store | str | Path,
+    dataset: str,
+    version: str | None = None,
+    *,
+    signing_key: bytes | None = None,
+    allow_unsigned: bool = False,
+) -> Manifest:
+    """load_manifest, then check its signature (key default: ANONYMISER_SIGNING_KEY)."""
+    manifest = load_manifest(store, dataset, version)
+    key = signing_key if signing_key is not None else load_signing_key()
+    check_signature(manifest, key, allow_unsigned=allow_unsigned)
+    return manifest
+
+
 def restore_snapshot(
     target: str,
     store: Store | str | Path,
@@ -130,8 +198,60 @@ def restore_snapshot(
     *,
     clean: bool = False,
     jobs: int = 1,
+    signing_key: bytes | None = None,
+    allow_unsigned: bool = False,
+    allow_production: bool = False,
 ) -> RestoreReport:
-    """Restore a version (default: latest complete) into `target`, all or nothing."""
+    """Restore a version (default: latest complete) into `target`, all or nothing.
+
+    Refuses an unsigned or wrongly signed manifest unless allow_unsigned, and a production
+    target (see anonymiser.guard) unless allow_production.
+    """
     source = open_store(store)
-    manifest = load_manifest(source, dataset, version)
-    return restore(manifest, source, target, RestoreOptions(clean=clean, jobs=jobs))
+    manifest = trusted_manifest(
+        source, dataset, version, signing_key=signing_key, allow_unsigned=allow_unsigned
+    )
+    options = RestoreOptions(clean=clean, jobs=jobs, allow_production=allow_production)
+    return restore(manifest, source, target, options)
+
+
+def verify_snapshot(
+    store: Store | str | Path,
+    dataset: str,
+    version: str | None = None,
+    *,
+    signing_key: bytes | None = None,
+    allow_unsigned: bool = False,
+) -> Manifest:
+    """Check the signature and every file's size and sha256; IntegrityError names what fails."""
+    source = open_store(store)
+    manifest = trusted_manifest(
+        source, dataset, version, signing_key=signing_key, allow_unsigned=allow_unsigned
+    )
+    with tempfile.TemporaryDirectory(prefix="anonymiser-verify-") as cache:
+        fetch_and_verify(manifest, source, Path(cache))
+    return manifest
+
+
+def delete_snapshot(store: Store | str | Path, dataset: str, version: str) -> None:
+    """Delete one complete version: its manifest first (it vanishes at once), then its files."""
+    target = open_store(store)
+    validate_name("dataset", dataset)
+    validate_name("version", version)
+    key = manifest_key(dataset, version)
+    if not target.exists(key):
+        raise NotFound(f"{target.url}: dataset {dataset!r} has no complete version {version!r}")
+    target.delete(key)
+    target.delete_prefix(f"{dataset}/{version}")
+
+
+def prune_snapshots(store: Store | str | Path, dataset: str, keep: int) -> list[str]:
+    """Delete all but the newest `keep` complete versions of `dataset`; return the deleted."""
+    if keep < 1:
+        raise ConfigError("--keep must be at least 1 (use `snapshot delete` to remove the last)")
+    target = open_store(store)
+    versions = list_snapshots(target, dataset)
+    doomed = [m.version for m in versions[: max(0, len(versions) - keep)]]
+    for version in doomed:
+        delete_snapshot(target, dataset, version)
+    return doomed

@@ -6,6 +6,7 @@ tables are described in docs/datasets.md.
 
 from __future__ import annotations
 
+import secrets
 import time
 from dataclasses import dataclass, field
 from importlib.resources import files
@@ -18,6 +19,7 @@ from anonymiser.catalog import qualified_name
 from anonymiser.errors import ConfigError
 from anonymiser.manifest import Manifest
 from anonymiser.pg.ephemeral import EphemeralCluster
+from anonymiser.signing import load_signing_key
 from anonymiser.snapshot import create_snapshot, restore_snapshot
 from anonymiser.stages.restore import RestoreReport
 from anonymiser.subset.closure import dangling_references
@@ -122,11 +124,17 @@ def run_demo(
         load_demo(source, scale, seed)
         seconds["generate"] = time.monotonic() - started
         started = time.monotonic()
-        manifest = create_snapshot(source, store, dataset, jobs=jobs, datasets_dir=datasets_dir)
+        # without a configured key, a one-off key signs and checks this demo's own snapshot
+        key = load_signing_key() or secrets.token_hex(32).encode()
+        manifest = create_snapshot(
+            source, store, dataset, jobs=jobs, datasets_dir=datasets_dir, signing_key=key
+        )
         seconds["snapshot"] = time.monotonic() - started
         target = cluster.create_database("demo_restored")
         started = time.monotonic()
-        restored = restore_snapshot(target, store, dataset, manifest.version, jobs=jobs)
+        restored = restore_snapshot(
+            target, store, dataset, manifest.version, jobs=jobs, signing_key=key
+        )
         seconds["restore"] = time.monotonic() - started
         started = time.monotonic()
         names = [(t.schema, t.name) for t in manifest.tables]

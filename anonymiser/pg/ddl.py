@@ -39,6 +39,8 @@ class DDLParseError(AnonymiserError):
     """pg_dump output pglast cannot parse (reported by the stage that met it)."""
 
 
+LOCK_WAIT_TIMEOUT = "20s"
+
 _COMMON_FLAGS = [
     "--schema-only",
     "--no-owner",
@@ -47,6 +49,10 @@ _COMMON_FLAGS = [
     "--no-publications",
     "--no-subscriptions",
     "--no-security-labels",
+    # The snapshot transaction already holds ACCESS SHARE on every table. A TRUNCATE or
+    # ALTER issued meanwhile queues behind it, and pg_dump's own lock requests queue behind
+    # that: without a limit the run would wait forever. With it, the run fails, clearly.
+    f"--lock-wait-timeout={LOCK_WAIT_TIMEOUT}",
 ]
 
 
@@ -185,6 +191,12 @@ def dump_schema(
             detail = next((ln for ln in stderr.splitlines() if ln.strip()), "no output")
             raise SnapshotError(
                 f"pg_dump of the schema ({name.replace('_', '-')}) failed: {detail}"
+                + (
+                    "; a concurrent DDL or TRUNCATE is waiting for this snapshot's locks:"
+                    " run again when it has finished"
+                    if "lock timeout" in detail or "could not obtain lock" in detail
+                    else ""
+                )
             )
         out[name] = stdout
     return SchemaDDL(

@@ -1,21 +1,29 @@
-"""Publish: copy a stage's files into a store, data first and manifest.json last.
+"""Publish: copy a stage's files into a store, data first and a signed manifest.json last.
 
-The manifest is written with a create-if-absent, so a version becomes visible all at once and
-a published version is never overwritten. A publish interrupted before the manifest leaves an
-invisible folder that the next publish of the same version overwrites.
+Each publish uploads into its own folder, <dataset>/<version>/runs/<run id>/, and the manifest
+lists those paths. The manifest is written with a create-if-absent (S3: If-None-Match), so a
+version becomes visible all at once, two publishers of one version cannot both win, and a
+published version is never overwritten. A publish that dies before the manifest leaves an
+invisible folder; the next publish of the dataset removes it.
 """
 
 from __future__ import annotations
 
+import contextlib
+import logging
+import uuid
 from datetime import UTC, datetime
 
-from anonymiser.errors import StoreError
+from anonymiser.errors import AnonymiserError, StoreError
 from anonymiser.manifest import FileEntry, Manifest, TableEntry
 from anonymiser.pg.reader import arrow_schema
+from anonymiser.signing import sign
 from anonymiser.stages.extract import Extracted
 from anonymiser.stores import Store
 
-__all__ = ["manifest_key", "publish", "utc_now"]
+__all__ = ["manifest_key", "publish", "remove_abandoned", "utc_now"]
+
+log = logging.getLogger(__name__)
 
 
 def utc_now() -> str:
@@ -26,8 +34,39 @@ def manifest_key(dataset: str, version: str) -> str:
     return f"{dataset}/{version}/manifest.json"
 
 
-def publish(extracted: Extracted, store: Store, manifest: Manifest) -> Manifest:
-    """Upload every file, fill in sizes and sha256, then write the manifest; return it."""
+def remove_abandoned(store: Store, dataset: str, *, keep_run: str = "") -> list[str]:
+    """Delete what interrupted publishes of `dataset` left: version folders without a
+    manifest, and run folders a published manifest does not use. Returns what was removed.
+
+    Only call it while holding the dataset's create lock: a folder without a manifest may
+    otherwise belong to a publish still under way.
+    """
+    removed = []
+    for version in store.list_dir(dataset):
+        folder = f"{dataset}/{version}"
+        if not store.exists(manifest_key(dataset, version)):
+            store.delete_prefix(folder)
+            removed.append(folder)
+            continue
+        runs = store.list_dir(f"{folder}/runs")
+        if not runs:
+            continue
+        used = Manifest.from_json(
+            store.get_bytes(manifest_key(dataset, version)), where=folder
+        ).run_id
+        for run in runs:
+            if run not in (used, keep_run):
+                store.delete_prefix(f"{folder}/runs/{run}")
+                removed.append(f"{folder}/runs/{run}")
+    for path in removed:
+        log.warning("removed %s left in %s by an interrupted publish", path, store.url)
+    return removed
+
+
+def publish(
+    extracted: Extracted, store: Store, manifest: Manifest, *, signing_key: bytes | None = None
+) -> Manifest:
+    """Upload every file, fill in sizes and sha256, sign, then write the manifest; return it."""
     prefix = f"{manifest.dataset}/{manifest.version}"
     key = manifest_key(manifest.dataset, manifest.version)
     if store.exists(key):
@@ -35,9 +74,35 @@ def publish(extracted: Extracted, store: Store, manifest: Manifest) -> Manifest:
             f"{store.url}: {manifest.dataset} version {manifest.version} is already published "
             "and published versions are immutable; choose another --version"
         )
+    remove_abandoned(store, manifest.dataset)
+    manifest.run_id = f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
+    run = f"runs/{manifest.run_id}"
+    try:
+        _upload(extracted, store, manifest, f"{prefix}/{run}", run)
+    except (AnonymiserError, OSError):
+        with contextlib.suppress(AnonymiserError, OSError):  # else the next publish does it
+            store.delete_prefix(f"{prefix}/{run}")
+        raise
+    manifest.completed_at = utc_now()
+    if signing_key is not None:
+        sign(manifest, signing_key)
+    # An error here leaves the run folder alone: the write may have landed before it failed.
+    if not store.put_bytes(key, manifest.to_json(), if_absent=True):
+        winner = Manifest.from_json(store.get_bytes(key), where=key)
+        if winner.run_id == manifest.run_id:
+            return manifest  # a retried request found our own first attempt
+        store.delete_prefix(f"{prefix}/{run}")
+        raise StoreError(
+            f"{store.url}: another run published {manifest.dataset} version {manifest.version} "
+            "first; nothing of this run was made visible"
+        )
+    return manifest
+
+
+def _upload(extracted: Extracted, store: Store, manifest: Manifest, folder: str, run: str) -> None:
     for section, rel in extracted.schema_files.items():
-        size, digest = store.put_file(f"{prefix}/{rel}", extracted.root / rel)
-        manifest.schema_files[section] = FileEntry(rel, 0, size, digest)
+        size, digest = store.put_file(f"{folder}/{rel}", extracted.root / rel)
+        manifest.schema_files[section] = FileEntry(f"{run}/{rel}", 0, size, digest)
     for item in extracted.tables:
         table = item.table
         entry = TableEntry(
@@ -55,14 +120,7 @@ def publish(extracted: Extracted, store: Store, manifest: Manifest) -> Manifest:
             rows=item.rows,
         )
         for rel, rows in item.files:
-            size, digest = store.put_file(f"{prefix}/{rel}", extracted.root / rel)
-            entry.files.append(FileEntry(rel, rows, size, digest))
+            size, digest = store.put_file(f"{folder}/{rel}", extracted.root / rel)
+            entry.files.append(FileEntry(f"{run}/{rel}", rows, size, digest))
             entry.bytes += size
         manifest.tables.append(entry)
-    manifest.completed_at = utc_now()
-    if not store.put_bytes(key, manifest.to_json(), if_absent=True):
-        raise StoreError(
-            f"{store.url}: another run published {manifest.dataset} version {manifest.version} "
-            "first; nothing of this run was made visible"
-        )
-    return manifest

@@ -28,6 +28,7 @@ from psycopg import sql
 
 from anonymiser.catalog import Catalog, Sequence, qualified_name
 from anonymiser.errors import AnonymiserError, IntegrityError, RestoreError, TargetNotEmpty
+from anonymiser.guard import check_target
 from anonymiser.manifest import FileEntry, Manifest, TableEntry
 from anonymiser.pg.connect import connect, dsn_for_display, first_line
 from anonymiser.pg.ddl import split_statements
@@ -73,6 +74,7 @@ LIMIT 6
 class RestoreOptions:
     clean: bool = False
     jobs: int = 1
+    allow_production: bool = False  # skip the production guard (logged)
 
 
 @dataclass
@@ -241,6 +243,14 @@ def restore(
 ) -> RestoreReport:
     report = RestoreReport()
     timer = time.monotonic()
+    # the production guard comes before any download: a refused target costs nothing
+    with contextlib.closing(connect(target_dsn, role="target")) as probe:
+        try:
+            check_target(probe, target_dsn, manifest, allow_production=options.allow_production)
+        except psycopg.Error as exc:
+            raise RestoreError(
+                f"cannot inspect the target {dsn_for_display(target_dsn)}: {first_line(exc)}"
+            ) from None
     with tempfile.TemporaryDirectory(prefix="anonymiser-restore-") as cache_dir:
         paths = fetch_and_verify(manifest, store, Path(cache_dir))
         report.seconds["verify"] = time.monotonic() - timer

@@ -23,7 +23,9 @@ def open_store(url: str | Path | Store, *, create: bool = False) -> Store:
     if parsed.scheme in ("",) or (len(parsed.scheme) == 1 and text[1:3] in (":\\", ":/")):
         return LocalStore(Path(text), create=create)
     if parsed.scheme == "s3":
-        raise ConfigError(f"store {text}: the S3 store is not available in this version yet")
+        from anonymiser.stores.s3 import S3Store  # boto3 is imported only when S3 is used
+
+        return S3Store.from_url(text)
     raise ConfigError(
-        f"store {text}: unknown scheme {parsed.scheme!r} (use a path, file:// or s3://)"
+        f"store {parsed.scheme}://...: unknown scheme {parsed.scheme!r} (use a path, file:// or s3://)"
     )

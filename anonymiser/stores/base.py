@@ -9,7 +9,17 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from pathlib import Path
 
-__all__ = ["Store"]
+from anonymiser.errors import StoreError
+
+__all__ = ["Store", "key_parts"]
+
+
+def key_parts(key: str) -> list[str]:
+    """The segments of a store key; '.' and '..' are refused so no key escapes its store."""
+    parts = [p for p in key.split("/") if p]
+    if any(p in (".", "..") for p in parts):
+        raise StoreError(f"invalid store key {key!r}")
+    return parts
 
 
 class Store(ABC):
@@ -37,6 +47,10 @@ class Store(ABC):
     @abstractmethod
     def list_dir(self, prefix: str) -> list[str]:
         """Names of the immediate children (objects and sub-prefixes) under prefix."""
+
+    @abstractmethod
+    def delete(self, key: str) -> None:
+        """Remove one object; nothing happens if it is absent."""
 
     @abstractmethod
     def delete_prefix(self, prefix: str) -> None:

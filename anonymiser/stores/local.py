@@ -9,7 +9,7 @@ import tempfile
 from pathlib import Path
 
 from anonymiser.errors import NotFound, StoreError
-from anonymiser.stores.base import Store
+from anonymiser.stores.base import Store, key_parts
 
 __all__ = ["LocalStore", "sha256_file"]
 
@@ -38,10 +38,7 @@ class LocalStore(Store):
             raise StoreError(f"store {root} does not exist (no such directory)")
 
     def _path(self, key: str) -> Path:
-        parts = [p for p in key.split("/") if p]
-        if any(p in (".", "..") for p in parts):
-            raise StoreError(f"invalid store key {key!r}")
-        return self.root.joinpath(*parts)
+        return self.root.joinpath(*key_parts(key))
 
     def _temp_beside(self, path: Path) -> Path:
         try:
@@ -120,6 +117,12 @@ class LocalStore(Store):
             return sorted(e.name for e in os.scandir(path) if not e.name.startswith("."))
         except OSError as exc:
             raise StoreError(f"{self.url}: cannot list {prefix or '/'}: {exc.strerror}") from None
+
+    def delete(self, key: str) -> None:
+        try:
+            self._path(key).unlink(missing_ok=True)
+        except OSError as exc:
+            raise StoreError(f"{self.url}: cannot delete {key}: {exc.strerror}") from None
 
     def delete_prefix(self, prefix: str) -> None:
         shutil.rmtree(self._path(prefix), ignore_errors=True)

@@ -69,8 +69,10 @@ INSERT INTO tags VALUES ('a', 'first'), ('b', NULL);
 
 
 def _clean_env(**extra: str) -> dict[str, str]:
-    """The environment without any ANONYMISER_* setting of the caller, plus `extra`."""
+    """The environment without any ANONYMISER_* setting of the caller (but the session's
+    signing key, as a production job has one), plus `extra`."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("ANONYMISER_")}
+    env["ANONYMISER_SIGNING_KEY"] = os.environ["ANONYMISER_SIGNING_KEY"]
     env["COLUMNS"] = "200"  # rich tables: do not truncate names in a narrow pseudo-terminal
     env.update(extra)
     return env

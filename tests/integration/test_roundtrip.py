@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ from psycopg import sql
 
 from anonymiser.errors import IntegrityError, NotFound, RestoreError, TargetNotEmpty
 from anonymiser.manifest import Manifest
+from anonymiser.signing import sign
 from anonymiser.snapshot import create_snapshot, restore_snapshot
 from tests.integration.compare import (
     assert_same_data,
@@ -351,7 +353,9 @@ def sabotage_people(store: Path, manifest: Manifest) -> None:
     rewrite_file_entry(folder, first, pa.concat_tables([doubled, doubled]))
     people["rows"] = sum(f["rows"] for f in people["files"])
     people["bytes"] = sum(f["bytes"] for f in people["files"])
-    manifest_path.write_text(json.dumps(raw, indent=2))
+    forged = Manifest.from_json(json.dumps(raw).encode(), where=str(manifest_path))
+    sign(forged, os.environ["ANONYMISER_SIGNING_KEY"].encode())  # a forger holding the key
+    manifest_path.write_bytes(forged.to_json())
 
 
 def test_restore_failing_halfway_leaves_an_empty_target_empty(

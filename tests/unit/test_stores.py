@@ -1,4 +1,4 @@
-"""The store contract, run against every backend (local directory now; S3 joins the same suite).
+"""The store contract, run against every backend: a local directory and S3 (moto's HTTP server).
 
 To add a backend: give `store_factory` a new param that builds an empty store of that kind.
 """
@@ -7,18 +7,21 @@ from __future__ import annotations
 
 import hashlib
 import os
+import socket
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
 from anonymiser.errors import ConfigError, NotFound, StoreError
 from anonymiser.stores import LocalStore, Store, open_store
+from anonymiser.stores.s3 import ENV_ADDRESSING, S3Store
 
 StoreFactory = Callable[[], Store]
 
 
-@pytest.fixture(params=["local"])
+@pytest.fixture(params=["local", "s3", "s3-path-style"])
 def store_factory(request: pytest.FixtureRequest, tmp_path: Path) -> StoreFactory:
     """Builds a fresh, empty store of the parametrised backend."""
     counter = iter(range(1_000_000))
@@ -26,7 +29,15 @@ def store_factory(request: pytest.FixtureRequest, tmp_path: Path) -> StoreFactor
     def local() -> Store:
         return LocalStore(tmp_path / f"store-{next(counter)}", create=True)
 
-    factories: dict[str, StoreFactory] = {"local": local}
+    def s3() -> Store:
+        make_s3_store = request.getfixturevalue("make_s3_store")
+        return open_store(make_s3_store(f"prefix-{next(counter)}"))
+
+    def s3_path_style() -> Store:
+        make_s3_store = request.getfixturevalue("make_s3_store")
+        return open_store(make_s3_store("deep/prefix") + "?addressing=path")
+
+    factories: dict[str, StoreFactory] = {"local": local, "s3": s3, "s3-path-style": s3_path_style}
     return factories[request.param]
 
 
@@ -100,6 +111,14 @@ class TestStoreContract:
         assert not store.exists("ds/v1/sub/b")
         assert store.get_bytes("ds/v2/a") == b"3"
         assert store.list_dir("ds") == ["v2"]
+
+    def test_delete_removes_one_object_and_ignores_an_absent_one(self, store: Store) -> None:
+        store.put_bytes("ds/v1/manifest.json", b"{}")
+        store.put_bytes("ds/v1/runs/r1/f", b"1")
+        store.delete("ds/v1/manifest.json")
+        store.delete("ds/v1/manifest.json")
+        assert not store.exists("ds/v1/manifest.json")
+        assert store.get_bytes("ds/v1/runs/r1/f") == b"1"
 
     @pytest.mark.parametrize("key", ["../escape", "a/../../escape", "a/./b", ".."])
     def test_keys_with_dot_segments_are_refused(
@@ -175,3 +194,76 @@ class TestOpenStore:
     def test_unknown_scheme_is_a_config_error(self) -> None:
         with pytest.raises(ConfigError, match="ftp"):
             open_store("ftp://host/path")
+
+
+class TestS3Store:
+    def test_a_file_larger_than_one_chunk_goes_up_and_down_in_parts(
+        self, make_s3_store: Callable[..., str], tmp_path: Path
+    ) -> None:
+        data = os.urandom(40 * 1024 * 1024)  # 3 parts of 16 MiB
+        source = tmp_path / "big.bin"
+        source.write_bytes(data)
+        store = open_store(make_s3_store())
+        assert store.put_file("ds/v1/big.bin", source) == (
+            len(data),
+            hashlib.sha256(data).hexdigest(),
+        )
+        cache = tmp_path / "cache"
+        copy = store.local_path("ds/v1/big.bin", cache)
+        assert copy.is_relative_to(cache)
+        assert hashlib.sha256(copy.read_bytes()).hexdigest() == hashlib.sha256(data).hexdigest()
+        assert [p.name for p in copy.parent.iterdir()] == ["big.bin"]  # no partial file left
+
+    def test_only_one_of_many_concurrent_conditional_writers_wins(
+        self, make_s3_store: Callable[..., str]
+    ) -> None:
+        store = open_store(make_s3_store())
+        with ThreadPoolExecutor(8) as pool:
+            won = list(
+                pool.map(
+                    lambda i: store.put_bytes("ds/v1/m.json", f"{i}".encode(), if_absent=True),
+                    range(8),
+                )
+            )
+        assert won.count(True) == 1
+        assert store.get_bytes("ds/v1/m.json") == str(won.index(True)).encode()
+
+    def test_a_missing_bucket_is_one_line_store_error(self, s3_env: dict[str, str]) -> None:
+        store = open_store("s3://no-such-bucket-here/prefix")
+        with pytest.raises(StoreError, match="bucket no-such-bucket-here does not exist") as info:
+            store.list_dir("")
+        assert "\n" not in str(info.value)
+
+    def test_an_unreachable_endpoint_is_a_store_error_without_secrets(
+        self, s3_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{port}")
+        monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
+        monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "very-secret-value")
+        with pytest.raises(StoreError, match=r"cannot read ds/v1/manifest\.json") as info:
+            open_store("s3://bucket-x/p").get_bytes("ds/v1/manifest.json")
+        assert "very-secret-value" not in str(info.value)
+        assert "\n" not in str(info.value)
+
+    def test_credentials_in_the_url_are_refused_and_not_echoed(self) -> None:
+        with pytest.raises(ConfigError, match="cannot carry credentials") as info:
+            open_store("s3://AKIAEXAMPLE:secretpart@bucket/prefix")
+        assert "secretpart" not in str(info.value)
+
+    def test_addressing_style_comes_from_the_url_or_the_environment(
+        self, s3_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        assert S3Store.from_url("s3://bucket/p?addressing=path").addressing == "path"
+        monkeypatch.setenv(ENV_ADDRESSING, "virtual")
+        assert S3Store.from_url("s3://bucket/p").addressing == "virtual"
+        with pytest.raises(ConfigError, match="sideways"):
+            S3Store.from_url("s3://bucket/p?addressing=sideways")
+        with pytest.raises(ConfigError, match="unknown option 'region'"):
+            S3Store.from_url("s3://bucket/p?region=eu-west-2")
+
+    def test_deleting_the_whole_store_is_refused(self, make_s3_store: Callable[..., str]) -> None:
+        with pytest.raises(StoreError, match="whole store"):
+            open_store(make_s3_store()).delete_prefix("")
