@@ -1,0 +1,123 @@
+"""hash: keyed digest of the value, shaped to fit the column (text, integer, uuid, bytea)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from anonymiser.maskers._vector import fixed_width_strings, hex_strings, is_text_column, mix
+from anonymiser.maskers.base import (
+    ColumnSpec,
+    MaskContext,
+    Param,
+    RuleError,
+    Strategy,
+    map_unique,
+    register,
+)
+
+_INT_MAX = {"int2": 2**15 - 1, "int4": 2**31 - 1, "int8": 2**63 - 1}
+_BASE32 = np.frombuffer(b"abcdefghijklmnopqrstuvwxyz234567", dtype=np.uint8)
+_HEX_UUID = 32
+
+
+@register
+class Hash(Strategy):
+    name = "hash"
+    summary = "Keyed digest: hex/base32 text, an integer in range, a uuid or bytes, by column type."
+    may_collide = True
+    params = {
+        "length": Param(int, "text: characters of digest (default 32, cut to the column length)"),
+        "encoding": Param(str, "text: hex or base32", default="hex"),
+        "prefix": Param(str, "text: put before the digest", default=""),
+        "min": Param(int, "integers: smallest output", default=1),
+        "max": Param(int, "integers: largest output (default: the type's maximum)"),
+        "bytes": Param(int, "bytea: digest length in bytes", default=16),
+    }
+
+    def check_column(self, column: ColumnSpec) -> str | None:
+        where = f"strategy hash on {column.table}.{column.name}"
+        if self.options["encoding"] not in ("hex", "base32"):
+            raise RuleError(f"{where}: encoding must be hex or base32")
+        if column.base_type in _INT_MAX:
+            top = _INT_MAX[column.base_type]
+            low, high = self.options["min"], self.options["max"]
+            high = top if high is None else high
+            if not -top - 1 <= low <= high <= top:
+                return f"{where}: min {low} .. max {high} does not fit {column.pg_type}"
+            self.options["max"] = high
+            return None
+        if column.base_type == "bytea":
+            if not 1 <= self.options["bytes"] <= 64:
+                raise RuleError(f"{where}: bytes must be 1..64")
+            return None
+        if column.base_type == "uuid":
+            return None
+        if not is_text_column(column):
+            return f"{where}: cannot hash into {column.pg_type} (text, integers, uuid, bytea)"
+        room = None if column.max_length is None else column.max_length - len(self.options["prefix"])
+        if room is not None and room < 1:
+            return f"{where}: prefix leaves no room in {column.pg_type}"
+        length = self.options["length"] or 32
+        if length < 1:
+            raise RuleError(f"{where}: length must be >= 1")
+        self.options["length"] = length if room is None else min(length, room)
+        return None
+
+    def mask(self, values: pa.Array, ctx: MaskContext) -> pa.Array:
+        return map_unique(values, lambda unique: self._digest(unique, ctx))
+
+    def _digest(self, unique: pa.Array, ctx: MaskContext) -> pa.Array:
+        base = self.column.base_type
+        if base in _INT_MAX:
+            low, high = self.options["min"], self.options["max"]
+            span = np.uint64(high - low + 1) if high - low + 1 < 2**64 else None
+            digests = ctx.digests(unique)
+            offset = digests if span is None else digests % span
+            ints = (offset.astype(np.int64) + np.int64(low)).astype(np.int64)
+            return pa.array(ints).cast(unique.type)
+        if base == "bytea":
+            size = self.options["bytes"]
+            words = ctx.wide_digests(unique, (size + 7) // 8)
+            raw = words.astype("<u8").view(np.uint8).reshape(len(unique), -1)[:, :size]
+            offsets = np.arange(len(unique) + 1, dtype=np.int32) * np.int32(size)
+            return pa.BinaryArray.from_buffers(
+                pa.binary(), len(unique), [None, pa.py_buffer(offsets), pa.py_buffer(raw.copy())]
+            ).cast(unique.type)
+        if base == "uuid":
+            text = hex_strings(ctx.wide_digests(unique, 2), _HEX_UUID)
+            return _uuid_form(text)
+        length = self.options["length"]
+        if self.options["encoding"] == "hex":
+            text = hex_strings(ctx.wide_digests(unique, (length + 15) // 16), length)
+        else:
+            text = _base32(ctx.wide_digests(unique, (length + 11) // 12), length)
+        if self.options["prefix"]:
+            text = pc.binary_join_element_wise(self.options["prefix"], text, "")
+        return text.cast(unique.type)
+
+
+def _base32(words: np.ndarray, length: int) -> pa.Array:
+    matrix = np.empty((words.shape[0], length), dtype=np.uint8)
+    for i in range(length):
+        matrix[:, i] = _BASE32[(mix(words[:, i // 12], i) >> np.uint64(59)).astype(np.intp)]
+    return fixed_width_strings(matrix)
+
+
+def _uuid_form(hex32: pa.Array) -> pa.Array:
+    """8-4-4-4-12 with the version nibble 4 and the RFC 4122 variant, like uuid4()."""
+    parts = [pc.utf8_slice_codeunits(hex32, a, b) for a, b in ((0, 8), (8, 12), (13, 16), (17, 20))]
+    variant = pc.utf8_slice_codeunits(hex32, 16, 17)
+    variant = pc.replace_substring_regex(variant, "[0-3c]", "8")
+    variant = pc.replace_substring_regex(variant, "[4-7d]", "9")
+    variant = pc.replace_substring_regex(variant, "[e]", "a")
+    variant = pc.replace_substring_regex(variant, "[f]", "b")
+    return pc.binary_join_element_wise(
+        parts[0],
+        parts[1],
+        pc.binary_join_element_wise("4", parts[2], ""),
+        pc.binary_join_element_wise(variant, parts[3], ""),
+        pc.utf8_slice_codeunits(hex32, 20, 32),
+        "-",
+    )

@@ -1,0 +1,43 @@
+"""redact: letters and digits become a mask character (shape kept), or the whole value a token."""
+
+from __future__ import annotations
+
+import re
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from anonymiser.maskers._vector import text_problem
+from anonymiser.maskers.base import ColumnSpec, MaskContext, Param, RuleError, Strategy, register
+
+
+@register
+class Redact(Strategy):
+    name = "redact"
+    summary = "Replace every character but separators by a mask character, or the value by a token."
+    params = {
+        "char": Param(str, "the mask character", default="x"),
+        "keep": Param(str, "characters left as they are (separators)", default=" -@.,'/()+:_"),
+        "token": Param(str, "replace the whole value by this text instead", default=None),
+    }
+
+    def check_column(self, column: ColumnSpec) -> str | None:
+        if len(self.options["char"]) != 1:
+            raise RuleError(f"strategy redact: char={self.options['char']!r} must be one character")
+        token = self.options["token"]
+        if token is not None and column.max_length is not None and len(token) > column.max_length:
+            return (
+                f"strategy redact on {column.table}.{column.name}: token {token!r} is longer "
+                f"than {column.pg_type} allows"
+            )
+        return text_problem(self.name, column)
+
+    def mask(self, values: pa.Array, ctx: MaskContext) -> pa.Array:
+        token = self.options["token"]
+        if token is not None:
+            filled = pa.repeat(pa.scalar(token, type=values.type), len(values))
+            return pc.if_else(pc.is_null(values), pa.nulls(len(values), values.type), filled)
+        kept = "".join(re.escape(c) for c in self.options["keep"])
+        pattern = f"[^\\s{kept}]" if kept else "[^\\s]"
+        replacement = self.options["char"].replace("\\", "\\\\")
+        return pc.replace_substring_regex(values, pattern, replacement)
