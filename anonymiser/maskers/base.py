@@ -28,6 +28,7 @@ __all__ = [
     "RuleError",
     "Strategy",
     "all_strategies",
+    "byte_view",
     "get_strategy",
     "map_unique",
     "register",
@@ -110,7 +111,7 @@ class MaskContext:
 
     def wide_digests(self, values: pa.Array, words: int) -> np.ndarray:
         """`words` independent keyed 64-bit digests per value, shape (len(values), words)."""
-        offsets, data, valid = _byte_view(values)
+        offsets, data, valid = byte_view(values)
         out = np.zeros((len(valid), words), dtype=np.uint64)
         for word in range(words):
             sip_key = self._subkey[:16] if word == 0 else self.digest_bytes(b"word%d" % word, 16)
@@ -123,7 +124,7 @@ _SHORT = 128  # longer values are compressed with BLAKE2b before SipHash
 _U64 = np.uint64
 
 
-def _byte_view(values: pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def byte_view(values: pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(int64 offsets, uint8 data, validity) of the bytes of each value (text form if not text)."""
     if isinstance(values, pa.ChunkedArray):
         values = values.combine_chunks()

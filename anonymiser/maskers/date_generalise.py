@@ -1,0 +1,44 @@
+"""date_generalise: keep only the year or the month of a date/timestamp (time set to midnight)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from anonymiser.maskers._pgdate import from_julian, to_julian, date_problem, format_dates, parse_dates
+from anonymiser.maskers.base import (
+    ColumnSpec,
+    MaskContext,
+    Param,
+    RuleError,
+    Strategy,
+    map_unique,
+    register,
+)
+
+_MIDNIGHT = r"^ \d\d:\d\d:\d\d(\.\d+)?"
+
+
+@register
+class DateGeneralise(Strategy):
+    name = "date_generalise"
+    summary = "Truncate dates to the first day of their year or month; infinities are kept."
+    params = {"to": Param(str, "year or month", default="year")}
+
+    def check_column(self, column: ColumnSpec) -> str | None:
+        if self.options["to"] not in ("year", "month"):
+            raise RuleError(f"strategy date_generalise: to={self.options['to']!r} must be year or month")
+        return date_problem(self.name, column)
+
+    def mask(self, values: pa.Array, ctx: MaskContext) -> pa.Array:
+        return map_unique(values, self._truncate)
+
+    def _truncate(self, unique: pa.Array) -> pa.Array:
+        parsed = parse_dates(unique)
+        year, month, _ = from_julian(parsed.day)
+        if self.options["to"] == "year":
+            month = np.ones_like(month)
+        day = to_julian(year, month, np.ones_like(month))
+        rest = pc.replace_substring_regex(parsed.rest, _MIDNIGHT, " 00:00:00")
+        return format_dates(unique, parsed, day, rest)

@@ -1,0 +1,52 @@
+"""date_shift: move each date/timestamp by a keyed offset of 1..N days either way (time kept)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+
+from anonymiser.maskers._pgdate import date_problem, format_dates, parse_dates
+from anonymiser.maskers._vector import mix
+from anonymiser.maskers.base import (
+    ColumnSpec,
+    MaskContext,
+    Param,
+    RuleError,
+    Strategy,
+    map_unique,
+    register,
+)
+
+
+@register
+class DateShift(Strategy):
+    name = "date_shift"
+    summary = "Shift dates by a keyed offset within +/-days (never 0); infinities are kept."
+    may_collide = True
+    params = {
+        "days": Param(int, "largest shift in days, either way", default=30),
+        "seed": Param(
+            str, "one offset for every value, derived from this seed (keeps intervals)"
+        ),
+    }
+
+    def check_column(self, column: ColumnSpec) -> str | None:
+        if self.options["days"] < 1:
+            raise RuleError(f"strategy date_shift: days={self.options['days']} must be >= 1")
+        return date_problem(self.name, column)
+
+    def mask(self, values: pa.Array, ctx: MaskContext) -> pa.Array:
+        return map_unique(values, lambda unique: self._shift(unique, ctx))
+
+    def _shift(self, unique: pa.Array, ctx: MaskContext) -> pa.Array:
+        days = self.options["days"]
+        seed = self.options["seed"]
+        if seed is None:
+            digests = ctx.digests(unique)
+        else:
+            digests = np.full(len(unique), ctx.digests(pa.array([seed]))[0], dtype=np.uint64)
+        # 1..days, then a sign: a shift of 0 would leave the value as it was
+        size = (mix(digests, 11) % np.uint64(days)).astype(np.int64) + 1
+        sign = np.where(mix(digests, 12) & np.uint64(1), 1, -1)
+        parsed = parse_dates(unique)
+        return format_dates(unique, parsed, parsed.day + size * sign, parsed.rest)

@@ -1,0 +1,132 @@
+"""json: nested rules at JSON paths ($.a.b, $.items[*].email, $.x[0]) inside json/jsonb text."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import pyarrow as pa
+
+from anonymiser.maskers._nested import NestedRule, element_column
+from anonymiser.maskers.base import (
+    ColumnSpec,
+    MaskContext,
+    Param,
+    RuleError,
+    Strategy,
+    map_unique,
+    register,
+)
+
+_STEP = re.compile(r"\.([A-Za-z_][\w-]*)|\.\*|\[\*\]|\[(\d+)\]|\['([^']*)'\]|\[\"([^\"]*)\"\]")
+_ALL = object()  # [*] and .*
+Step = str | int | object
+
+
+def parse_path(path: str) -> list[Step]:
+    """`$.a[*].b` -> ['a', ALL, 'b']; RuleError on anything else."""
+    if not path.startswith("$"):
+        raise RuleError(f"strategy json: path {path!r} must start with $")
+    steps: list[Step] = []
+    pos = 1
+    while pos < len(path):
+        match = _STEP.match(path, pos)
+        if not match:
+            raise RuleError(f"strategy json: cannot read path {path!r} at {path[pos:]!r}")
+        key, index, quoted1, quoted2 = match.groups()
+        if key is not None:
+            steps.append(key)
+        elif index is not None:
+            steps.append(int(index))
+        elif quoted1 is not None or quoted2 is not None:
+            steps.append(quoted1 if quoted1 is not None else quoted2)
+        else:
+            steps.append(_ALL)
+        pos = match.end()
+    return steps
+
+
+def _slots(node: Any, steps: list[Step]) -> Iterator[tuple[Any, Any]]:
+    """(container, key) of every scalar at `steps` below `node` (all scalars under a container)."""
+    if not steps:
+        return
+    step, rest = steps[0], steps[1:]
+    if step is _ALL:
+        keys: list[Any] = (
+            list(node) if isinstance(node, dict) else list(range(len(node)))
+            if isinstance(node, list) else []
+        )
+    elif isinstance(step, int):
+        keys = [step] if isinstance(node, list) and -len(node) <= step < len(node) else []
+    else:
+        keys = [step] if isinstance(node, dict) and step in node else []
+    for key in keys:
+        child = node[key]
+        if rest:
+            yield from _slots(child, rest)
+        elif isinstance(child, dict | list):
+            yield from _leaves(child)
+        elif isinstance(child, str | int | float) and not isinstance(child, bool):
+            yield node, key
+
+
+def _leaves(node: Any) -> Iterator[tuple[Any, Any]]:
+    items = node.items() if isinstance(node, dict) else enumerate(node)
+    for key, child in items:
+        if isinstance(child, dict | list):
+            yield from _leaves(child)
+        elif isinstance(child, str | int | float) and not isinstance(child, bool):
+            yield node, key
+
+
+@register
+class Json(Strategy):
+    name = "json"
+    summary = "Apply nested rules at JSON paths inside json/jsonb; other content is kept."
+    may_collide = True
+    params = {
+        "paths": Param(dict, "JSON path -> nested rule {strategy: ..., <params>}", True),
+    }
+
+    def check_column(self, column: ColumnSpec) -> str | None:
+        if column.base_type not in ("json", "jsonb") or column.is_array:
+            return (
+                f"strategy json cannot mask {column.table}.{column.name}: it needs a json or "
+                f"jsonb column and the column is {column.pg_type}"
+            )
+        if not self.options["paths"]:
+            raise RuleError("strategy json: paths is empty")
+        self.rules = [
+            (parse_path(str(path)), NestedRule(rule, element_column(column, "text", str(path)), "json"))
+            for path, rule in self.options["paths"].items()
+        ]
+        return None
+
+    def mask(self, values: pa.Array, ctx: MaskContext) -> pa.Array:
+        return map_unique(values, lambda unique: self._documents(unique, ctx))
+
+    def _documents(self, unique: pa.Array, ctx: MaskContext) -> pa.Array:
+        texts = unique.to_pylist()
+        docs = [json.loads(text) for text in texts]
+        changed = [False] * len(docs)
+        for steps, rule in self.rules:
+            slots: list[tuple[int, Any, Any]] = []
+            for row, doc in enumerate(docs):
+                slots.extend((row, container, key) for container, key in _slots(doc, steps))
+            if not slots:
+                continue
+            originals = pa.array(
+                [c[k] if isinstance(c[k], str) else json.dumps(c[k]) for _, c, k in slots],
+                pa.string(),
+            )
+            masked = rule.mask(originals, ctx).cast(pa.string()).to_pylist()
+            for (row, container, key), new in zip(slots, masked, strict=True):
+                container[key] = new
+                changed[row] = True
+        out = [
+            json.dumps(doc, ensure_ascii=False) if touched else text
+            for text, doc, touched in zip(texts, docs, changed, strict=True)
+        ]
+        return pa.array(out, unique.type)

@@ -1,0 +1,100 @@
+"""pattern: identifier replacement that keeps its shape (letters, digits, separators) or a format."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from anonymiser.maskers._vector import digit_strings, mix, pick, text_problem
+from anonymiser.maskers.base import (
+    ColumnSpec,
+    MaskContext,
+    Param,
+    RuleError,
+    Strategy,
+    byte_view,
+    map_unique,
+    register,
+)
+
+# National Insurance number prefixes: HMRC never issues D, F, I, Q, U, V as either letter nor O
+# as the second, nor the prefixes below; a CHECK like ^[A-CEGHJ-PR-TW-Z]{2}[0-9]{6}[A-D]$ holds
+_NINO_FIRST = "ABCEGHJKLMNOPRSTWXYZ"
+_NINO_PREFIXES = pa.array(
+    [
+        a + b
+        for a, b in itertools.product(_NINO_FIRST, _NINO_FIRST.replace("O", ""))
+        if a + b not in {"BG", "GB", "KN", "NK", "NT", "TN", "ZZ"}
+    ]
+)
+_NINO_SUFFIXES = pa.array(list("ABCD"))
+_FORMATS = {"ni_number": 9, "trn": 7}
+_U64 = np.uint64
+
+
+@register
+class Pattern(Strategy):
+    name = "pattern"
+    summary = (
+        "Replace letters by letters and digits by digits, keeping separators and case; "
+        "or generate a valid ni_number / trn (7 digits)."
+    )
+    may_collide = True
+    params = {
+        "format": Param(str, "ni_number or trn; without it the value's own shape is kept"),
+    }
+
+    def check_column(self, column: ColumnSpec) -> str | None:
+        fmt = self.options["format"]
+        if fmt is not None and fmt not in _FORMATS:
+            known = ", ".join(sorted(_FORMATS))
+            raise RuleError(f"strategy pattern: unknown format {fmt!r} (known: {known})")
+        if fmt and column.max_length is not None and column.max_length < _FORMATS[fmt]:
+            return (
+                f"strategy pattern on {column.table}.{column.name}: a {fmt} needs "
+                f"{_FORMATS[fmt]} characters and the column is {column.pg_type}"
+            )
+        return text_problem(self.name, column)
+
+    def mask(self, values: pa.Array, ctx: MaskContext) -> pa.Array:
+        fmt = self.options["format"]
+        if fmt == "ni_number":
+            return map_unique(values, lambda unique: _ni_numbers(ctx.digests(unique)))
+        if fmt == "trn":
+            return map_unique(
+                values, lambda unique: digit_strings(mix(ctx.digests(unique), 1), 7)
+            )
+        return map_unique(values, lambda unique: _same_shape(unique, ctx))
+
+
+def _ni_numbers(digests: np.ndarray) -> pa.Array:
+    return pc.binary_join_element_wise(
+        pick(_NINO_PREFIXES, digests, 1),
+        digit_strings(mix(digests, 2) % _U64(10**6), 6),
+        pick(_NINO_SUFFIXES, digests, 3),
+        "",
+    )
+
+
+def _same_shape(unique: pa.Array, ctx: MaskContext) -> pa.Array:
+    """Every ASCII letter/digit replaced by one of its class, from the value's keyed digest."""
+    offsets, data, _ = byte_view(unique)
+    start, end = int(offsets[0]), int(offsets[-1])
+    chars = data[start:end].copy()
+    lengths = np.diff(offsets)
+    row = np.repeat(np.arange(len(unique), dtype=np.int64), lengths)
+    position = np.arange(end - start, dtype=np.uint64) - np.repeat(
+        (offsets[:-1] - start).astype(np.uint64), lengths
+    )
+    digests = ctx.digests(unique)
+    noise = mix(digests[row] + position * _U64(0x9E3779B97F4A7C15), 7)
+    for low, high, count in ((48, 57, 10), (65, 90, 26), (97, 122, 26)):
+        hit = (chars >= low) & (chars <= high)
+        chars[hit] = (low + noise[hit] % _U64(count)).astype(np.uint8)
+    rebased = (offsets - start).astype(np.int32)
+    return pa.StringArray.from_buffers(
+        len(unique), pa.py_buffer(rebased), pa.py_buffer(chars)
+    ).cast(unique.type)
