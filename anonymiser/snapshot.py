@@ -7,14 +7,18 @@ import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from anonymiser import __version__
+from anonymiser.config import DEFAULT_RULES_DIR, key_fingerprint, load_key
 from anonymiser.datasets import load_dataset, validate_name
 from anonymiser.errors import NotFound, StoreError
 from anonymiser.manifest import Manifest
 from anonymiser.pg.connect import SESSION_SETTINGS
+from anonymiser.rules import RuleSet, load_rules, plan_or_raise, read_source_catalog
+from anonymiser.rules.lint import LintResult
 from anonymiser.stages.extract import DEFAULT_PART_BYTES, ExtractOptions, extract
-from anonymiser.stages.mask import mask
+from anonymiser.stages.mask import MaskStats, mask
 from anonymiser.stages.publish import manifest_key, publish, utc_now
 from anonymiser.stages.restore import RestoreOptions, RestoreReport, restore
 from anonymiser.stores import Store, open_store
@@ -23,6 +27,7 @@ __all__ = [
     "create_snapshot",
     "list_snapshots",
     "load_manifest",
+    "masking_section",
     "restore_snapshot",
 ]
 
@@ -41,10 +46,24 @@ def create_snapshot(
     datasets_dir: Path | None = None,
     workdir: Path | None = None,
     part_bytes: int = DEFAULT_PART_BYTES,
+    rules_dir: Path | None = None,
+    key: bytes | None = None,
+    unmasked: bool = False,
 ) -> Manifest:
-    """Extract `dataset` from `source`, mask it, and publish it as a new version in `store`."""
+    """Extract `dataset` from `source`, mask it, and publish it as a new version in `store`.
+
+    Masking fails closed: the rules (`rules_dir`, default ./rules) are linted against the
+    source catalog before anything is extracted, and every problem is raised at once
+    (RulesInvalid). `key` defaults to ANONYMISER_KEY; without one nothing runs.
+    `unmasked=True` copies the data as is (manifest: masking.applied false); it exists for
+    transport tests and benchmarks, and the CLI does not offer it.
+    """
     definition = load_dataset(dataset, datasets_dir)
     version = validate_name("version", version or _default_version())
+    rules: RuleSet | None = None
+    if not unmasked:
+        key = key if key is not None else load_key()
+        rules = load_rules(rules_dir or DEFAULT_RULES_DIR)
     target_store = open_store(store, create=True)
     if target_store.exists(manifest_key(dataset, version)):
         # fail before reading anything from the source
@@ -52,6 +71,9 @@ def create_snapshot(
             f"{target_store.url}: {dataset} version {version} is already published and "
             "published versions are immutable; choose another --version"
         )
+    if rules is not None:
+        # fail closed before extracting anything: lint against the live catalog first
+        plan_or_raise(rules, read_source_catalog(source), definition)
     created_at = utc_now()
     work = Path(tempfile.mkdtemp(prefix="anonymiser-work-", dir=workdir))
     try:
@@ -62,7 +84,16 @@ def create_snapshot(
         )
         timings["extract"] = time.monotonic() - started
         started = time.monotonic()
-        extracted, masking = mask(extracted)
+        if rules is None or key is None:
+            masking: dict[str, Any] = {
+                "applied": False,
+                "note": "created with unmasked=True: every column was copied as is",
+            }
+        else:
+            # the schema may have changed since the lint: plan from the extract's own catalog
+            checked = plan_or_raise(rules, extracted.catalog, definition)
+            extracted, stats = mask(extracted, checked.plan, key, work)
+            masking = masking_section(rules, checked, key, stats)
         timings["mask"] = time.monotonic() - started
         manifest = Manifest(
             dataset=dataset,
@@ -87,6 +118,22 @@ def create_snapshot(
         return published
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def masking_section(
+    rules: RuleSet, checked: LintResult, key: bytes, stats: MaskStats
+) -> dict[str, Any]:
+    """The manifest's record of masking: rules by hash, key by fingerprint, never a secret."""
+    return {
+        "applied": True,
+        "key_fingerprint": key_fingerprint(key),
+        "rules_hash": rules.digest(),
+        "rules_files": len(rules.files),
+        "warnings": [str(p) for p in checked.warnings],
+        "columns": checked.plan.describe(),
+        "unique_mappings": dict(sorted(stats.collisions.items())),
+        "rows": stats.rows,
+    }
 
 
 def list_snapshots(store: Store | str | Path, dataset: str | None = None) -> list[Manifest]:
