@@ -63,6 +63,21 @@ INSERT INTO orders (customer_id, total, placed_at, note) VALUES
     (3, 99999999.99, '1999-12-31 23:59:59+00', E'line\\nbreak \\\\ backslash');
 INSERT INTO tags VALUES ('a', 'first'), ('b', NULL);
 """
+# Masking fails closed, so every create needs a key and rules covering every column. These
+# tests are about the CLI's transport and errors: every column is kept (explicitly).
+TEST_KEY = "cli-test-key-0123456789abcdef"
+KEEP_ALL_RULES = """
+tables:
+  public.customers:
+    defaults: {strategy: keep, reason: "test data"}
+    columns: {id: {}, name: {}, email: {}}
+  public.orders:
+    defaults: {strategy: keep, reason: "test data"}
+    columns: {id: {}, customer_id: {}, total: {}, placed_at: {}, note: {}}
+  public.tags:
+    defaults: {strategy: keep, reason: "test data"}
+    columns: {code: {}, label: {}}
+"""
 
 
 # -- helpers ---------------------------------------------------------------------------------
@@ -72,6 +87,7 @@ def _clean_env(**extra: str) -> dict[str, str]:
     """The environment without any ANONYMISER_* setting of the caller, plus `extra`."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("ANONYMISER_")}
     env["COLUMNS"] = "200"  # rich tables: do not truncate names in a narrow pseudo-terminal
+    env["ANONYMISER_KEY"] = TEST_KEY
     env.update(extra)
     return env
 
@@ -79,6 +95,9 @@ def _clean_env(**extra: str) -> dict[str, str]:
 def run_cli(
     *args: str | Path, cwd: Path, env: dict[str, str] | None = None, timeout: float = 120
 ) -> subprocess.CompletedProcess[str]:
+    if args[:2] == ("snapshot", "create") and not (Path(cwd) / "rules").exists():
+        (Path(cwd) / "rules").mkdir(parents=True)
+        (Path(cwd) / "rules" / "cli.yaml").write_text(KEEP_ALL_RULES)
     return subprocess.run(
         [*CLI, *map(str, args)],
         cwd=cwd,
@@ -276,13 +295,13 @@ def test_create_list_show_restore_round_trip_keeps_rows_serials_and_fks(
     listed = run_cli("snapshot", "list", "--store", published.store, cwd=tmp_path)
     assert_ok(listed)
     assert re.search(r"fullset\s*│\s*v1\s*│", listed.stdout), listed.stdout
-    assert "NO" in listed.stdout  # masked column: not masked
+    assert "yes" in listed.stdout  # masked column: the rules were applied (all keep)
 
     shown = run_cli("snapshot", "show", "fullset", "--store", published.store, cwd=tmp_path)
     assert_ok(shown)
     for table in TABLES:
         assert table in shown.stdout
-    assert "masked: NO" in shown.stdout
+    assert "masked: yes" in shown.stdout
 
     restored = run_cli(
         "snapshot",
@@ -364,13 +383,13 @@ def test_flags_win_over_environment(published: Published, tmp_path: Path) -> Non
     assert "v1" in result.stdout
 
 
-def test_create_defaults_to_local_store_and_utc_version_and_warns_not_masked(
+def test_create_defaults_to_local_store_and_utc_version_and_rules_folder(
     loaded_source: str, tmp_path: Path
 ) -> None:
     result = run_cli("snapshot", "create", "fullset", "--source", loaded_source, cwd=tmp_path)
     assert_ok(result)
     assert "published fullset version" in result.stdout
-    assert "NOT masked" in result.stderr
+    assert "NOT masked" not in result.stderr
     versions = [
         p.parent.name for p in (tmp_path / "anonymiser-store" / "fullset").glob("*/manifest.json")
     ]
