@@ -19,7 +19,9 @@ _CATEGORY = {
 }  # fmt: skip
 
 
-def element_column(parent: ColumnSpec, base_type: str, where: str, max_length: int | None = None) -> ColumnSpec:
+def element_column(
+    parent: ColumnSpec, base_type: str, where: str, max_length: int | None = None
+) -> ColumnSpec:
     """The ColumnSpec a nested strategy sees for values inside `parent`."""
     return ColumnSpec(
         table=parent.table,
@@ -35,7 +37,7 @@ def element_column(parent: ColumnSpec, base_type: str, where: str, max_length: i
 
 
 class NestedRule:
-    """`{strategy: NAME, <params> | params: {...}, namespace: optional}` bound to an element column."""
+    """A nested `{strategy: NAME, <params> | params: {...}, namespace: ...}` for an element."""
 
     def __init__(self, rule: Any, column: ColumnSpec, owner: str) -> None:
         if not isinstance(rule, Mapping) or not isinstance(rule.get("strategy"), str):

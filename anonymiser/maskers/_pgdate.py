@@ -57,7 +57,9 @@ def parse_dates(values: pa.Array) -> ParsedDates:
     return ParsedDates(matched, np.where(matched, day, 0), pc.struct_field(filled, "rest"))
 
 
-def format_dates(values: pa.Array, parsed: ParsedDates, day: np.ndarray, rest: pa.Array) -> pa.Array:
+def format_dates(
+    values: pa.Array, parsed: ParsedDates, day: np.ndarray, rest: pa.Array
+) -> pa.Array:
     """PostgreSQL text of the Julian days `day` + `rest`; unmatched values are kept as they were."""
     year, month, dom = from_julian(np.where(parsed.matched, day, 2451545))
     bc = year <= 0
@@ -83,9 +85,7 @@ def to_julian(year: np.ndarray, month: np.ndarray, day: np.ndarray) -> np.ndarra
     a = (14 - month) // 12
     y = year + 4800 - a
     m = month + 12 * a - 3
-    result: np.ndarray = (
-        day + (153 * m + 2) // 5 + 365 * y + y // 4 - y // 100 + y // 400 - 32045
-    )
+    result: np.ndarray = day + (153 * m + 2) // 5 + 365 * y + y // 4 - y // 100 + y // 400 - 32045
     return result
 
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import re
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, ClassVar
 
 import pyarrow as pa
 
@@ -19,7 +20,9 @@ class Array(Strategy):
     name = "array"
     summary = "Mask every element of an array with a nested rule {strategy: ..., <params>}."
     may_collide = True
-    params = {"rule": Param(dict, "the nested rule for each element", True)}
+    params: ClassVar[Mapping[str, Param]] = {
+        "rule": Param(dict, "the nested rule for each element", True)
+    }
 
     def check_column(self, column: ColumnSpec) -> str | None:
         if not column.is_array:

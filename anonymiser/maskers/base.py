@@ -130,7 +130,9 @@ def byte_view(values: pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         values = values.combine_chunks()
     if not (pa.types.is_string(values.type) or pa.types.is_binary(values.type)):
         if pa.types.is_large_string(values.type) or pa.types.is_large_binary(values.type):
-            values = values.cast(pa.binary() if pa.types.is_large_binary(values.type) else pa.string())
+            values = values.cast(
+                pa.binary() if pa.types.is_large_binary(values.type) else pa.string()
+            )
         else:
             values = pc.cast(values, pa.string())
     n = len(values)

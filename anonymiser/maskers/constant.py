@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, ClassVar
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -18,7 +19,7 @@ _INT_RANGES = {"int2": 2**15, "int4": 2**31, "int8": 2**63}
 class Constant(Strategy):
     name = "constant"
     summary = "Replace every non-NULL value with one fixed value (NULLs stay NULL)."
-    params = {
+    params: ClassVar[Mapping[str, Param]] = {
         "value": Param((str, int, float, bool), "the replacement, in the column's type", True),
     }
 

@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import ClassVar
+
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from anonymiser.maskers._pgdate import from_julian, to_julian, date_problem, format_dates, parse_dates
+from anonymiser.maskers._pgdate import (
+    date_problem,
+    format_dates,
+    from_julian,
+    parse_dates,
+    to_julian,
+)
 from anonymiser.maskers.base import (
     ColumnSpec,
     MaskContext,
@@ -24,11 +33,13 @@ _MIDNIGHT = r"^ \d\d:\d\d:\d\d(\.\d+)?"
 class DateGeneralise(Strategy):
     name = "date_generalise"
     summary = "Truncate dates to the first day of their year or month; infinities are kept."
-    params = {"to": Param(str, "year or month", default="year")}
+    params: ClassVar[Mapping[str, Param]] = {"to": Param(str, "year or month", default="year")}
 
     def check_column(self, column: ColumnSpec) -> str | None:
         if self.options["to"] not in ("year", "month"):
-            raise RuleError(f"strategy date_generalise: to={self.options['to']!r} must be year or month")
+            raise RuleError(
+                f"strategy date_generalise: to={self.options['to']!r} must be year or month"
+            )
         return date_problem(self.name, column)
 
     def mask(self, values: pa.Array, ctx: MaskContext) -> pa.Array:

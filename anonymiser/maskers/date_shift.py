@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import ClassVar
+
 import numpy as np
 import pyarrow as pa
 
@@ -23,11 +26,9 @@ class DateShift(Strategy):
     name = "date_shift"
     summary = "Shift dates by a keyed offset within +/-days (never 0); infinities are kept."
     may_collide = True
-    params = {
+    params: ClassVar[Mapping[str, Param]] = {
         "days": Param(int, "largest shift in days, either way", default=30),
-        "seed": Param(
-            str, "one offset for every value, derived from this seed (keeps intervals)"
-        ),
+        "seed": Param(str, "one offset for every value, derived from this seed (keeps intervals)"),
     }
 
     def check_column(self, column: ColumnSpec) -> str | None:

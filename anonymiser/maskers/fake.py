@@ -9,7 +9,8 @@ add digest digits, so a unique column rarely needs a second round.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from typing import ClassVar
 
 import numpy as np
 import pyarrow as pa
@@ -85,7 +86,7 @@ class Fake(Strategy):
     name = "fake"
     summary = "Realistic Faker value (first_name, name, email, phone_number, address, postcode...)."
     may_collide = True
-    params = {
+    params: ClassVar[Mapping[str, Param]] = {
         "provider": Param(str, "Faker provider: first_name, last_name, name, email, ...", True),
         "locale": Param(str, "Faker locale", default="en_GB"),
     }

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import ClassVar
+
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -24,8 +27,10 @@ _NUMERIC = frozenset({"int2", "int4", "int8", "float4", "float8", "numeric"})
 @register
 class Generalise(Strategy):
     name = "generalise"
-    summary = "Postcode to outward code ('SW1A 1AA' -> 'SW1A'), or a number down to a multiple of step."
-    params = {
+    summary = (
+        "Postcode to outward code ('SW1A 1AA' -> 'SW1A'), or a number down to a multiple of step."
+    )
+    params: ClassVar[Mapping[str, Param]] = {
         "kind": Param(str, "postcode or number", default="postcode"),
         "step": Param((int, float), "number: bucket width", default=10),
         "other": Param(str, "postcode: what a value that is not a postcode becomes", default=""),

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import ClassVar
+
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -19,7 +22,7 @@ from anonymiser.maskers.base import (
 
 _INT_MAX = {"int2": 2**15 - 1, "int4": 2**31 - 1, "int8": 2**63 - 1}
 _BASE32 = np.frombuffer(b"abcdefghijklmnopqrstuvwxyz234567", dtype=np.uint8)
-_HEX_UUID = 32
+_HEX = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
 
 
 @register
@@ -27,7 +30,7 @@ class Hash(Strategy):
     name = "hash"
     summary = "Keyed digest: hex/base32 text, an integer in range, a uuid or bytes, by column type."
     may_collide = True
-    params = {
+    params: ClassVar[Mapping[str, Param]] = {
         "length": Param(int, "text: characters of digest (default 32, cut to the column length)"),
         "encoding": Param(str, "text: hex or base32", default="hex"),
         "prefix": Param(str, "text: put before the digest", default=""),
@@ -56,7 +59,9 @@ class Hash(Strategy):
             return None
         if not is_text_column(column):
             return f"{where}: cannot hash into {column.pg_type} (text, integers, uuid, bytea)"
-        room = None if column.max_length is None else column.max_length - len(self.options["prefix"])
+        room = (
+            None if column.max_length is None else column.max_length - len(self.options["prefix"])
+        )
         if room is not None and room < 1:
             return f"{where}: prefix leaves no room in {column.pg_type}"
         length = self.options["length"] or 32
@@ -86,8 +91,7 @@ class Hash(Strategy):
                 pa.binary(), len(unique), [None, pa.py_buffer(offsets), pa.py_buffer(raw.copy())]
             ).cast(unique.type)
         if base == "uuid":
-            text = hex_strings(ctx.wide_digests(unique, 2), _HEX_UUID)
-            return _uuid_form(text)
+            return _uuids(ctx.wide_digests(unique, 2))
         length = self.options["length"]
         if self.options["encoding"] == "hex":
             text = hex_strings(ctx.wide_digests(unique, (length + 15) // 16), length)
@@ -105,19 +109,16 @@ def _base32(words: np.ndarray, length: int) -> pa.Array:
     return fixed_width_strings(matrix)
 
 
-def _uuid_form(hex32: pa.Array) -> pa.Array:
+def _uuids(words: np.ndarray) -> pa.Array:
     """8-4-4-4-12 with the version nibble 4 and the RFC 4122 variant, like uuid4()."""
-    parts = [pc.utf8_slice_codeunits(hex32, a, b) for a, b in ((0, 8), (8, 12), (13, 16), (17, 20))]
-    variant = pc.utf8_slice_codeunits(hex32, 16, 17)
-    variant = pc.replace_substring_regex(variant, "[0-3c]", "8")
-    variant = pc.replace_substring_regex(variant, "[4-7d]", "9")
-    variant = pc.replace_substring_regex(variant, "[e]", "a")
-    variant = pc.replace_substring_regex(variant, "[f]", "b")
-    return pc.binary_join_element_wise(
-        parts[0],
-        parts[1],
-        pc.binary_join_element_wise("4", parts[2], ""),
-        pc.binary_join_element_wise(variant, parts[3], ""),
-        pc.utf8_slice_codeunits(hex32, 20, 32),
-        "-",
-    )
+    raw = words.astype(">u8").view(np.uint8).reshape(len(words), 16).copy()
+    raw[:, 6] = (raw[:, 6] & 0x0F) | 0x40
+    raw[:, 8] = (raw[:, 8] & 0x3F) | 0x80
+    hexed = np.empty((len(words), 32), dtype=np.uint8)
+    hexed[:, 0::2] = _HEX[raw >> 4]
+    hexed[:, 1::2] = _HEX[raw & 0x0F]
+    matrix = np.full((len(words), 36), ord("-"), dtype=np.uint8)
+    for source, target in ((0, 0), (8, 9), (12, 14), (16, 19), (20, 24)):
+        width = {0: 8, 20: 12}.get(source, 4)
+        matrix[:, target : target + width] = hexed[:, source : source + width]
+    return fixed_width_strings(matrix)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Iterator, Mapping
+from typing import Any, ClassVar
 
 import pyarrow as pa
 
@@ -55,8 +55,11 @@ def _slots(node: Any, steps: list[Step]) -> Iterator[tuple[Any, Any]]:
     step, rest = steps[0], steps[1:]
     if step is _ALL:
         keys: list[Any] = (
-            list(node) if isinstance(node, dict) else list(range(len(node)))
-            if isinstance(node, list) else []
+            list(node)
+            if isinstance(node, dict)
+            else list(range(len(node)))
+            if isinstance(node, list)
+            else []
         )
     elif isinstance(step, int):
         keys = [step] if isinstance(node, list) and -len(node) <= step < len(node) else []
@@ -86,7 +89,7 @@ class Json(Strategy):
     name = "json"
     summary = "Apply nested rules at JSON paths inside json/jsonb; other content is kept."
     may_collide = True
-    params = {
+    params: ClassVar[Mapping[str, Param]] = {
         "paths": Param(dict, "JSON path -> nested rule {strategy: ..., <params>}", True),
     }
 
@@ -99,7 +102,10 @@ class Json(Strategy):
         if not self.options["paths"]:
             raise RuleError("strategy json: paths is empty")
         self.rules = [
-            (parse_path(str(path)), NestedRule(rule, element_column(column, "text", str(path)), "json"))
+            (
+                parse_path(str(path)),
+                NestedRule(rule, element_column(column, "text", str(path)), "json"),
+            )
             for path, rule in self.options["paths"].items()
         ]
         return None

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import ClassVar
+
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -13,7 +16,7 @@ from anonymiser.maskers.base import ColumnSpec, MaskContext, Param, RuleError, S
 class Partial(Strategy):
     name = "partial"
     summary = "Keep the first/last N characters and mask the rest; short values are fully masked."
-    params = {
+    params: ClassVar[Mapping[str, Param]] = {
         "first": Param(int, "characters kept at the start", default=0),
         "last": Param(int, "characters kept at the end", default=4),
         "char": Param(str, "the mask character", default="*"),

@@ -1,8 +1,10 @@
-"""pattern: identifier replacement that keeps its shape (letters, digits, separators) or a format."""
+"""pattern: identifiers replaced keeping their shape (letters, digits, separators), or a format."""
 
 from __future__ import annotations
 
 import itertools
+from collections.abc import Mapping
+from typing import ClassVar
 
 import numpy as np
 import pyarrow as pa
@@ -43,7 +45,7 @@ class Pattern(Strategy):
         "or generate a valid ni_number / trn (7 digits)."
     )
     may_collide = True
-    params = {
+    params: ClassVar[Mapping[str, Param]] = {
         "format": Param(str, "ni_number or trn; without it the value's own shape is kept"),
     }
 
@@ -64,9 +66,7 @@ class Pattern(Strategy):
         if fmt == "ni_number":
             return map_unique(values, lambda unique: _ni_numbers(ctx.digests(unique)))
         if fmt == "trn":
-            return map_unique(
-                values, lambda unique: digit_strings(mix(ctx.digests(unique), 1), 7)
-            )
+            return map_unique(values, lambda unique: digit_strings(mix(ctx.digests(unique), 1), 7))
         return map_unique(values, lambda unique: _same_shape(unique, ctx))
 
 
@@ -90,10 +90,13 @@ def _same_shape(unique: pa.Array, ctx: MaskContext) -> pa.Array:
         (offsets[:-1] - start).astype(np.uint64), lengths
     )
     digests = ctx.digests(unique)
-    noise = mix(digests[row] + position * _U64(0x9E3779B97F4A7C15), 7)
+    # one multiply-xorshift per byte: the digest is already keyed and uniform, this only has to
+    # spread it over the positions
+    noise = (mix(digests, 7)[row] + position * _U64(0x9E3779B97F4A7C15)) * _U64(0xBF58476D1CE4E5B9)
+    noise = (noise >> _U64(32)).astype(np.uint32)
     for low, high, count in ((48, 57, 10), (65, 90, 26), (97, 122, 26)):
         hit = (chars >= low) & (chars <= high)
-        chars[hit] = (low + noise[hit] % _U64(count)).astype(np.uint8)
+        chars[hit] = (low + noise[hit] % np.uint32(count)).astype(np.uint8)
     rebased = (offsets - start).astype(np.int32)
     return pa.StringArray.from_buffers(
         len(unique), pa.py_buffer(rebased), pa.py_buffer(chars)

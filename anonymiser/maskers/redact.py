@@ -3,19 +3,29 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
+from typing import ClassVar
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from anonymiser.maskers._vector import text_problem
-from anonymiser.maskers.base import ColumnSpec, MaskContext, Param, RuleError, Strategy, register
+from anonymiser.maskers.base import (
+    ColumnSpec,
+    MaskContext,
+    Param,
+    RuleError,
+    Strategy,
+    map_unique,
+    register,
+)
 
 
 @register
 class Redact(Strategy):
     name = "redact"
     summary = "Replace every character but separators by a mask character, or the value by a token."
-    params = {
+    params: ClassVar[Mapping[str, Param]] = {
         "char": Param(str, "the mask character", default="x"),
         "keep": Param(str, "characters left as they are (separators)", default=" -@.,'/()+:_"),
         "token": Param(str, "replace the whole value by this text instead", default=None),
@@ -40,4 +50,6 @@ class Redact(Strategy):
         kept = "".join(re.escape(c) for c in self.options["keep"])
         pattern = f"[^\\s{kept}]" if kept else "[^\\s]"
         replacement = self.options["char"].replace("\\", "\\\\")
-        return pc.replace_substring_regex(values, pattern, replacement)
+        return map_unique(
+            values, lambda unique: pc.replace_substring_regex(unique, pattern, replacement)
+        )

@@ -1,0 +1,63 @@
+from __future__ import annotations
+
+import re
+import socket
+from typing import Any
+
+import pytest
+
+from anonymiser.maskers import RuleError
+from tests.unit.maskers.conftest import ctx, run
+
+TEXT = "Call Jane Smith on 07700 900123 or jane@corp.co.uk. NI: AB123456C, lives SW1A 1AA."
+KNOWN = {
+    "PERSON": {"Jane Smith": "Alice Jones"},
+    "EMAIL_ADDRESS": {"jane@corp.co.uk": "alice.j@example.com"},
+}
+
+
+@pytest.fixture(autouse=True)
+def no_network(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Presidio must never download a model or a list: any connection attempt fails the test."""
+
+    def refuse(*args: Any, **kwargs: Any) -> None:
+        raise AssertionError("presidio tried to use the network")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket, "getaddrinfo", refuse)
+
+
+def test_entities_and_known_values_are_replaced_offline() -> None:
+    (out,) = run("presidio", {}, [TEXT], context=ctx(known=KNOWN))
+    for original in ("Jane Smith", "07700 900123", "jane@corp.co.uk", "AB123456C", "SW1A 1AA"):
+        assert original not in out
+    assert "Alice Jones" in out and "alice.j@example.com" in out
+    assert re.search(r"NI: [A-Z]{2}\d{6}[A-D]", out)
+
+
+def test_known_values_match_whatever_the_case_and_spacing() -> None:
+    (out,) = run("presidio", {}, ["met JANE  smith today"], context=ctx(known=KNOWN))
+    assert out == "met Alice Jones today"
+
+
+@pytest.mark.parametrize("value", ["", "nothing personal here", "zoë 😀", None])
+def test_text_without_pii_is_kept(value: str | None) -> None:
+    assert run("presidio", {}, [value]) == [value]
+
+
+def test_presidio_is_deterministic_and_keyed() -> None:
+    texts = ["mail bob@school.org.uk now", "ring 07700 900456"]
+    first = run("presidio", {}, texts)
+    assert run("presidio", {}, texts) == first
+    assert run("presidio", {}, texts, context=ctx(key=b"other" * 8)) != first
+
+
+def test_a_model_that_is_not_installed_is_not_downloaded() -> None:
+    (out,) = run("presidio", {"model": "en_core_web_lg"}, ["mail bob@school.org.uk"])
+    assert "bob@school.org.uk" not in out
+
+
+@pytest.mark.parametrize("params", [{"entities": "EMAIL"}, {"threshold": 2}, {"entities": [1]}])
+def test_presidio_refuses_bad_params(params: dict[str, object]) -> None:
+    with pytest.raises(RuleError):
+        run("presidio", params, [])
