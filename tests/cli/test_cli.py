@@ -751,4 +751,7 @@ def test_demo_snapshots_and_restores_equal_row_counts(tmp_path: Path) -> None:
         assert before == after and equal == "yes", line
     manifests = list((store / "fullset").glob("*/manifest.json"))
     assert len(manifests) == 1
-    assert json.loads(manifests[0].read_text())["dataset"] == "fullset"
+    manifest = json.loads(manifests[0].read_text())
+    assert manifest["dataset"] == "fullset"
+    assert manifest["masking"]["applied"] is True  # the repo's rules/, under a throwaway key
+    assert "throwaway key" in result.stdout
