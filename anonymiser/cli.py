@@ -15,7 +15,15 @@ from rich.markup import escape
 from rich.table import Table as RichTable
 
 from anonymiser import __version__
-from anonymiser.config import DEFAULT_STORE, ENV_SOURCE, ENV_STORE, ENV_TARGET, require
+from anonymiser.config import (
+    DEFAULT_STORE,
+    ENV_KEY,
+    ENV_SOURCE,
+    ENV_STORE,
+    ENV_TARGET,
+    load_key,
+    require,
+)
 from anonymiser.errors import AnonymiserError
 from anonymiser.manifest import Manifest
 
@@ -37,6 +45,10 @@ snapshot_app = typer.Typer(
     help="Create, list, inspect and restore snapshots.", no_args_is_help=True
 )
 app.add_typer(snapshot_app, name="snapshot")
+rules_app = typer.Typer(
+    help="Check masking rules against a source, or draft them.", no_args_is_help=True
+)
+app.add_typer(rules_app, name="rules")
 
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
@@ -70,6 +82,15 @@ def _signing_key(key_file: Path | None) -> bytes | None:
     from anonymiser.signing import load_signing_key
 
     return load_signing_key(key_file)
+
+
+RulesOpt = Annotated[
+    Path | None, typer.Option("--rules", help="Masking rules folder (default ./rules).")
+]
+SourceOpt = Annotated[
+    str | None,
+    typer.Option("--source", envvar=ENV_SOURCE, help="Source database DSN (read only)."),
+]
 
 
 def _human_bytes(n: float) -> str:
@@ -123,17 +144,33 @@ def snapshot_create(
     ] = None,
     jobs: JobsOpt = 1,
     signing_key_file: SigningKeyOpt = None,
+    rules: RulesOpt = None,
+    key_file: Annotated[
+        Path | None,
+        typer.Option("--key-file", help=f"File holding the masking key (else ${ENV_KEY})."),
+    ] = None,
 ) -> None:
-    """Snapshot DATASET from --source into --store as a new immutable version.
+    """Snapshot DATASET from --source into --store as a new immutable version, masked.
+
+    Fails closed: every column of every table needs a rule in --rules, and a masking key
+    (--key-file or ANONYMISER_KEY) is required; nothing is extracted otherwise.
 
     Example: anonymiser snapshot create fullset --source "host=db dbname=app" --store ./store
     """
     from anonymiser.snapshot import create_snapshot
 
     dsn = require(source, flag="--source", env=ENV_SOURCE, what="source database")
-    key = _signing_key(signing_key_file)
+    key = load_key(key_file)
     manifest = create_snapshot(
-        dsn, store, dataset, version, jobs=jobs, datasets_dir=datasets, signing_key=key
+        dsn,
+        store,
+        dataset,
+        version,
+        jobs=jobs,
+        datasets_dir=datasets,
+        rules_dir=rules,
+        key=key,
+        signing_key=_signing_key(signing_key_file),
     )
     t = manifest.timings
     out.print(
@@ -314,6 +351,74 @@ def snapshot_verify(
     )
 
 
+@rules_app.command("check")
+def rules_check(
+    source: SourceOpt = None,
+    rules: RulesOpt = None,
+    dataset: Annotated[
+        str | None, typer.Option("--dataset", help="Only the tables of this dataset.")
+    ] = None,
+    datasets: Annotated[
+        Path | None,
+        typer.Option("--datasets", help="Dataset definitions folder (default ./snapshots)."),
+    ] = None,
+) -> None:
+    """Lint the masking rules against the source schema: every problem, one line each.
+
+    Exit 1 when any problem is an error (a column without a rule, an unknown table, column
+    or strategy, invalid parameters, a strategy that does not fit the type, no reason).
+
+    Example: anonymiser rules check --source "host=db dbname=app" --rules ./rules
+    """
+    from anonymiser.datasets import load_dataset
+    from anonymiser.rules import check_rules
+
+    dsn = require(source, flag="--source", env=ENV_SOURCE, what="source database")
+    definition = load_dataset(dataset, datasets) if dataset else None
+    result = check_rules(dsn, rules, definition)
+    for problem in result.problems:
+        (err if problem.is_error else out).print(escape(str(problem)), highlight=False)
+    columns = len(result.plan.columns)
+    if result.errors:
+        err.print(
+            f"[bold red]{len(result.errors)} error(s)[/], {len(result.warnings)} warning(s): "
+            "snapshot create would refuse to start",
+            highlight=False,
+        )
+        raise typer.Exit(1)
+    out.print(f"rules ok: {columns} columns covered, {len(result.warnings)} warning(s)")
+
+
+@rules_app.command("suggest")
+def rules_suggest(
+    source: SourceOpt = None,
+    sample: Annotated[
+        int, typer.Option("--sample", min=0, max=100000, help="Values sampled per column.")
+    ] = 200,
+    output: Annotated[
+        Path, typer.Option("--output", help="Folder for the drafted rule files.")
+    ] = Path("rules-draft"),
+) -> None:
+    """Draft a complete rule set from the source: one file per table, every column covered.
+
+    Columns whose names or sampled values look personal get a masking strategy; the rest
+    get `keep` with a reason to review. Existing files in --output are never overwritten.
+
+    Example: anonymiser rules suggest --source "host=db dbname=app" --output ./rules
+    """
+    from anonymiser.rules.suggest import suggest_rules
+
+    dsn = require(source, flag="--source", env=ENV_SOURCE, what="source database")
+    report = suggest_rules(dsn, output, sample=sample)
+    out.print(
+        escape(
+            f"drafted rules for {report.tables} tables, {report.columns} columns "
+            f"({report.masked} masked, {report.kept} keep to review) into {output} "
+            f"using {report.detector}; review every rule, then run `anonymiser rules check`"
+        )
+    )
+
+
 @snapshot_app.command("delete")
 def snapshot_delete(
     dataset: Annotated[str, typer.Argument(help="Dataset name.")],
@@ -367,16 +472,31 @@ def demo(
     ] = None,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the generated demo data.")] = 1,
     jobs: JobsOpt = 2,
+    rules: Annotated[
+        Path | None, typer.Option("--rules", help="Masking rules (default: the demo's own).")
+    ] = None,
 ) -> None:
-    """Throwaway PostgreSQL + demo data -> 2024 snapshot -> restore into a second DB -> report.
+    """Throwaway PostgreSQL + demo data -> masked 2024 snapshot -> restore into a second DB.
+
+    The snapshot is masked with the demo rules under a throwaway key made for this run, and
+    a report of rows, masked columns, checks and time per stage is printed.
 
     Example: anonymiser demo --scale 10
     """
     from anonymiser.demo import run_demo
 
-    out.print("starting a throwaway PostgreSQL and generating the demo data ...")
+    out.print(
+        "starting a throwaway PostgreSQL and generating the demo data; masking with a "
+        "throwaway key made for this run (not saved) ..."
+    )
     report = run_demo(
-        Path(store), scale=scale, jobs=jobs, dataset=dataset, datasets_dir=datasets, seed=seed
+        Path(store),
+        scale=scale,
+        jobs=jobs,
+        dataset=dataset,
+        datasets_dir=datasets,
+        seed=seed,
+        rules_dir=rules,
     )
     m = report.manifest
     table = RichTable("table", "source rows", "snapshot rows", "restored rows")
@@ -401,12 +521,13 @@ def demo(
     for check, why in report.checks.items():
         if why:
             err.print(f"[bold red]check failed:[/] {escape(check)}: {escape(why)}")
-    if not m.masking.get("applied"):
-        out.print(
-            "[yellow]note:[/] masking rules are not applied in this version; the demo data "
-            "is synthetic."
-        )
-    out.print("The server was stopped; the snapshot is left in the store.")
+    out.print(
+        "[yellow]note:[/] masked with the rules in "
+        f"{escape(str(report.rules_dir))} under a throwaway key made for this run "
+        f"(fingerprint {m.masking.get('key_fingerprint', '?')}), which was not kept: "
+        "its pseudonyms cannot be reproduced. The server was stopped; the snapshot is left "
+        "in the store."
+    )
     if not report.passed:
         raise typer.Exit(1)
 
@@ -416,6 +537,8 @@ def main() -> None:
     try:
         app()
     except AnonymiserError as exc:
+        for line in getattr(exc, "details", []):
+            err.print(escape(line), highlight=False)
         err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:

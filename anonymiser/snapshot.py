@@ -9,16 +9,20 @@ import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from anonymiser import __version__
+from anonymiser.config import DEFAULT_RULES_DIR, key_fingerprint, load_key
 from anonymiser.datasets import Dataset, load_dataset, validate_name
 from anonymiser.errors import ConfigError, NotFound, StoreError
 from anonymiser.manifest import Manifest
 from anonymiser.pg.connect import SESSION_SETTINGS
 from anonymiser.pg.locks import create_session
+from anonymiser.rules import RuleSet, load_rules, plan_or_raise, read_source_catalog
+from anonymiser.rules.lint import LintResult
 from anonymiser.signing import ENV_SIGNING_KEY, check_signature, load_signing_key
 from anonymiser.stages.extract import DEFAULT_PART_BYTES, ExtractOptions, extract
-from anonymiser.stages.mask import mask
+from anonymiser.stages.mask import MaskStats, mask
 from anonymiser.stages.publish import manifest_key, publish, utc_now
 from anonymiser.stages.restore import RestoreOptions, RestoreReport, fetch_and_verify, restore
 from anonymiser.stores import Store, open_store
@@ -28,6 +32,7 @@ __all__ = [
     "delete_snapshot",
     "list_snapshots",
     "load_manifest",
+    "masking_section",
     "prune_snapshots",
     "restore_snapshot",
     "trusted_manifest",
@@ -52,8 +57,17 @@ def create_snapshot(
     workdir: Path | None = None,
     part_bytes: int = DEFAULT_PART_BYTES,
     signing_key: bytes | None = None,
+    rules_dir: Path | None = None,
+    key: bytes | None = None,
+    unmasked: bool = False,
 ) -> Manifest:
     """Extract `dataset` from `source`, mask it, and publish it as a new version in `store`.
+
+    Masking fails closed: the rules (`rules_dir`, default ./rules) are linted against the
+    source catalog before anything is extracted, and every problem is raised at once
+    (RulesInvalid). `key` defaults to ANONYMISER_KEY; without one nothing runs.
+    `unmasked=True` copies the data as is (manifest: masking.applied false); it exists for
+    transport tests and benchmarks, and the CLI does not offer it.
 
     The manifest is signed with `signing_key` (default: ANONYMISER_SIGNING_KEY); without a
     key the snapshot is published unsigned, with a warning, and restores must allow that.
@@ -62,6 +76,10 @@ def create_snapshot(
     signing_key = signing_key if signing_key is not None else load_signing_key()
     definition = load_dataset(dataset, datasets_dir)
     version = validate_name("version", version or _default_version())
+    rules: RuleSet | None = None
+    if not unmasked:
+        key = key if key is not None else load_key()
+        rules = load_rules(rules_dir or DEFAULT_RULES_DIR)
     target_store = open_store(store, create=True)
     if target_store.exists(manifest_key(dataset, version)):
         # fail before reading anything from the source
@@ -69,6 +87,9 @@ def create_snapshot(
             f"{target_store.url}: {dataset} version {version} is already published and "
             "published versions are immutable; choose another --version"
         )
+    if rules is not None:
+        # fail closed before extracting anything: lint against the live catalog first
+        plan_or_raise(rules, read_source_catalog(source), definition)
     with create_session(source, dataset) as source_fingerprint:
         return _create_locked(
             source,
@@ -81,6 +102,8 @@ def create_snapshot(
             workdir=workdir,
             part_bytes=part_bytes,
             signing_key=signing_key,
+            rules=rules,
+            key=key,
         )
 
 
@@ -96,6 +119,8 @@ def _create_locked(
     workdir: Path | None,
     part_bytes: int,
     signing_key: bytes | None,
+    rules: RuleSet | None,
+    key: bytes | None,
 ) -> Manifest:
     created_at = utc_now()
     work = Path(tempfile.mkdtemp(prefix="anonymiser-work-", dir=workdir))
@@ -107,7 +132,16 @@ def _create_locked(
         )
         timings["extract"] = time.monotonic() - started
         started = time.monotonic()
-        extracted, masking = mask(extracted)
+        if rules is None or key is None:
+            masking: dict[str, Any] = {
+                "applied": False,
+                "note": "created with unmasked=True: every column was copied as is",
+            }
+        else:
+            # the schema may have changed since the lint: plan from the extract's own catalog
+            checked = plan_or_raise(rules, extracted.catalog, definition)
+            extracted, stats = mask(extracted, checked.plan, key, work)
+            masking = masking_section(rules, checked, key, stats)
         timings["mask"] = time.monotonic() - started
         manifest = Manifest(
             dataset=dataset,
@@ -140,6 +174,26 @@ def _create_locked(
         return published
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def masking_section(
+    rules: RuleSet, checked: LintResult, key: bytes, stats: MaskStats
+) -> dict[str, Any]:
+    """The manifest's record of masking: rules by hash, key by fingerprint, never a secret."""
+    columns = checked.plan.describe()
+    return {
+        "applied": True,
+        "masked_columns": sum(
+            1 for table in columns.values() for rule in table.values() if rule["strategy"] != "keep"
+        ),
+        "key_fingerprint": key_fingerprint(key),
+        "rules_hash": rules.digest(),
+        "rules_files": len(rules.files),
+        "warnings": [str(p) for p in checked.warnings],
+        "columns": columns,
+        "unique_mappings": dict(sorted(stats.collisions.items())),
+        "rows": stats.rows,
+    }
 
 
 def list_snapshots(store: Store | str | Path, dataset: str | None = None) -> list[Manifest]:

@@ -17,6 +17,7 @@ from psycopg import sql
 
 from anonymiser.catalog import qualified_name
 from anonymiser.errors import ConfigError
+from anonymiser.config import throwaway_key
 from anonymiser.manifest import Manifest
 from anonymiser.pg.ephemeral import EphemeralCluster
 from anonymiser.signing import load_signing_key
@@ -28,6 +29,7 @@ __all__ = [
     "DEMO_DATASET",
     "DemoReport",
     "default_datasets_dir",
+    "demo_rules_dir",
     "demo_sql",
     "load_demo",
     "run_demo",
@@ -38,6 +40,11 @@ def demo_sql(scale: int, seed: int = 1) -> str:
     """The demo schema and data script at `scale` (1 is about 3,000 rows), deterministic by seed."""
     text = files("anonymiser.demo").joinpath("schema.sql").read_text()
     return text.replace(":scale", str(int(scale))).replace(":seed", str(int(seed)))
+
+
+def demo_rules_dir() -> Path:
+    """The masking rules for the demo schema (the repository's rules/, shipped in the package)."""
+    return Path(str(files("anonymiser.demo").joinpath("rules")))
 
 
 def load_demo(dsn: str, scale: int = 1, seed: int = 1) -> None:
@@ -68,6 +75,7 @@ class DemoReport:
     manifest: Manifest
     restore: RestoreReport
     store: str
+    rules_dir: Path
     seconds: dict[str, float] = field(default_factory=dict)
     # per table: rows in the source, in the snapshot, in the restored database
     row_counts: dict[str, tuple[int, int, int]] = field(default_factory=dict)
@@ -114,10 +122,15 @@ def run_demo(
     dataset: str = DEMO_DATASET,
     datasets_dir: Path | None = None,
     seed: int = 1,
+    rules_dir: Path | None = None,
 ) -> DemoReport:
-    """Throwaway server + demo data -> `dataset` snapshot in `store` -> restore -> checks."""
+    """Throwaway server + demo data -> `dataset` snapshot in `store` -> restore -> checks.
+
+    Masked with `rules_dir` (default: the demo rules) under a throwaway key, never kept.
+    """
     datasets_dir = datasets_dir or default_datasets_dir()
     seconds: dict[str, float] = {}
+    rules_dir = rules_dir or demo_rules_dir()
     with EphemeralCluster() as cluster:
         started = time.monotonic()
         source = cluster.create_database("demo_source")
@@ -127,7 +140,14 @@ def run_demo(
         # without a configured key, a one-off key signs and checks this demo's own snapshot
         key = load_signing_key() or secrets.token_hex(32).encode()
         manifest = create_snapshot(
-            source, store, dataset, jobs=jobs, datasets_dir=datasets_dir, signing_key=key
+            source,
+            store,
+            dataset,
+            jobs=jobs,
+            datasets_dir=datasets_dir,
+            rules_dir=rules_dir,
+            key=throwaway_key(),
+            signing_key=key,
         )
         seconds["snapshot"] = time.monotonic() - started
         target = cluster.create_database("demo_restored")
@@ -143,6 +163,7 @@ def run_demo(
             manifest=manifest,
             restore=restored,
             store=str(store),
+            rules_dir=rules_dir,
             seconds=seconds,
             row_counts={
                 t.qualified: (before[t.qualified], t.rows, after.get(t.qualified, -1))

@@ -1,22 +1,225 @@
-"""Mask: where masking rules transform the extracted Parquet files, file by file.
+"""Mask: apply the rules to the extracted Parquet files, file by file, batch by batch.
 
-The rule engine arrives with the masking-rules work. Until then this stage is an explicit
-pass-through: every column is copied as is, and the manifest says so (masking.applied = false)
-so no one mistakes such a snapshot for an anonymised one.
+Reads `extract/`, writes `mask/` with the same files, schemas and row order, and the schema
+scripts copied over. Each column is masked by its rule's strategy in its namespace (its own,
+its FK parent's, or a declared one), so equal inputs give equal outputs across tables. Unique
+columns, and the columns sharing their mapping, go through a collision-free mapping built
+first over the whole table (anonymiser.stages.mappings). Memory: one batch of rows, plus the
+distinct values of the unique columns of the mapping groups the current table uses.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import logging
+import shutil
+import time
+from dataclasses import dataclass, field, replace
+from pathlib import Path
 
-from anonymiser.stages.extract import Extracted
+import pyarrow as pa
+import pyarrow.parquet as pq
 
-__all__ = ["mask"]
+from anonymiser.errors import AnonymiserError, SnapshotError
+from anonymiser.maskers import MaskContext
+from anonymiser.rules.lint import ColumnPlan, MaskPlan
+from anonymiser.stages.extract import Extracted, ExtractedTable
+from anonymiser.stages.mappings import (
+    Mapping,
+    apply_mapping,
+    distinct_values,
+    mapping_file,
+    resolve_injective,
+)
+
+__all__ = ["MaskStats", "mask", "pseudonym_entity"]
+
+log = logging.getLogger(__name__)
+
+BATCH_ROWS = 64 * 1024
+# Faker providers whose pseudonyms free-text scrubbing should reuse, by Presidio entity
+_FAKE_ENTITIES = {
+    "name": "PERSON",
+    "first_name": "PERSON",
+    "last_name": "PERSON",
+    "full_name": "PERSON",
+    "name_female": "PERSON",
+    "name_male": "PERSON",
+    "email": "EMAIL_ADDRESS",
+    "safe_email": "EMAIL_ADDRESS",
+    "free_email": "EMAIL_ADDRESS",
+    "company_email": "EMAIL_ADDRESS",
+    "phone_number": "PHONE_NUMBER",
+}
 
 
-def mask(extracted: Extracted) -> tuple[Extracted, dict[str, Any]]:
-    """Return the (masked) extract and the masking section of the manifest."""
-    return extracted, {
-        "applied": False,
-        "note": "no masking rules engine in this version: every column was copied as is",
-    }
+@dataclass
+class MaskStats:
+    seconds: float = 0.0
+    rows: int = 0
+    collisions: dict[str, dict[str, int]] = field(default_factory=dict)  # namespace -> counts
+
+
+def pseudonym_entity(plan: ColumnPlan) -> str | None:
+    """The Presidio entity whose free-text mentions should reuse this column's pseudonyms."""
+    declared = getattr(plan.strategy, "pseudonym_entity", None)
+    if callable(declared):
+        entity = declared()
+        return entity if isinstance(entity, str) else None
+    if plan.rule.strategy == "fake":
+        return _FAKE_ENTITIES.get(str(plan.rule.params.get("provider", "")))
+    if plan.rule.strategy == "pattern":
+        fmt = plan.rule.params.get("format")
+        return {"ni_number": "UK_NINO", "trn": "UK_TRN"}.get(str(fmt), "ID")
+    return None
+
+
+class _Masker:
+    def __init__(self, extracted: Extracted, plan: MaskPlan, key: bytes, work: Path) -> None:
+        self.extracted = extracted
+        self.plan = plan
+        self.key = key
+        self.work = work
+        self.groups = plan.injective_groups()
+        self.known: dict[str, dict[str, str]] = {}
+        self.stats = MaskStats()
+        self._cache: dict[str, Mapping] = {}
+
+    def ctx(self, plan: ColumnPlan) -> MaskContext:
+        return MaskContext(self.key, plan.namespace, known=self.known)
+
+    def sources(self, plans: list[ColumnPlan]) -> list[tuple[Path, str]]:
+        """The (part file, column) pairs holding the values of these columns, every table."""
+        wanted = {(p.table, p.column) for p in plans}
+        out = []
+        for item in self.extracted.tables:
+            root = self.plan.roots.get(item.table.qualified, item.table.qualified)
+            for _, column in sorted(c for c in wanted if c[0] == root):
+                out += [(self.extracted.root / rel, column) for rel, _ in item.files]
+        return out
+
+    def build_mappings(self) -> None:
+        for group, plans in sorted(self.groups.items()):
+            unique = [p for p in plans if p.needs_injective]
+            owner = unique[0]
+            arrow_type = owner.strategy.column.arrow_type
+            label = ", ".join(f"{p.table}.{p.column}" for p in unique)
+            started = time.monotonic()
+            inputs = distinct_values(self.sources(unique), arrow_type)
+            fold = any(p.unique is not None and p.unique.fold for p in unique)
+            try:
+                mapping = resolve_injective(
+                    owner.strategy, inputs, self.ctx(owner), fold=fold, label=label
+                )
+            except AnonymiserError:
+                raise
+            except Exception as exc:
+                raise SnapshotError(
+                    f"masking {label} with {owner.rule.strategy} failed: {exc}"
+                ) from None
+            mapping.write(mapping_file(self.work / "mappings", group))
+            self.stats.collisions[owner.namespace] = {
+                "distinct_values": len(inputs),
+                "re_masked": mapping.collisions,
+                "rounds": mapping.rounds,
+            }
+            log.info(
+                "mapping for %s: %d values, %d re-masked, %d rounds, %.1fs",
+                label,
+                len(inputs),
+                mapping.collisions,
+                mapping.rounds,
+                time.monotonic() - started,
+            )
+
+    def mapping(self, plan: ColumnPlan) -> Mapping | None:
+        if plan.group not in self.groups:
+            return None
+        if plan.group not in self._cache:
+            self._cache[plan.group] = Mapping.read(mapping_file(self.work / "mappings", plan.group))
+        return self._cache[plan.group]
+
+    def mask_values(self, plan: ColumnPlan, values: pa.Array) -> pa.Array:
+        mapping = self.mapping(plan)
+        ctx = self.ctx(plan)
+        if mapping is not None:
+            return apply_mapping(values, mapping, plan.strategy, ctx)
+        out = plan.strategy.mask(values, ctx)
+        return out.combine_chunks() if isinstance(out, pa.ChunkedArray) else out
+
+    def collect_known(self) -> None:
+        """Original -> pseudonym of structured columns, for free-text scrubbing (presidio)."""
+        if not any(p.rule.strategy == "presidio" for p in self.plan.columns.values()):
+            return
+        for plan in self.plan.columns.values():
+            entity = pseudonym_entity(plan)
+            if entity is None or not plan.strategy.column.is_text:
+                continue
+            inputs = distinct_values(self.sources([plan]), pa.string())
+            masked = self.mask_values(plan, inputs)
+            known = self.known.setdefault(entity, {})
+            for original, pseudonym in zip(inputs.to_pylist(), masked.to_pylist(), strict=True):
+                if original and pseudonym:
+                    known.setdefault(original, pseudonym)
+
+    def mask_table(self, item: ExtractedTable, out_root: Path) -> None:
+        columns = self.plan.for_table(item.table.qualified)
+        for rel, _ in item.files:
+            source = pq.ParquetFile(self.extracted.root / rel)
+            schema = source.schema_arrow
+            target = out_root / rel
+            target.parent.mkdir(parents=True, exist_ok=True)
+            with pq.ParquetWriter(target, schema, compression="zstd") as writer:
+                for batch in source.iter_batches(batch_size=BATCH_ROWS):
+                    arrays = []
+                    for index, fld in enumerate(schema):
+                        values = batch.column(index)
+                        plan = columns.get(fld.name)
+                        if plan is None:
+                            # the lint guarantees a plan for every copied column
+                            raise SnapshotError(
+                                f"{item.table.qualified}.{fld.name} has no masking plan"
+                            )
+                        if plan.masks:
+                            values = self._masked(item, plan, values, fld)
+                        arrays.append(values)
+                    writer.write_batch(pa.RecordBatch.from_arrays(arrays, schema=schema))
+                    self.stats.rows += batch.num_rows
+        if not item.files:  # a table without columns: nothing to mask
+            return
+        self._cache.clear()  # mappings stay in memory for one table at a time
+
+    def _masked(
+        self, item: ExtractedTable, plan: ColumnPlan, values: pa.Array, fld: pa.Field
+    ) -> pa.Array:
+        try:
+            out = self.mask_values(plan, values)
+            if len(out) != len(values):
+                raise ValueError(f"returned {len(out)} values for {len(values)}")
+            return out if out.type == fld.type else out.cast(fld.type)
+        except AnonymiserError:
+            raise
+        except Exception as exc:
+            raise SnapshotError(
+                f"masking {item.table.qualified}.{plan.column} with strategy "
+                f"{plan.rule.strategy} failed: {type(exc).__name__}: {exc}"
+            ) from None
+
+
+def mask(
+    extracted: Extracted, plan: MaskPlan, key: bytes, work: Path
+) -> tuple[Extracted, MaskStats]:
+    """Mask `extracted` into `work/mask` (mappings in `work/mappings`); return the new extract."""
+    started = time.monotonic()
+    out_root = work / "mask"
+    out_root.mkdir(parents=True, exist_ok=True)
+    masker = _Masker(extracted, plan, key, work)
+    masker.build_mappings()
+    masker.collect_known()
+    for rel in extracted.schema_files.values():
+        (out_root / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(extracted.root / rel, out_root / rel)
+    for item in extracted.tables:
+        masker.mask_table(item, out_root)
+        log.info("masked %s", item.table.qualified)
+    masker.stats.seconds = time.monotonic() - started
+    return replace(extracted, root=out_root), masker.stats

@@ -63,6 +63,21 @@ INSERT INTO orders (customer_id, total, placed_at, note) VALUES
     (3, 99999999.99, '1999-12-31 23:59:59+00', E'line\\nbreak \\\\ backslash');
 INSERT INTO tags VALUES ('a', 'first'), ('b', NULL);
 """
+# Masking fails closed, so every create needs a key and rules covering every column. These
+# tests are about the CLI's transport and errors: every column is kept (explicitly).
+TEST_KEY = "cli-test-key-0123456789abcdef"
+KEEP_ALL_RULES = """
+tables:
+  public.customers:
+    defaults: {strategy: keep, reason: "test data"}
+    columns: {id: {}, name: {}, email: {}}
+  public.orders:
+    defaults: {strategy: keep, reason: "test data"}
+    columns: {id: {}, customer_id: {}, total: {}, placed_at: {}, note: {}}
+  public.tags:
+    defaults: {strategy: keep, reason: "test data"}
+    columns: {code: {}, label: {}}
+"""
 
 
 # -- helpers ---------------------------------------------------------------------------------
@@ -74,6 +89,7 @@ def _clean_env(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("ANONYMISER_")}
     env["ANONYMISER_SIGNING_KEY"] = os.environ["ANONYMISER_SIGNING_KEY"]
     env["COLUMNS"] = "200"  # rich tables: do not truncate names in a narrow pseudo-terminal
+    env["ANONYMISER_KEY"] = TEST_KEY
     env.update(extra)
     return env
 
@@ -81,6 +97,9 @@ def _clean_env(**extra: str) -> dict[str, str]:
 def run_cli(
     *args: str | Path, cwd: Path, env: dict[str, str] | None = None, timeout: float = 120
 ) -> subprocess.CompletedProcess[str]:
+    if args[:2] == ("snapshot", "create") and not (Path(cwd) / "rules").exists():
+        (Path(cwd) / "rules").mkdir(parents=True)
+        (Path(cwd) / "rules" / "cli.yaml").write_text(KEEP_ALL_RULES)
     return subprocess.run(
         [*CLI, *map(str, args)],
         cwd=cwd,
@@ -278,13 +297,13 @@ def test_create_list_show_restore_round_trip_keeps_rows_serials_and_fks(
     listed = run_cli("snapshot", "list", "--store", published.store, cwd=tmp_path)
     assert_ok(listed)
     assert re.search(r"fullset\s*│\s*v1\s*│", listed.stdout), listed.stdout
-    assert "NO" in listed.stdout  # masked column: not masked
+    assert "yes" in listed.stdout  # masked column: the rules were applied (all keep)
 
     shown = run_cli("snapshot", "show", "fullset", "--store", published.store, cwd=tmp_path)
     assert_ok(shown)
     for table in TABLES:
         assert table in shown.stdout
-    assert "masked: NO" in shown.stdout
+    assert "masked: yes" in shown.stdout
 
     restored = run_cli(
         "snapshot",
@@ -366,13 +385,13 @@ def test_flags_win_over_environment(published: Published, tmp_path: Path) -> Non
     assert "v1" in result.stdout
 
 
-def test_create_defaults_to_local_store_and_utc_version_and_warns_not_masked(
+def test_create_defaults_to_local_store_and_utc_version_and_rules_folder(
     loaded_source: str, tmp_path: Path
 ) -> None:
     result = run_cli("snapshot", "create", "fullset", "--source", loaded_source, cwd=tmp_path)
     assert_ok(result)
     assert "published fullset version" in result.stdout
-    assert "NOT masked" in result.stderr
+    assert "NOT masked" not in result.stderr
     versions = [
         p.parent.name for p in (tmp_path / "anonymiser-store" / "fullset").glob("*/manifest.json")
     ]
@@ -743,4 +762,7 @@ def test_demo_without_arguments_snapshots_2024_restores_it_and_reports_checks(
     assert "The server was stopped" in result.stdout
     manifests = list((tmp_path / "demo-store" / "2024").glob("*/manifest.json"))
     assert len(manifests) == 1
-    assert json.loads(manifests[0].read_text())["dataset"] == "2024"
+    manifest = json.loads(manifests[0].read_text())
+    assert manifest["dataset"] == "2024"
+    assert manifest["masking"]["applied"] is True  # the repo's rules/, under a throwaway key
+    assert "throwaway key" in result.stdout

@@ -23,7 +23,9 @@ CHILD = textwrap.dedent(
     """
     import json, resource, sys
     from anonymiser.snapshot import create_snapshot
-    manifest = create_snapshot(sys.argv[1], sys.argv[2], dataset="fullset", version="big", jobs=1)
+    manifest = create_snapshot(
+        sys.argv[1], sys.argv[2], dataset="fullset", version="big", jobs=1, unmasked=True
+    )
     peak_kib = max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
                    resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
     print(json.dumps({"peak_rss": peak_kib * 1024, "manifest": manifest.to_dict()}))

@@ -26,7 +26,7 @@ def scalar(dsn: str, query: str) -> object:
 
 
 def round_trip(source: str, target: str, store: Path, **kwargs: object) -> None:
-    manifest = create_snapshot(source, store, "fullset", "v1", **kwargs)  # type: ignore[arg-type]
+    manifest = create_snapshot(source, store, "fullset", "v1", **kwargs, unmasked=True)  # type: ignore[arg-type]
     restore_snapshot(target, store, "fullset", manifest.version)
     assert_same_schema(source, target)
     assert_same_data(source, target)
@@ -128,7 +128,9 @@ def test_production_timeouts_do_not_cancel_the_extract(
         ALTER DATABASE "{dbname}" SET idle_in_transaction_session_timeout = '50ms';
         """,
     )
-    manifest = create_snapshot(source_dsn, tmp_path / "store", "fullset", "v1", jobs=2)
+    manifest = create_snapshot(
+        source_dsn, tmp_path / "store", "fullset", "v1", jobs=2, unmasked=True
+    )
     # the comparison helpers are ordinary sessions: lift the limits for them
     run(source_dsn, f'ALTER DATABASE "{dbname}" RESET ALL')
     restore_snapshot(target_dsn, tmp_path / "store", "fullset", manifest.version)
@@ -155,7 +157,7 @@ def test_row_level_security_is_refused_rather_than_partially_copied(
     )
     reader = source_dsn.replace("user=postgres", "user=limited_reader")
     with pytest.raises(SnapshotError, match=r"row-level security.*BYPASSRLS") as refused:
-        create_snapshot(reader, tmp_path / "store", "fullset", "v1")
+        create_snapshot(reader, tmp_path / "store", "fullset", "v1", unmasked=True)
     assert "\n" not in str(refused.value)
     assert not (tmp_path / "store" / "fullset" / "v1" / "manifest.json").exists()
 
@@ -182,7 +184,7 @@ def test_a_truncate_during_extract_waits_for_the_snapshot(
     worker = threading.Thread(target=truncate_small)
     worker.start()
     try:
-        manifest = create_snapshot(source_dsn, tmp_path / "store", "fullset", "v1")
+        manifest = create_snapshot(source_dsn, tmp_path / "store", "fullset", "v1", unmasked=True)
     except SnapshotError as refused:
         # pg_dump's schema locks queued behind the waiting TRUNCATE: a clear failure, no hang
         assert "concurrent DDL or TRUNCATE" in str(refused)
@@ -198,7 +200,7 @@ def test_a_truncate_during_extract_waits_for_the_snapshot(
 
 def test_an_unparseable_dsn_never_echoes_its_password() -> None:
     with pytest.raises(ConfigError) as bad:
-        create_snapshot("postgresql://bob:s3cr%zzet@127.0.0.1/db", "unused-store")
+        create_snapshot("postgresql://bob:s3cr%zzet@127.0.0.1/db", "unused-store", unmasked=True)
     assert "s3cr" not in str(bad.value)
 
 

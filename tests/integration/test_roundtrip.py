@@ -110,7 +110,7 @@ def store(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def snapshot(source: str, store: Path) -> Manifest:
-    return create_snapshot(source, store, dataset=DATASET, version="v1")
+    return create_snapshot(source, store, dataset=DATASET, version="v1", unmasked=True)
 
 
 # ---------------------------------------------------------------------------- round trips -------
@@ -120,7 +120,7 @@ def snapshot(source: str, store: Path) -> Manifest:
 def test_kitchen_sink_round_trips_exactly(
     source: str, target_dsn: str, store: Path, jobs: int
 ) -> None:
-    create_snapshot(source, store, dataset=DATASET, version=f"jobs{jobs}", jobs=jobs)
+    create_snapshot(source, store, dataset=DATASET, version=f"jobs{jobs}", jobs=jobs, unmasked=True)
     restore_snapshot(target_dsn, store, dataset=DATASET, version=f"jobs{jobs}", jobs=jobs)
     assert_round_trip_exact(source, target_dsn)
 
@@ -147,7 +147,7 @@ def test_round_trip_is_exact_whatever_the_session_timezones(
         time.tzset()
     try:
         load_kitchen_sink(source_dsn)
-        create_snapshot(source_dsn, store, dataset=DATASET, version="tz")
+        create_snapshot(source_dsn, store, dataset=DATASET, version="tz", unmasked=True)
         restore_snapshot(target_dsn, store, dataset=DATASET)
         assert_round_trip_exact(source_dsn, target_dsn)
         # the values also read back the same as text in one non-UTC zone on both sides
@@ -164,9 +164,9 @@ def test_round_trip_is_exact_whatever_the_session_timezones(
 def test_restore_defaults_to_the_latest_complete_version(
     source: str, target_dsn: str, store: Path
 ) -> None:
-    create_snapshot(source, store, dataset=DATASET, version="a-old")
+    create_snapshot(source, store, dataset=DATASET, version="a-old", unmasked=True)
     run(source, "UPDATE public.tags SET label = label || '-new'")
-    create_snapshot(source, store, dataset=DATASET, version="b-new")
+    create_snapshot(source, store, dataset=DATASET, version="b-new", unmasked=True)
     restore_snapshot(target_dsn, store, dataset=DATASET)
     assert fetch(target_dsn, "SELECT count(*) FROM public.tags WHERE label LIKE '%-new'") == [(20,)]
 
@@ -376,7 +376,7 @@ def test_clean_restore_failing_halfway_keeps_the_previous_contents(
     snapshot: Manifest, source: str, target_dsn: str, store: Path
 ) -> None:
     restore_snapshot(target_dsn, store, dataset=DATASET, version="v1")
-    broken = create_snapshot(source, store, dataset=DATASET, version="v2-broken")
+    broken = create_snapshot(source, store, dataset=DATASET, version="v2-broken", unmasked=True)
     sabotage_people(store, broken)
     with pytest.raises(RestoreError) as failed:
         restore_snapshot(target_dsn, store, dataset=DATASET, version="v2-broken", clean=True)

@@ -1,0 +1,173 @@
+"""Collision-free mappings for unique columns: built over the whole table, persisted as Parquet.
+
+A realistic fake or a hash can send two distinct inputs to one output; on a PK, UNIQUE or
+unique-index column that would break the restore. So for every group of columns sharing a
+namespace and a rule (a unique column, the FK columns referencing it, columns declaring the
+same namespace) the distinct inputs of its unique columns are mapped once, collisions are
+found over all of them, and the losers are re-masked with ctx.derive(round=n) until every
+output is distinct. Who wins a collision is decided by a keyed digest of the input (then the
+input itself), never by file or row order, so the mapping is a function of key, namespace
+and the set of inputs. The mapping (original -> masked) is written to the work directory and
+applied to every column of the group with Arrow joins.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from anonymiser.errors import SnapshotError
+from anonymiser.maskers import MaskContext, Strategy
+
+__all__ = ["MAX_ROUNDS", "Mapping", "apply_mapping", "distinct_values", "resolve_injective"]
+
+MAX_ROUNDS = 200
+_COLLAPSE_AT = 1 << 20  # merge per-batch distinct values once this many are pending
+
+
+@dataclass
+class Mapping:
+    """original -> masked over the distinct inputs of a group, injective (modulo case if fold)."""
+
+    original: pa.Array
+    masked: pa.Array
+    collisions: int = 0  # inputs that had to be re-masked at least once
+    rounds: int = 1
+
+    def write(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        pq.write_table(
+            pa.table({"original": self.original, "masked": self.masked}), path, compression="zstd"
+        )
+
+    @classmethod
+    def read(cls, path: Path) -> Mapping:
+        table = pq.read_table(path)
+        return cls(table["original"].combine_chunks(), table["masked"].combine_chunks())
+
+
+def mapping_file(root: Path, group: str) -> Path:
+    """Where a group's mapping lives in the work directory (name from a hash of the group)."""
+    return root / f"{hashlib.sha256(group.encode()).hexdigest()[:24]}.parquet"
+
+
+def _as_array(values: pa.Array | pa.ChunkedArray) -> pa.Array:
+    return values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
+
+
+def distinct_values(sources: list[tuple[Path, str]], arrow_type: pa.DataType) -> pa.Array:
+    """Distinct non-null values of some columns across Parquet files, sorted; read in batches."""
+    pending: list[pa.Array] = []
+    size = 0
+    for path, column in sources:
+        for batch in pq.ParquetFile(path).iter_batches(columns=[column]):
+            values = pc.unique(_as_array(batch.column(0)).cast(arrow_type))
+            pending.append(values)
+            size += len(values)
+            if size > _COLLAPSE_AT and len(pending) > 1:
+                pending = [pc.unique(pa.concat_arrays(pending))]
+                size = len(pending[0])
+    if not pending:
+        return pa.array([], type=arrow_type)
+    values = pc.drop_null(pc.unique(pa.concat_arrays(pending)))
+    return _as_array(values.take(pc.sort_indices(values)))
+
+
+def _collision_key(values: pa.Array, fold: bool) -> pa.Array:
+    if fold and (pa.types.is_string(values.type) or pa.types.is_large_string(values.type)):
+        return pc.utf8_lower(values)
+    return values
+
+
+def resolve_injective(
+    strategy: Strategy, inputs: pa.Array, ctx: MaskContext, *, fold: bool, label: str
+) -> Mapping:
+    """Mask distinct `inputs` so that no two outputs are equal (equal after lower() if fold)."""
+    pending = np.arange(len(inputs))
+    done_index: list[np.ndarray] = []
+    done_masked: list[pa.Array] = []
+    settled: list[pa.Array] = []  # collision keys already taken
+    collided = np.zeros(len(inputs), dtype=bool)
+    for rnd in range(MAX_ROUNDS):
+        if not len(pending):
+            break
+        subset = inputs.take(pa.array(pending))
+        masked = _as_array(strategy.mask(subset, ctx.derive(round=rnd)))
+        keys = _collision_key(masked, fold)
+        valid = pc.is_valid(keys).to_numpy(zero_copy_only=False)
+        free = valid.copy()
+        if settled:
+            taken = pc.is_in(keys, value_set=pa.concat_arrays(settled)).to_numpy(
+                zero_copy_only=False
+            )
+            free &= ~taken.astype(bool)
+        free_at = np.flatnonzero(free)
+        free_keys = keys.take(pa.array(free_at))
+        counts = pc.value_counts(free_keys)
+        repeated = counts.field("values").filter(pc.greater(counts.field("counts"), 1))
+        shared = pc.is_in(free_keys, value_set=repeated).to_numpy(zero_copy_only=False)
+        accepted = [free_at[~shared], np.flatnonzero(~valid)]  # NULL outputs never collide
+        if shared.any():
+            contested = free_at[shared]
+            # the winner of each collision: smallest keyed digest of the input, then the input
+            order = pa.table(
+                {
+                    "key": keys.take(pa.array(contested)),
+                    "digest": ctx.digests(subset.take(pa.array(contested))),
+                    "at": pending[contested],
+                    "local": contested,
+                }
+            ).sort_by([("key", "ascending"), ("digest", "ascending"), ("at", "ascending")])
+            sorted_keys = order["key"].combine_chunks()
+            first = np.ones(len(order), dtype=bool)
+            if len(order) > 1:
+                first[1:] = pc.not_equal(sorted_keys[1:], sorted_keys[:-1]).to_numpy(
+                    zero_copy_only=False
+                )
+            accepted.append(order["local"].to_numpy()[first])
+        take = np.sort(np.concatenate(accepted))
+        done_index.append(pending[take])
+        done_masked.append(masked.take(pa.array(take)))
+        settled.append(keys.take(pa.array(np.intersect1d(take, np.flatnonzero(valid)))))
+        keep = np.ones(len(pending), dtype=bool)
+        keep[take] = False
+        pending = pending[keep]
+        collided[pending] = True
+    if len(pending):
+        raise SnapshotError(
+            f"{label}: {len(pending)} values still collide after {MAX_ROUNDS} rounds of "
+            f"re-masking with strategy {strategy.name}; its output space is too small for "
+            f"{len(inputs)} distinct values of a unique column: widen it (e.g. a longer hash)"
+        )
+    index = np.concatenate(done_index) if done_index else np.zeros(0, dtype=np.int64)
+    order = np.argsort(index, kind="stable")
+    masked_all = (
+        pa.concat_arrays(done_masked).take(pa.array(order))
+        if done_masked
+        else pa.array([], type=inputs.type)
+    )
+    return Mapping(inputs, masked_all, int(collided.sum()), len(done_index))
+
+
+def apply_mapping(
+    values: pa.Array, mapping: Mapping, fallback: Strategy, ctx: MaskContext
+) -> pa.Array:
+    """Masked values through `mapping`; values it does not hold go through `fallback` at round 0.
+
+    Those are values of a column sharing the namespace that are not among the unique
+    columns' values (an audit copy of an email, an FK child with a dangling value).
+    """
+    lookup = values.cast(mapping.original.type) if values.type != mapping.original.type else values
+    index = pc.index_in(lookup, value_set=mapping.original)
+    out = mapping.masked.take(index)
+    missing = pc.and_(pc.is_null(index), pc.is_valid(values))
+    if pc.any(missing).as_py():
+        extra = _as_array(fallback.mask(values.filter(missing), ctx))
+        out = pc.replace_with_mask(out, missing, extra.cast(out.type))
+    return _as_array(out)

@@ -1,0 +1,145 @@
+"""Collision-free mappings for unique columns: whole-set detection, deterministic resolution."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+import pytest
+
+from anonymiser.errors import SnapshotError
+from anonymiser.maskers import ColumnSpec, MaskContext, Strategy, register
+from anonymiser.stages.mappings import apply_mapping, distinct_values, resolve_injective
+
+SPACE = 1_500_000  # 1M distinct inputs into 1.5M outputs: about a quarter collide at first
+
+
+@register
+class TinySpace(Strategy):
+    """Test only: a keyed integer in [0, space): collides often, round by round differently."""
+
+    name = "test_tiny_space"
+    summary = "test only: keyed integer in a small range"
+    may_collide = True
+
+    def mask(self, values: pa.Array, ctx: MaskContext) -> pa.Array:
+        space = np.uint64(getattr(self, "space", SPACE))
+        out = (ctx.digests(values) % space).astype(np.int64)
+        return pa.array(out, pa.int64(), mask=pc.is_null(values).to_numpy(zero_copy_only=False))
+
+
+@register
+class CaseScatter(Strategy):
+    """Test only: "x<n>" in upper or lower case, both by digest: collides under lower() often."""
+
+    name = "test_case_scatter"
+    summary = "test only"
+    may_collide = True
+
+    def mask(self, values: pa.Array, ctx: MaskContext) -> pa.Array:
+        digests = ctx.digests(values)
+        text = pc.binary_join_element_wise(
+            "x", pa.array((digests % np.uint64(400)).astype(str)), ""
+        )
+        upper = pa.array(((digests >> np.uint64(32)) & np.uint64(1)).astype(bool))
+        return pc.if_else(upper, pc.utf8_upper(text), text)
+
+
+INT64 = pa.int64()
+
+
+def spec(arrow_type: pa.DataType = INT64) -> ColumnSpec:
+    return ColumnSpec("public.t", "c", "bigint", "int8", "N", arrow_type, unique=True)
+
+
+def as_dict(original: pa.Array, masked: pa.Array) -> dict[object, object]:
+    return dict(zip(original.to_pylist(), masked.to_pylist(), strict=True))
+
+
+@pytest.mark.slow
+def test_one_million_distinct_inputs_get_distinct_outputs_deterministically() -> None:
+    strategy = TinySpace({}, spec())
+    ctx = MaskContext(b"k" * 32, "public.t.c")
+    inputs = pa.array(np.arange(1_000_000, dtype=np.int64))
+    started = time.monotonic()
+    first = resolve_injective(strategy, inputs, ctx, fold=False, label="public.t.c")
+    seconds = time.monotonic() - started
+    assert len(first.masked) == 1_000_000
+    assert pc.count_distinct(first.masked).as_py() == 1_000_000  # unique output
+    assert first.collisions > 100_000  # the strategy really collided, a lot
+    assert first.rounds > 2
+    # the same inputs in another order give the same mapping: no dependence on file order
+    shuffled = inputs.take(pa.array(np.random.default_rng(7).permutation(1_000_000)))
+    second = resolve_injective(strategy, shuffled, ctx, fold=False, label="public.t.c")
+    assert as_dict(first.original, first.masked) == as_dict(second.original, second.masked)
+    # inputs that never collided keep their first-round output
+    plain = strategy.mask(inputs, ctx).to_numpy()
+    kept = np.asarray(first.masked) == plain
+    assert kept.sum() >= 1_000_000 - first.collisions
+    assert seconds < 60, f"took {seconds:.1f}s"
+
+
+def test_another_key_gives_another_mapping() -> None:
+    strategy = TinySpace({}, spec())
+    inputs = pa.array(np.arange(10_000, dtype=np.int64))
+    a = resolve_injective(strategy, inputs, MaskContext(b"a" * 32, "n"), fold=False, label="t")
+    b = resolve_injective(strategy, inputs, MaskContext(b"b" * 32, "n"), fold=False, label="t")
+    assert a.masked.to_pylist() != b.masked.to_pylist()
+
+
+def test_case_folding_unique_index_needs_outputs_distinct_after_lower() -> None:
+    strategy = CaseScatter({}, spec(pa.string()))
+    inputs = pa.array([f"user{i}@example.org" for i in range(150)])
+    ctx = MaskContext(b"k" * 32, "n")
+    plain = resolve_injective(strategy, inputs, ctx, fold=False, label="t")
+    assert pc.count_distinct(plain.masked).as_py() == 150
+    # distinct as written, yet "X12" and "x12" would break a unique index on lower(email)
+    assert pc.count_distinct(pc.utf8_lower(plain.masked)).as_py() < 150
+    folded = resolve_injective(strategy, inputs, ctx, fold=True, label="t")
+    assert pc.count_distinct(pc.utf8_lower(folded.masked)).as_py() == 150
+
+
+def test_a_strategy_whose_output_space_is_too_small_is_refused_naming_the_column() -> None:
+    strategy = TinySpace({}, spec())
+    strategy.space = 10  # type: ignore[attr-defined]
+    inputs = pa.array(np.arange(50, dtype=np.int64))
+    with pytest.raises(SnapshotError, match=r"public\.t\.c: 40 values still collide"):
+        resolve_injective(
+            strategy, inputs, MaskContext(b"k" * 32, "n"), fold=False, label="public.t.c"
+        )
+
+
+def test_null_outputs_never_count_as_collisions() -> None:
+    class Nulls(TinySpace):
+        def mask(self, values: pa.Array, ctx: MaskContext) -> pa.Array:
+            return pa.nulls(len(values), pa.int64())
+
+    mapping = resolve_injective(
+        Nulls({}, spec()), pa.array([1, 2, 3]), MaskContext(b"k" * 32, "n"), fold=False, label="t"
+    )
+    assert mapping.masked.null_count == 3 and mapping.collisions == 0
+
+
+def test_values_outside_the_mapping_fall_back_to_the_strategy(tmp_path: Path) -> None:
+    strategy = TinySpace({}, spec())
+    ctx = MaskContext(b"k" * 32, "n")
+    mapping = resolve_injective(strategy, pa.array([1, 2, 3]), ctx, fold=False, label="t")
+    out = apply_mapping(pa.array([3, None, 99, 1]), mapping, strategy, ctx)
+    lookup = as_dict(mapping.original, mapping.masked)
+    assert out.to_pylist() == [
+        lookup[3],
+        None,
+        strategy.mask(pa.array([99]), ctx)[0].as_py(),
+        lookup[1],
+    ]
+
+
+def test_distinct_values_read_every_file_batch_by_batch_and_sort(tmp_path: Path) -> None:
+    for n, values in enumerate(([3, 1, None, 3], [2, 1], [])):
+        pq.write_table(pa.table({"c": pa.array(values, pa.int32())}), tmp_path / f"{n}.parquet")
+    sources = [(tmp_path / f"{n}.parquet", "c") for n in (2, 1, 0)]
+    assert distinct_values(sources, pa.int64()).to_pylist() == [1, 2, 3]
