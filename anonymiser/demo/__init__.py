@@ -16,8 +16,8 @@ import psycopg
 from psycopg import sql
 
 from anonymiser.catalog import qualified_name
-from anonymiser.errors import ConfigError
 from anonymiser.config import throwaway_key
+from anonymiser.errors import ConfigError
 from anonymiser.manifest import Manifest
 from anonymiser.pg.ephemeral import EphemeralCluster
 from anonymiser.signing import load_signing_key
