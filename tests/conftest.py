@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 
@@ -112,3 +113,31 @@ def make_s3_store(s3_env: dict[str, str]) -> MakeS3Store:
         return f"s3://{bucket}/{prefix}".rstrip("/")
 
     return make
+
+
+TEST_MASKING_KEY = "test-masking-key-0123456789abcdef"
+
+
+def write_keep_rules(dsn: str, folder: Path) -> Path:
+    """Rules keeping every column of every table of `dsn` (for transport tests of the CLI)."""
+    import psycopg
+    import yaml
+
+    from anonymiser.catalog import read_catalog
+
+    with psycopg.connect(dsn) as conn:
+        catalog = read_catalog(conn)
+    tables = {
+        table.qualified: {
+            "columns": {
+                column.name: {"strategy": "keep", "reason": "test data"}
+                for column in table.columns
+                if not column.is_generated
+            }
+        }
+        for table in catalog.tables.values()
+        if table.kind in ("table", "partitioned") and table.parent is None
+    }
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "keep.yaml").write_text(yaml.safe_dump({"tables": tables}))
+    return folder

@@ -12,14 +12,14 @@ from pathlib import Path
 import psycopg
 from psycopg.conninfo import conninfo_to_dict
 
-from tests.conftest import MakeDatabase
+from tests.conftest import TEST_MASKING_KEY, MakeDatabase, write_keep_rules
 from tests.integration.test_s3_snapshots import load_source
 
 CLI = [sys.executable, "-m", "anonymiser.cli"]
 
 
 def cli(*args: str, cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
-    environment = {**os.environ, "COLUMNS": "200", **env}
+    environment = {**os.environ, "COLUMNS": "200", "ANONYMISER_KEY": TEST_MASKING_KEY, **env}
     return subprocess.run(
         [*CLI, *args], cwd=cwd, capture_output=True, text=True, timeout=120, env=environment
     )
@@ -29,6 +29,7 @@ def test_s3_snapshot_lifecycle_through_the_cli(
     make_database: MakeDatabase, make_s3_store: Callable[..., str], tmp_path: Path
 ) -> None:
     source = load_source(make_database("source"))
+    write_keep_rules(source, tmp_path / "rules")  # the CLI masks: keep every column
     target = make_database("target")
     url = make_s3_store() + "?addressing=path"
     for version in ("v1", "v2", "v3"):
@@ -98,6 +99,7 @@ def test_create_without_a_key_warns_and_restore_needs_allow_unsigned(
     make_database: MakeDatabase, make_s3_store: Callable[..., str], tmp_path: Path
 ) -> None:
     source = load_source(make_database("source"))
+    write_keep_rules(source, tmp_path / "rules")  # the CLI masks: keep every column
     target = make_database("target")
     url = make_s3_store()
     made = cli(

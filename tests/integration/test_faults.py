@@ -20,7 +20,7 @@ from anonymiser.errors import RestoreError, StoreError
 from anonymiser.snapshot import create_snapshot, list_snapshots, restore_snapshot
 from anonymiser.stores import open_store
 from anonymiser.stores.s3 import S3Store
-from tests.conftest import MakeDatabase, s3_environment
+from tests.conftest import TEST_MASKING_KEY, MakeDatabase, s3_environment, write_keep_rules
 from tests.integration.test_s3_snapshots import load_source, objects, row_counts
 
 CLI = [sys.executable, "-m", "anonymiser.cli"]
@@ -66,13 +66,13 @@ def test_s3_server_stopped_mid_upload_leaves_no_version_and_the_rerun_succeeds(
 
     store.put_file = put_file_then_die  # type: ignore[method-assign]
     with pytest.raises(StoreError, match="cannot upload"):
-        create_snapshot(source, store, "fullset", "v1")
+        create_snapshot(source, store, "fullset", "v1", unmasked=True)
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()  # the same in-memory buckets come back
     try:
         assert list_snapshots(url, "fullset") == []
         assert any("/runs/" in key for key in objects(url)), "expected the abandoned upload"
-        manifest = create_snapshot(source, url, "fullset", "v1")
+        manifest = create_snapshot(source, url, "fullset", "v1", unmasked=True)
         assert [m.version for m in list_snapshots(url, "fullset")] == ["v1"]
         assert open_store(url).list_dir("fullset/v1/runs") == [manifest.run_id]
     finally:
@@ -97,8 +97,10 @@ def test_create_killed_with_sigkill_leaves_no_version_and_the_rerun_succeeds(
         "--version",
         "v1",
     ]
+    write_keep_rules(source, tmp_path / "rules")  # the CLI masks: keep every column
+    environment = {**os.environ, "ANONYMISER_KEY": TEST_MASKING_KEY}
     process = subprocess.Popen(
-        command, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        command, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=environment
     )
     deadline = time.monotonic() + 60
     while not store.list_dir("fullset/v1/runs") and time.monotonic() < deadline:
@@ -109,7 +111,9 @@ def test_create_killed_with_sigkill_leaves_no_version_and_the_rerun_succeeds(
     assert store.list_dir("fullset/v1/runs"), "the kill came too late to test anything"
     assert not store.exists("fullset/v1/manifest.json")
     assert list_snapshots(url, "fullset") == []
-    rerun = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    rerun = subprocess.run(
+        command, cwd=tmp_path, capture_output=True, text=True, timeout=120, env=environment
+    )
     assert rerun.returncode == 0, rerun.stderr
     manifest = list_snapshots(url, "fullset")[0]
     assert store.list_dir("fullset/v1/runs") == [manifest.run_id]  # the killed run is gone
@@ -124,7 +128,7 @@ def test_restore_connection_terminated_mid_load_leaves_the_target_unchanged(
         "CREATE TABLE big AS SELECT g AS id, repeat(md5(g::text), 8) AS pad "
         "FROM generate_series(1, 400000) g",
     )
-    create_snapshot(source, tmp_path / "store", "fullset", "v1")
+    create_snapshot(source, tmp_path / "store", "fullset", "v1", unmasked=True)
     terminated: list[int] = []
 
     def terminate_the_copy() -> None:
@@ -162,6 +166,8 @@ def test_two_concurrent_creates_of_one_version_publish_exactly_once(
     first = load_source(make_database("source"))
     second = first if sources == "same source" else load_source(make_database("source"))
     url = make_s3_store()
+    write_keep_rules(first, tmp_path / "rules")  # the CLI masks: keep every column
+    environment = {**os.environ, "ANONYMISER_KEY": TEST_MASKING_KEY}
     runs = [
         subprocess.Popen(
             [
@@ -180,7 +186,7 @@ def test_two_concurrent_creates_of_one_version_publish_exactly_once(
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
-            env=os.environ.copy(),
+            env=environment,
         )
         for dsn in (first, second)
     ]

@@ -25,7 +25,7 @@ def source(make_database: MakeDatabase) -> str:
 
 @pytest.fixture
 def store(source: str, tmp_path: Path) -> Path:
-    create_snapshot(source, tmp_path / "store", "fullset", "v1")
+    create_snapshot(source, tmp_path / "store", "fullset", "v1", unmasked=True)
     return tmp_path / "store"
 
 
@@ -89,9 +89,11 @@ def test_a_second_create_of_a_dataset_fails_fast_while_one_runs(
         )
         started = time.monotonic()
         with pytest.raises(SnapshotError, match=r"another `snapshot create fullset` is running"):
-            create_snapshot(source, tmp_path / "store", "fullset", "v1")
+            create_snapshot(source, tmp_path / "store", "fullset", "v1", unmasked=True)
         assert time.monotonic() - started < 5
-    create_snapshot(source, tmp_path / "store", "fullset", "v1")  # lock gone with the session
+    create_snapshot(
+        source, tmp_path / "store", "fullset", "v1", unmasked=True
+    )  # lock gone with the session
 
 
 def test_a_second_restore_into_a_target_fails_fast(store: Path, target_dsn: str) -> None:
@@ -133,7 +135,7 @@ def test_create_never_writes_to_the_source(source: str, tmp_path: Path) -> None:
     with psycopg.connect(source, autocommit=True) as conn:
         conn.execute("VACUUM ANALYZE")  # settle: nothing left for autovacuum to do
     before = write_counters(source)
-    create_snapshot(source, tmp_path / "store", "fullset", "v1", jobs=2)
+    create_snapshot(source, tmp_path / "store", "fullset", "v1", jobs=2, unmasked=True)
     assert write_counters(source) == before
     # and the measure does see a write, so the equality above means something
     with psycopg.connect(source, autocommit=True) as conn:

@@ -117,9 +117,10 @@ def snapshot(source: str, store: Path, rules_dir: Path, version: str, key: bytes
 
 
 def data_files(version_dir: Path) -> dict[str, bytes]:
+    """The version's Parquet files by path below its run folder (run ids differ per run)."""
     return {
-        str(p.relative_to(version_dir)): p.read_bytes()
-        for p in sorted((version_dir / "data").rglob("*.parquet"))
+        str(p.relative_to(version_dir)).split("/data/", 1)[-1]: p.read_bytes()
+        for p in sorted(version_dir.rglob("*.parquet"))
     }
 
 

@@ -68,7 +68,7 @@ def s3_url(make_s3_store: Callable[..., str]) -> str:
 def test_round_trip_through_s3_is_signed_and_lives_in_one_run_folder(
     source: str, s3_url: str, target_dsn: str
 ) -> None:
-    manifest = create_snapshot(source, s3_url, "fullset", "v1")
+    manifest = create_snapshot(source, s3_url, "fullset", "v1", unmasked=True)
     assert manifest.signature["algorithm"] == "hmac-sha256"
     assert manifest.run_id and all(
         f.path.startswith(f"runs/{manifest.run_id}/") for f in manifest.all_files()
@@ -86,7 +86,7 @@ def test_round_trip_through_s3_is_signed_and_lives_in_one_run_folder(
 def test_a_flipped_byte_in_a_parquet_file_in_s3_is_refused_and_named(
     source: str, s3_url: str, target_dsn: str
 ) -> None:
-    manifest = create_snapshot(source, s3_url, "fullset", "v1")
+    manifest = create_snapshot(source, s3_url, "fullset", "v1", unmasked=True)
     victim = next(f for t in manifest.tables if t.name == "orders" for f in t.files)
     bucket, key = s3_url.split("/")[2], f"snapshots/fullset/v1/{victim.path}"
     client = boto3.client("s3")
@@ -104,21 +104,21 @@ def test_a_flipped_byte_in_a_parquet_file_in_s3_is_refused_and_named(
 
 
 def test_a_published_version_is_never_overwritten(source: str, s3_url: str) -> None:
-    first = create_snapshot(source, s3_url, "fullset", "v1")
+    first = create_snapshot(source, s3_url, "fullset", "v1", unmasked=True)
     stored = open_store(s3_url).get_bytes("fullset/v1/manifest.json")
     with pytest.raises(StoreError, match="immutable"):
-        create_snapshot(source, s3_url, "fullset", "v1")
+        create_snapshot(source, s3_url, "fullset", "v1", unmasked=True)
     assert open_store(s3_url).get_bytes("fullset/v1/manifest.json") == stored
     assert Manifest.from_json(stored, where="test").run_id == first.run_id
 
 
 def test_the_next_publish_removes_what_interrupted_publishes_left(source: str, s3_url: str) -> None:
-    create_snapshot(source, s3_url, "fullset", "v1")
+    create_snapshot(source, s3_url, "fullset", "v1", unmasked=True)
     store = open_store(s3_url)
     store.put_bytes("fullset/v2-died/runs/20250101T000000Z-dead/data/x.parquet", b"half")
     store.put_bytes("fullset/v1/runs/20250101T000000Z-loser/data/x.parquet", b"lost race")
     assert [m.version for m in list_snapshots(s3_url, "fullset")] == ["v1"]  # invisible
-    create_snapshot(source, s3_url, "fullset", "v3")
+    create_snapshot(source, s3_url, "fullset", "v3", unmasked=True)
     assert store.list_dir("fullset") == ["v1", "v3"]
     assert len(store.list_dir("fullset/v1/runs")) == 1
     verify_snapshot(s3_url, "fullset", "v1")
@@ -126,7 +126,7 @@ def test_the_next_publish_removes_what_interrupted_publishes_left(source: str, s
 
 def test_delete_and_prune_remove_whole_versions_oldest_first(source: str, s3_url: str) -> None:
     for version in ("v1", "v2", "v3", "v4"):
-        create_snapshot(source, s3_url, "fullset", version)
+        create_snapshot(source, s3_url, "fullset", version, unmasked=True)
     assert prune_snapshots(s3_url, "fullset", keep=2) == ["v1", "v2"]
     assert [m.version for m in list_snapshots(s3_url, "fullset")] == ["v3", "v4"]
     assert not any(
@@ -147,7 +147,7 @@ def test_unsigned_snapshots_are_refused_unless_allowed(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     monkeypatch.delenv("ANONYMISER_SIGNING_KEY")
-    manifest = create_snapshot(source, s3_url, "fullset", "v1")
+    manifest = create_snapshot(source, s3_url, "fullset", "v1", unmasked=True)
     assert manifest.signature == {}
     monkeypatch.setenv("ANONYMISER_SIGNING_KEY", "the-consumers-key-0123456789")
     with pytest.raises(IntegrityError, match=r"not signed.*--allow-unsigned"):
@@ -160,13 +160,13 @@ def test_unsigned_snapshots_are_refused_unless_allowed(
 
 
 def test_a_manifest_signed_with_another_key_is_refused(source: str, s3_url: str) -> None:
-    create_snapshot(source, s3_url, "fullset", "v1")
+    create_snapshot(source, s3_url, "fullset", "v1", unmasked=True)
     with pytest.raises(IntegrityError, match="signed with another key"):
         verify_snapshot(s3_url, "fullset", signing_key=b"someone-elses-key-0123456789")
 
 
 def test_an_altered_manifest_no_longer_matches_its_signature(source: str, s3_url: str) -> None:
-    create_snapshot(source, s3_url, "fullset", "v1")
+    create_snapshot(source, s3_url, "fullset", "v1", unmasked=True)
     store = open_store(s3_url)
     raw = json.loads(store.get_bytes("fullset/v1/manifest.json"))
     raw["tables"][0]["rows"] += 1
@@ -178,8 +178,8 @@ def test_an_altered_manifest_no_longer_matches_its_signature(source: str, s3_url
 def test_local_and_s3_stores_publish_the_same_files(
     source: str, s3_url: str, tmp_path: Path
 ) -> None:
-    local = create_snapshot(source, tmp_path / "store", "fullset", "v1")
-    remote = create_snapshot(source, s3_url, "fullset", "v1")
+    local = create_snapshot(source, tmp_path / "store", "fullset", "v1", unmasked=True)
+    remote = create_snapshot(source, s3_url, "fullset", "v1", unmasked=True)
 
     def digests(m: Manifest) -> list[tuple[int, int]]:
         return sorted((f.rows, f.bytes) for f in m.all_files())

@@ -61,7 +61,7 @@ def demo(
     store = tmp_path_factory.mktemp("subset-store")
     restored = {}
     for name in DEMO_DATASETS:
-        create_snapshot(source, store, name, jobs=3, datasets_dir=PROJECT_DATASETS)
+        create_snapshot(source, store, name, jobs=3, datasets_dir=PROJECT_DATASETS, unmasked=True)
         # restore creates the foreign keys after the data: a dangling row would fail it
         restored[name] = database("restored")
         restore_snapshot(restored[name], store, name)
@@ -157,7 +157,7 @@ def subset_keys(
     folder.mkdir(exist_ok=True)
     (folder / "sub.yaml").write_text("name: sub\n" + definition)
     store = tmp_path / "store"
-    create_snapshot(source, store, "sub", datasets_dir=folder, jobs=2)
+    create_snapshot(source, store, "sub", datasets_dir=folder, jobs=2, unmasked=True)
     target = make_database("sub")
     restore_snapshot(target, store, "sub")
     with psycopg.connect(target) as conn:
@@ -247,7 +247,7 @@ def test_definition_that_cannot_give_a_closed_subset_is_refused(
 ) -> None:
     (tmp_path / "bad.yaml").write_text("name: bad\n" + definition)
     with pytest.raises(ConfigError) as info:
-        create_snapshot(graph, tmp_path / "store", "bad", datasets_dir=tmp_path)
+        create_snapshot(graph, tmp_path / "store", "bad", datasets_dir=tmp_path, unmasked=True)
     assert message in str(info.value)
     assert "bad.yaml" in str(info.value)
     assert not (tmp_path / "store" / "bad").exists() or not list(
