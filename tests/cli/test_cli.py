@@ -758,7 +758,8 @@ def test_demo_without_arguments_snapshots_2024_restores_it_and_reports_checks(
         subset = subset or int(snapshot) < int(source)
     assert subset, "the 2024 dataset should be smaller than the source"
     assert "checks passed: 3/3" in result.stdout
-    assert "0 masked columns" in result.stdout
+    masked = re.search(r"(\d+) masked columns", result.stdout)
+    assert masked and int(masked.group(1)) >= 15, result.stdout  # the demo rules mask PII
     assert "The server was stopped" in result.stdout
     manifests = list((tmp_path / "demo-store" / "2024").glob("*/manifest.json"))
     assert len(manifests) == 1
