@@ -10,6 +10,7 @@ import hashlib
 import hmac
 import os
 import secrets
+from collections.abc import Mapping
 from pathlib import Path
 
 from anonymiser.errors import ConfigError
@@ -24,6 +25,7 @@ __all__ = [
     "MIN_KEY_BYTES",
     "key_fingerprint",
     "load_key",
+    "read_secret",
     "require",
     "throwaway_key",
 ]
@@ -44,27 +46,40 @@ def require(value: str | None, *, flag: str, env: str, what: str) -> str:
     return value
 
 
-def load_key(key_file: Path | None = None, *, environ: dict[str, str] | None = None) -> bytes:
-    """The masking key from `key_file` (wins) or ANONYMISER_KEY; refuses to run without one."""
+def read_secret(
+    key_file: Path | None, env_name: str, what: str, *, environ: Mapping[str, str] | None = None
+) -> bytes | None:
+    """A secret from `key_file` (wins) or the `env_name` variable; None when neither is set.
+
+    Both keys of anonymiser (masking, signing) come this way, never from a rule file, and
+    must be long enough not to be guessed.
+    """
     if key_file is not None:
         try:
             key = key_file.read_bytes().strip()
         except OSError as exc:
-            raise ConfigError(f"cannot read the key file {key_file}: {exc.strerror}") from None
-        where = f"key file {key_file}"
+            raise ConfigError(f"cannot read the {what} file {key_file}: {exc.strerror}") from None
+        where = f"{what} file {key_file}"
     else:
-        value = (os.environ if environ is None else environ).get(ENV_KEY, "")
-        key = value.strip().encode()
-        where = ENV_KEY
+        key = (os.environ if environ is None else environ).get(env_name, "").strip().encode()
+        where = env_name
         if not key:
-            raise ConfigError(
-                f"no masking key: set {ENV_KEY} or pass --key-file FILE "
-                "(a long random secret, e.g. `openssl rand -hex 32`; keep it out of git)"
-            )
+            return None
     if len(key) < MIN_KEY_BYTES:
         raise ConfigError(
-            f"the masking key in {where} is shorter than {MIN_KEY_BYTES} bytes: "
+            f"the {what} in {where} is shorter than {MIN_KEY_BYTES} bytes: "
             "use a long random secret, e.g. `openssl rand -hex 32`"
+        )
+    return key
+
+
+def load_key(key_file: Path | None = None, *, environ: Mapping[str, str] | None = None) -> bytes:
+    """The masking key from `key_file` (wins) or ANONYMISER_KEY; refuses to run without one."""
+    key = read_secret(key_file, ENV_KEY, "masking key", environ=environ)
+    if key is None:
+        raise ConfigError(
+            f"no masking key: set {ENV_KEY} or pass --key-file FILE "
+            "(a long random secret, e.g. `openssl rand -hex 32`; keep it out of git)"
         )
     return key
 

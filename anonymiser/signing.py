@@ -11,10 +11,10 @@ import hashlib
 import hmac
 import json
 import logging
-import os
 from pathlib import Path
 
-from anonymiser.errors import ConfigError, IntegrityError
+from anonymiser.config import read_secret
+from anonymiser.errors import IntegrityError
 from anonymiser.manifest import Manifest
 
 __all__ = [
@@ -30,30 +30,11 @@ log = logging.getLogger(__name__)
 
 ENV_SIGNING_KEY = "ANONYMISER_SIGNING_KEY"
 ALGORITHM = "hmac-sha256"
-MIN_KEY_BYTES = 16
 
 
 def load_signing_key(key_file: Path | None = None) -> bytes | None:
     """The signing key from `key_file`, else from ANONYMISER_SIGNING_KEY; None if neither."""
-    if key_file is not None:
-        try:
-            key = key_file.read_bytes().strip()
-        except OSError as exc:
-            raise ConfigError(
-                f"cannot read the signing key file {key_file}: {exc.strerror}"
-            ) from None
-        where = f"signing key file {key_file}"
-    else:
-        key = os.environ.get(ENV_SIGNING_KEY, "").strip().encode()
-        where = ENV_SIGNING_KEY
-        if not key:
-            return None
-    if len(key) < MIN_KEY_BYTES:
-        raise ConfigError(
-            f"the {where} is too short: use at least {MIN_KEY_BYTES} random bytes "
-            "(e.g. `openssl rand -hex 32`)"
-        )
-    return key
+    return read_secret(key_file, ENV_SIGNING_KEY, "signing key")
 
 
 def key_fingerprint(key: bytes) -> str:

@@ -6,7 +6,6 @@ tables are described in docs/datasets.md.
 
 from __future__ import annotations
 
-import secrets
 import time
 from dataclasses import dataclass, field
 from importlib.resources import files
@@ -138,7 +137,7 @@ def run_demo(
         seconds["generate"] = time.monotonic() - started
         started = time.monotonic()
         # without a configured key, a one-off key signs and checks this demo's own snapshot
-        key = load_signing_key() or secrets.token_hex(32).encode()
+        key = load_signing_key() or throwaway_key()
         manifest = create_snapshot(
             source,
             store,

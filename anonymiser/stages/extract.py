@@ -8,7 +8,6 @@ instant. Each table streams COPY -> Arrow -> zstd Parquet parts in a work direct
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import shutil
 import threading
@@ -262,9 +261,6 @@ def extract(source_dsn: str, dataset: Dataset, root: Path, options: ExtractOptio
             tables=results,
             sequences=sequences,
             matviews=matviews_in_order(ddl.pre_data),
-        )
-        (root / "extract.json").write_text(
-            json.dumps({"tables": {r.table.qualified: r.rows for r in results}}, indent=1)
         )
         return extracted
     except psycopg.Error as exc:

@@ -34,6 +34,7 @@ from anonymiser.errors import (
     TargetNotEmpty,
 )
 from anonymiser.pg.ephemeral import EphemeralCluster
+from tests.conftest import TEST_MASKING_KEY
 
 CLI = [sys.executable, "-m", "anonymiser.cli"]
 TABLES = ("public.customers", "public.orders", "public.tags")
@@ -65,7 +66,6 @@ INSERT INTO tags VALUES ('a', 'first'), ('b', NULL);
 """
 # Masking fails closed, so every create needs a key and rules covering every column. These
 # tests are about the CLI's transport and errors: every column is kept (explicitly).
-TEST_KEY = "cli-test-key-0123456789abcdef"
 KEEP_ALL_RULES = """
 tables:
   public.customers:
@@ -89,7 +89,7 @@ def _clean_env(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("ANONYMISER_")}
     env["ANONYMISER_SIGNING_KEY"] = os.environ["ANONYMISER_SIGNING_KEY"]
     env["COLUMNS"] = "200"  # rich tables: do not truncate names in a narrow pseudo-terminal
-    env["ANONYMISER_KEY"] = TEST_KEY
+    env["ANONYMISER_KEY"] = TEST_MASKING_KEY
     env.update(extra)
     return env
 
