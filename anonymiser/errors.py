@@ -7,10 +7,12 @@ AnonymiserError                 base; `exit_code` is what the CLI exits with
 ├── StoreError                  a store that is missing or cannot be written      (exit 5)
 ├── IntegrityError              a snapshot whose files do not match its manifest  (exit 6)
 ├── SnapshotError               extraction failed                                 (exit 7)
+│   └── LockHeld                another create of the dataset holds the lock      (exit 11)
 ├── RestoreError                restore failed; the target is left as it was      (exit 8)
 │   ├── TargetNotEmpty          target holds objects and --clean was not given
 │   └── ProtectedTarget         target is production (deny-list, marker, or the source)
-└── ToolMissing                 a PostgreSQL client program (pg_dump) is missing  (exit 9)
+├── ToolMissing                 a PostgreSQL client program (pg_dump) is missing  (exit 9)
+└── VerificationFailed          the masked output failed a check; nothing published (exit 10)
 
 Messages are one line, name the object involved (table, file, DSN without its password)
 and say what to do about it.
@@ -23,6 +25,7 @@ __all__ = [
     "ConfigError",
     "ConnectionFailed",
     "IntegrityError",
+    "LockHeld",
     "NotFound",
     "ProtectedTarget",
     "RestoreError",
@@ -30,6 +33,7 @@ __all__ = [
     "StoreError",
     "TargetNotEmpty",
     "ToolMissing",
+    "VerificationFailed",
 ]
 
 
@@ -63,6 +67,10 @@ class SnapshotError(AnonymiserError):
     exit_code = 7
 
 
+class LockHeld(SnapshotError):
+    exit_code = 11
+
+
 class RestoreError(AnonymiserError):
     exit_code = 8
 
@@ -77,3 +85,7 @@ class ProtectedTarget(RestoreError):
 
 class ToolMissing(AnonymiserError):
     exit_code = 9
+
+
+class VerificationFailed(AnonymiserError):
+    exit_code = 10

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 import psycopg
 
-from anonymiser.errors import SnapshotError
+from anonymiser.errors import LockHeld, SnapshotError
 from anonymiser.guard import database_fingerprint
 from anonymiser.pg.connect import connect, dsn_for_display, first_line
 
@@ -38,7 +38,7 @@ def create_session(source_dsn: str, dataset: str) -> Iterator[str]:
                 f"cannot prepare the snapshot on {dsn_for_display(source_dsn)}: {first_line(exc)}"
             ) from None
         if not row or not row[0]:
-            raise SnapshotError(
+            raise LockHeld(
                 f"another `snapshot create {dataset}` is running against "
                 f"{dsn_for_display(source_dsn)}; wait for it to finish and try again"
             )
