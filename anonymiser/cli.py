@@ -149,18 +149,56 @@ def snapshot_create(
         Path | None,
         typer.Option("--key-file", help=f"File holding the masking key (else ${ENV_KEY})."),
     ] = None,
+    reason: Annotated[
+        str, typer.Option("--reason", help="Why this snapshot is cut (kept in the manifest).")
+    ] = "",
+    operator: Annotated[
+        str | None,
+        typer.Option("--operator", help="Who runs it, for the manifest (default: $USER)."),
+    ] = None,
+    leak_min_length: Annotated[
+        int,
+        typer.Option("--leak-min-length", min=1, help="Shortest original the leak check seeks."),
+    ] = 6,
+    presidio_sample: Annotated[
+        int,
+        typer.Option(
+            "--presidio-sample", min=0, help="Rows re-scanned per free-text column (0: all)."
+        ),
+    ] = 2000,
+    presidio_threshold: Annotated[
+        float,
+        typer.Option(
+            "--presidio-threshold", min=0, max=1, help="Lowest score of a re-scan finding."
+        ),
+    ] = 0.5,
+    presidio_max_findings: Annotated[
+        int,
+        typer.Option(
+            "--presidio-max-findings", min=0, help="Residual findings allowed per column."
+        ),
+    ] = 0,
 ) -> None:
     """Snapshot DATASET from --source into --store as a new immutable version, masked.
 
     Fails closed: every column of every table needs a rule in --rules, and a masking key
-    (--key-file or ANONYMISER_KEY) is required; nothing is extracted otherwise.
+    (--key-file or ANONYMISER_KEY) is required; nothing is extracted otherwise. Before
+    publishing, every verification check (docs/verification.md) runs on the whole masked
+    output; if one fails nothing is published and the exit code is 10.
 
     Example: anonymiser snapshot create fullset --source "host=db dbname=app" --store ./store
     """
     from anonymiser.snapshot import create_snapshot
+    from anonymiser.verify import VerifySettings
 
     dsn = require(source, flag="--source", env=ENV_SOURCE, what="source database")
     key = load_key(key_file)
+    settings = VerifySettings(
+        leak_min_length=leak_min_length,
+        presidio_sample=presidio_sample,
+        presidio_threshold=presidio_threshold,
+        presidio_max_findings=presidio_max_findings,
+    )
     manifest = create_snapshot(
         dsn,
         store,
@@ -171,6 +209,9 @@ def snapshot_create(
         rules_dir=rules,
         key=key,
         signing_key=_signing_key(signing_key_file),
+        reason=reason,
+        operator=operator,
+        verification=settings,
     )
     t = manifest.timings
     out.print(
@@ -178,8 +219,9 @@ def snapshot_create(
         f"{len(manifest.tables)} tables, {manifest.total_rows} rows, "
         f"{_human_bytes(manifest.total_bytes)} "
         f"(extract {t.get('extract', 0):.1f}s, mask {t.get('mask', 0):.1f}s, "
-        f"publish {t.get('publish', 0):.1f}s)"
+        f"verify {t.get('verify', 0):.1f}s, publish {t.get('publish', 0):.1f}s)"
     )
+    out.print(escape(verification_summary(manifest)), highlight=False)
     if not manifest.masking.get("applied"):
         err.print(
             "[bold yellow]warning:[/] this snapshot is NOT masked: "
@@ -226,6 +268,21 @@ def snapshot_list(
         )
 
 
+def verification_summary(m: Manifest) -> str:
+    """One line: how many verification checks of each kind passed (or that there were none)."""
+    checks = m.verification.get("checks", [])
+    if not m.verification:
+        return "verification: none recorded (made before the verification gate)"
+    kinds: dict[str, list[int]] = {}
+    for check in checks:
+        passed = kinds.setdefault(check["name"], [0, 0])
+        passed[0] += 0 if check["failures"] else 1
+        passed[1] += 1
+    verdict = "passed" if m.verification.get("passed") else "FAILED"
+    detail = ", ".join(f"{name} {ok}/{total}" for name, (ok, total) in sorted(kinds.items()))
+    return f"verification {verdict}: {detail or 'no checks'}"
+
+
 def _print_manifest(m: Manifest) -> None:
     out.print(f"[bold]{escape(m.dataset)}[/] version [bold]{escape(m.version)}[/]")
     out.print(f"  created {m.created_at}, completed {m.completed_at}, tool {m.tool_version}")
@@ -234,6 +291,14 @@ def _print_manifest(m: Manifest) -> None:
     out.print(f"  masked: {escape(masked)}")
     signed = m.signature.get("key_fingerprint")
     out.print(f"  signed: {f'yes, key {signed}' if signed else 'NO'} (not checked by show)")
+    out.print("  " + escape(verification_summary(m)), highlight=False)
+    if m.operator:
+        who = m.operator.get("name", "?") + (
+            f" (CI actor {m.operator['ci_actor']})" if m.operator.get("ci_actor") else ""
+        )
+        out.print(
+            f"  operator: {escape(who)}" + (f"; reason: {escape(m.reason)}" if m.reason else "")
+        )
     table = RichTable("table", "kind", "rows", "files", "size")
     for t in m.tables:
         table.add_row(
@@ -515,9 +580,11 @@ def demo(
     out.print(
         f"checks passed: {passed}/{len(report.checks)}; time: generate {s['generate']:.1f}s, "
         f"extract {t.get('extract', 0):.1f}s, mask {t.get('mask', 0):.1f}s, "
-        f"publish {t.get('publish', 0):.1f}s, restore {s['restore']:.1f}s, "
+        f"verify {t.get('verify', 0):.1f}s, publish {t.get('publish', 0):.1f}s, "
+        f"restore {s['restore']:.1f}s, "
         f"checks {s['checks']:.1f}s"
     )
+    out.print(escape(verification_summary(m)), highlight=False)
     for check, why in report.checks.items():
         if why:
             err.print(f"[bold red]check failed:[/] {escape(check)}: {escape(why)}")

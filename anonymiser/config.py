@@ -6,6 +6,7 @@ rule file, and only its fingerprint is ever written anywhere (manifest, logs).
 
 from __future__ import annotations
 
+import getpass
 import hashlib
 import hmac
 import os
@@ -25,6 +26,7 @@ __all__ = [
     "MIN_KEY_BYTES",
     "key_fingerprint",
     "load_key",
+    "operator_identity",
     "read_secret",
     "require",
     "throwaway_key",
@@ -92,3 +94,21 @@ def key_fingerprint(key: bytes) -> str:
 def throwaway_key() -> bytes:
     """A random key for the demo: its pseudonyms cannot be reproduced by anyone."""
     return secrets.token_hex(32).encode()
+
+
+def operator_identity(
+    name: str | None = None, *, environ: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """Who ran a create, for the manifest: --operator, else $USER, else the OS account; plus
+    the CI actor ($GITHUB_ACTOR) when a workflow ran it."""
+    env = os.environ if environ is None else environ
+    found = name or env.get("USER") or env.get("USERNAME")
+    if not found:
+        try:
+            found = getpass.getuser()
+        except (OSError, KeyError):  # a container user without a passwd entry
+            found = f"uid {os.getuid()}" if hasattr(os, "getuid") else "unknown"
+    identity = {"name": found}
+    if env.get("GITHUB_ACTOR"):
+        identity["ci_actor"] = env["GITHUB_ACTOR"]
+    return identity

@@ -64,6 +64,10 @@ class Manifest:
     catalog: dict[str, Any] = field(default_factory=dict)
     masking: dict[str, Any] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)  # seconds per stage
+    # the verification gate's checks and settings (anonymiser.verify); {} before it existed
+    verification: dict[str, Any] = field(default_factory=dict)
+    operator: dict[str, str] = field(default_factory=dict)  # name, and ci_actor in a workflow
+    reason: str = ""  # why this snapshot was cut (--reason)
     run_id: str = ""  # files live under runs/<run_id>/ of the version folder
     signature: dict[str, str] = field(default_factory=dict)  # see anonymiser.signing
     format_version: int = FORMAT_VERSION

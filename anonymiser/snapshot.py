@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from anonymiser import __version__
-from anonymiser.config import DEFAULT_RULES_DIR, key_fingerprint, load_key
+from anonymiser.config import DEFAULT_RULES_DIR, key_fingerprint, load_key, operator_identity
 from anonymiser.datasets import Dataset, load_dataset, validate_name
 from anonymiser.errors import ConfigError, NotFound, StoreError
 from anonymiser.manifest import Manifest
@@ -25,7 +25,9 @@ from anonymiser.stages.extract import DEFAULT_PART_BYTES, ExtractOptions, extrac
 from anonymiser.stages.mask import MaskStats, mask
 from anonymiser.stages.publish import manifest_key, publish, utc_now
 from anonymiser.stages.restore import RestoreOptions, RestoreReport, fetch_and_verify, restore
+from anonymiser.stages.verify import verify
 from anonymiser.stores import Store, open_store
+from anonymiser.verify import VerifySettings
 
 __all__ = [
     "create_snapshot",
@@ -60,6 +62,9 @@ def create_snapshot(
     rules_dir: Path | None = None,
     key: bytes | None = None,
     unmasked: bool = False,
+    reason: str = "",
+    operator: str | None = None,
+    verification: VerifySettings | None = None,
 ) -> Manifest:
     """Extract `dataset` from `source`, mask it, and publish it as a new version in `store`.
 
@@ -72,8 +77,15 @@ def create_snapshot(
     The manifest is signed with `signing_key` (default: ANONYMISER_SIGNING_KEY); without a
     key the snapshot is published unsigned, with a warning, and restores must allow that.
     A second create of the same dataset from the same source server fails fast.
+
+    Before publishing, the verification gate (anonymiser.stages.verify, settings
+    `verification`) checks the whole masked output; on any failure nothing is published and
+    VerificationFailed lists every failed check. The manifest records the checks, `reason`
+    and the operator (`operator`, default $USER or the OS account, plus $GITHUB_ACTOR).
     """
     signing_key = signing_key if signing_key is not None else load_signing_key()
+    who = operator_identity(operator)
+    settings = verification or VerifySettings()
     definition = load_dataset(dataset, datasets_dir)
     version = validate_name("version", version or _default_version())
     rules: RuleSet | None = None
@@ -104,6 +116,8 @@ def create_snapshot(
             signing_key=signing_key,
             rules=rules,
             key=key,
+            settings=settings,
+            audit={"reason": reason, "operator": who},
         )
 
 
@@ -121,6 +135,8 @@ def _create_locked(
     signing_key: bytes | None,
     rules: RuleSet | None,
     key: bytes | None,
+    settings: VerifySettings,
+    audit: dict[str, Any],
 ) -> Manifest:
     created_at = utc_now()
     work = Path(tempfile.mkdtemp(prefix="anonymiser-work-", dir=workdir))
@@ -132,6 +148,7 @@ def _create_locked(
         )
         timings["extract"] = time.monotonic() - started
         started = time.monotonic()
+        original, plan = extracted, None
         if rules is None or key is None:
             masking: dict[str, Any] = {
                 "applied": False,
@@ -140,9 +157,14 @@ def _create_locked(
         else:
             # the schema may have changed since the lint: plan from the extract's own catalog
             checked = plan_or_raise(rules, extracted.catalog, definition)
-            extracted, stats = mask(extracted, checked.plan, key, work)
+            plan = checked.plan
+            extracted, stats = mask(extracted, plan, key, work)
             masking = masking_section(rules, checked, key, stats)
         timings["mask"] = time.monotonic() - started
+        started = time.monotonic()
+        report = verify(original, extracted, plan, source, settings)
+        timings["verify"] = time.monotonic() - started
+        report.raise_if_failed(dataset, version)  # nothing is published after a failure
         manifest = Manifest(
             dataset=dataset,
             version=version,
@@ -159,6 +181,9 @@ def _create_locked(
             catalog=extracted.catalog.to_dict(),
             masking=masking,
             timings=timings,
+            verification=report.to_dict(),
+            operator=audit["operator"],
+            reason=audit["reason"],
         )
         started = time.monotonic()
         timings["publish"] = 0.0

@@ -106,7 +106,15 @@ def _checks(report: DemoReport, target: str) -> dict[str, str]:
     larger = [name for name, (source, snap, _) in rows.items() if snap > source]
     with psycopg.connect(target) as conn:
         dangling = dangling_references(conn, report.manifest.get_catalog())
+    verification = report.manifest.verification
+    failed = [c for c in verification.get("checks", []) if c["failures"]]
     return {
+        # create_snapshot refuses to publish a snapshot failing these; recorded in the manifest
+        f"{len(verification.get('checks', []))} verification checks before publish": "; ".join(
+            f"{c['name']} {c['table']}.{c['column']}" for c in failed
+        )
+        if verification
+        else "no verification recorded",
         "restored rows equal the snapshot's": ", ".join(unequal),
         "snapshot rows are a subset of the source": ", ".join(larger),
         "every foreign key resolves in the restored database": "; ".join(dangling),

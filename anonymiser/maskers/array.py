@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from typing import Any, ClassVar
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from anonymiser.maskers._nested import NestedRule, element_column
 from anonymiser.maskers._pgarray import format_array, parse_array
@@ -39,6 +40,15 @@ class Array(Strategy):
 
     def mask(self, values: pa.Array, ctx: MaskContext) -> pa.Array:
         return map_unique(values, lambda unique: self._arrays(unique, ctx))
+
+    def originals(self, values: pa.Array) -> pa.Array | None:
+        """Every element, when the nested rule replaces them (for the leak check)."""
+        if not self.rule.strategy.leak_checked:
+            return None
+        slots: list[tuple[list[Any], int]] = []
+        for text in pc.unique(values).drop_null().to_pylist():
+            _collect(parse_array(text)[1], slots)
+        return pa.array([holder[i] for holder, i in slots], pa.string())
 
     def _arrays(self, unique: pa.Array, ctx: MaskContext) -> pa.Array:
         parsed = [parse_array(text) for text in unique.to_pylist()]

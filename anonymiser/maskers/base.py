@@ -258,6 +258,10 @@ class Strategy(ABC):
     params: ClassVar[Mapping[str, Param]] = {}
     keeps_value: ClassVar[bool] = False  # True only for `keep`
     may_collide: ClassVar[bool] = False  # realistic fakes, hashes: unique columns need checking
+    # whether no original value may survive anywhere in the output (the verify stage's leak
+    # check); False where the output legitimately equals some originals: keep, generalisations,
+    # and presidio, whose free text is re-scanned instead
+    leak_checked: ClassVar[bool] = True
 
     def __init__(self, params: Mapping[str, Any], column: ColumnSpec) -> None:
         self.column = column
@@ -293,6 +297,10 @@ class Strategy(ABC):
     def check_column(self, column: ColumnSpec) -> str | None:
         """Why this strategy cannot mask `column` (None when it can); runs before any data."""
         return None
+
+    def originals(self, values: pa.Array) -> pa.Array | None:
+        """The original values this strategy replaces within `values`, as text (leak check)."""
+        return values if self.leak_checked else None
 
     @abstractmethod
     def mask(self, values: pa.Array, ctx: MaskContext) -> pa.Array:

@@ -24,6 +24,7 @@ from anonymiser.maskers.base import (
 @register
 class DateShift(Strategy):
     name = "date_shift"
+    leak_checked = False  # a shifted date legitimately equals other rows' originals
     summary = "Shift dates by a keyed offset within +/-days (never 0); infinities are kept."
     may_collide = True
     params: ClassVar[Mapping[str, Param]] = {

@@ -8,6 +8,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any, ClassVar
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from anonymiser.maskers._nested import NestedRule, element_column
 from anonymiser.maskers.base import (
@@ -75,6 +76,10 @@ def _slots(node: Any, steps: list[Step]) -> Iterator[tuple[Any, Any]]:
             yield node, key
 
 
+def _text(scalar: Any) -> str:
+    return scalar if isinstance(scalar, str) else json.dumps(scalar)
+
+
 def _leaves(node: Any) -> Iterator[tuple[Any, Any]]:
     items = node.items() if isinstance(node, dict) else enumerate(node)
     for key, child in items:
@@ -113,6 +118,16 @@ class Json(Strategy):
     def mask(self, values: pa.Array, ctx: MaskContext) -> pa.Array:
         return map_unique(values, lambda unique: self._documents(unique, ctx))
 
+    def originals(self, values: pa.Array) -> pa.Array | None:
+        """The scalars at the paths whose nested rule replaces them (for the leak check)."""
+        found: list[str] = []
+        for text in pc.unique(values).drop_null().to_pylist():
+            doc = json.loads(text)
+            for steps, rule in self.rules:
+                if rule.strategy.leak_checked:
+                    found.extend(_text(c[k]) for c, k in _slots(doc, steps))
+        return pa.array(found, pa.string())
+
     def _documents(self, unique: pa.Array, ctx: MaskContext) -> pa.Array:
         texts = unique.to_pylist()
         docs = [json.loads(text) for text in texts]
@@ -123,10 +138,7 @@ class Json(Strategy):
                 slots.extend((row, container, key) for container, key in _slots(doc, steps))
             if not slots:
                 continue
-            originals = pa.array(
-                [c[k] if isinstance(c[k], str) else json.dumps(c[k]) for _, c, k in slots],
-                pa.string(),
-            )
+            originals = pa.array([_text(c[k]) for _, c, k in slots], pa.string())
             masked = rule.mask(originals, ctx).cast(pa.string()).to_pylist()
             for (row, container, key), new in zip(slots, masked, strict=True):
                 container[key] = new

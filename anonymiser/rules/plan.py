@@ -13,7 +13,7 @@ from anonymiser.catalog import Catalog, Column, Table, quote_ident
 from anonymiser.maskers import ColumnSpec
 from anonymiser.pg.types import arrow_field
 
-__all__ = ["UniqueInfo", "column_spec", "fk_parent", "root_table", "unique_columns"]
+__all__ = ["UniqueInfo", "column_spec", "fk_parent", "mentions", "root_table", "unique_columns"]
 
 _LENGTH = re.compile(r"^(?:character varying|character|varchar|bpchar)\((\d+)\)$")
 _CASE_FOLD = re.compile(r"\b(lower|upper)\s*\(", re.IGNORECASE)
@@ -33,6 +33,11 @@ def root_table(catalog: Catalog, table: Table) -> Table:
         table = catalog.tables[table.parent]
         seen.add(table.qualified)
     return table
+
+
+def mentions(text: str, column: str) -> bool:
+    """Whether SQL `text` (a CHECK or an index expression) names `column` as a whole word."""
+    return bool(re.search(rf"(?<![\w\"]){re.escape(quote_ident(column))}(?![\w\"])", text))
 
 
 def _index_key_text(definition: str) -> str:
@@ -75,7 +80,7 @@ def unique_columns(table: Table) -> dict[str, UniqueInfo]:
             text = _index_key_text(index.definition)
             fold = bool(_CASE_FOLD.search(text))
             for name in names:
-                if re.search(rf"(?<![\w\"]){re.escape(quote_ident(name))}(?![\w\"])", text):
+                if mentions(text, name):
                     add(name, fold)
     return found
 
@@ -92,7 +97,6 @@ def fk_parent(catalog: Catalog, table: Table, column: str) -> tuple[Table, str] 
 def column_spec(table: Table, column: Column, unique: dict[str, UniqueInfo]) -> ColumnSpec:
     """The ColumnSpec a strategy checks itself against, before any data is read."""
     length = _LENGTH.match(column.pg_type)
-    word = re.compile(rf"(?<![\w\"]){re.escape(quote_ident(column.name))}(?![\w\"])")
     return ColumnSpec(
         table=table.qualified,
         name=column.name,
@@ -103,5 +107,5 @@ def column_spec(table: Table, column: Column, unique: dict[str, UniqueInfo]) -> 
         max_length=int(length.group(1)) if length else None,
         unique=column.name in unique,
         not_null=column.not_null,
-        checks=tuple(c for c in table.checks if word.search(c)),
+        checks=tuple(c for c in table.checks if mentions(c, column.name)),
     )

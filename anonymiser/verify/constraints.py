@@ -1,0 +1,177 @@
+"""Constraint checks in Arrow over the whole output: row counts, foreign keys, unique, NOT NULL.
+
+Only what masking (or a subset) can break is checked: a unique key or NOT NULL over kept
+columns only still holds, since the rows are a subset of a consistent source snapshot; every
+foreign key is checked, because a subset's referential closure depends on which rows were
+selected. Foreign keys follow MATCH SIMPLE: a row with a NULL in any FK column is exempt.
+Unique keys whose index has expressions or a predicate are checked on the source server
+(anonymiser.verify.server).
+"""
+
+from __future__ import annotations
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from anonymiser.catalog import ForeignKey, Index, Table
+from anonymiser.stages.extract import ExtractedTable
+from anonymiser.verify.model import CheckResult, VerificationReport
+from anonymiser.verify.output import Output, as_array, null_mask
+
+__all__ = [
+    "check_foreign_keys",
+    "check_not_null",
+    "check_row_counts",
+    "check_unique_keys",
+    "duplicate_rows",
+    "plain_unique_keys",
+]
+
+
+def check_row_counts(output: Output, report: VerificationReport) -> None:
+    """Rows per table on disk equal what the extract stage wrote, file by file."""
+    extracted = {i.table.qualified: i for i in output.original.tables}
+    for item in output.tables:
+        with report.timed(CheckResult("row_count", item.table.qualified)) as result:
+            expected = (
+                extracted[item.table.qualified].rows if item.table.qualified in extracted else 0
+            )
+            on_disk = sum(
+                pq.ParquetFile(output.masked.root / rel).metadata.num_rows for rel, _ in item.files
+            )
+            listed = sum(rows for _, rows in item.files)
+            result.checked = expected
+            result.failures = max(
+                abs(on_disk - expected), abs(listed - expected), abs(item.rows - expected)
+            )
+            if result.failures:
+                result.detail = f"extract wrote {expected} rows, the masked files hold {on_disk}"
+
+
+def _data_columns(item: ExtractedTable) -> set[str]:
+    return {c.name for c in item.table.copy_columns}
+
+
+def check_foreign_keys(output: Output, report: VerificationReport) -> None:
+    """Every non-NULL foreign key value of every data table exists in its referenced key."""
+    parents: dict[tuple[str, tuple[str, ...]], pa.Table] = {}
+    for item in output.tables:
+        for fk in item.table.foreign_keys:
+            if not set(fk.columns) <= _data_columns(item):
+                continue  # an FK over a generated column: recomputed at restore
+            result = CheckResult(
+                "foreign_key",
+                item.table.qualified,
+                ",".join(fk.columns),
+                output.strategy(item.table, fk.columns),
+            )
+            with report.timed(result):
+                key = (fk.ref_table, tuple(fk.ref_columns))
+                if key not in parents:
+                    parents[key] = _parent_keys(output, fk)
+                _dangling(output, item, fk, parents[key], result)
+
+
+def _parent_keys(output: Output, fk: ForeignKey) -> pa.Table:
+    parent = output.catalog.tables.get(fk.ref_table)
+    paths = output.parts(fk.ref_table) if parent is not None else []
+    if not paths:  # the referenced table is not in the snapshot: every reference dangles
+        return pa.table({c: pa.array([], pa.string()) for c in fk.ref_columns})
+    return output.distinct_rows(paths, fk.ref_columns)
+
+
+def _dangling(
+    output: Output, item: ExtractedTable, fk: ForeignKey, parent: pa.Table, result: CheckResult
+) -> None:
+    paths = [output.masked.root / rel for rel, _ in item.files]
+    renamed = dict(zip(fk.columns, fk.ref_columns, strict=True))
+    for batch in output.batches(paths, fk.columns):
+        result.checked += batch.num_rows
+        child = pa.Table.from_batches([batch]).filter(pc.invert(null_mask(batch, fk.columns)))
+        if not child.num_rows:
+            continue
+        child = child.rename_columns([renamed[c] for c in child.column_names])
+        child = child.cast(parent.schema) if parent.num_rows else child
+        if len(fk.columns) == 1:
+            column = fk.ref_columns[0]
+            found = pc.is_in(child[column], value_set=as_array(parent[column]))
+            missing = child.num_rows - pc.sum(found).as_py() if parent.num_rows else child.num_rows
+        else:
+            missing = (
+                child.join(parent, fk.ref_columns, join_type="left anti").num_rows
+                if parent.num_rows
+                else child.num_rows
+            )
+        result.failures += int(missing or 0)
+    if result.failures:
+        result.detail = (
+            f"{fk.name}: rows reference {fk.ref_table}({', '.join(fk.ref_columns)}) "
+            "that is not in the snapshot"
+        )
+
+
+def plain_unique_keys(table: Table) -> list[tuple[Index, list[str]]]:
+    """Unique indexes (PK and UNIQUE constraints have one each) over plain columns, no predicate."""
+    return [
+        (index, [c for c in index.columns if c is not None])
+        for index in table.indexes
+        if index.unique and index.predicate is None and all(c is not None for c in index.columns)
+    ]
+
+
+def nulls_distinct(index: Index) -> bool:
+    return "NULLS NOT DISTINCT" not in index.definition.upper()
+
+
+def duplicate_rows(table: pa.Table, columns: list[str], *, drop_nulls: bool = True) -> int:
+    """Rows beyond the first of each group of equal keys (rows with a NULL key never clash)."""
+    if drop_nulls:
+        table = table.filter(pc.invert(null_mask(table, columns)))
+    if not table.num_rows:
+        return 0
+    counts = table.group_by(columns).aggregate([([], "count_all")])["count_all"]
+    return int(pc.sum(pc.subtract(counts, 1)).as_py() or 0)
+
+
+def check_unique_keys(output: Output, report: VerificationReport) -> None:
+    """Every unique index over plain columns that a masked column is part of still holds."""
+    for item in output.tables:
+        masked = output.masked_columns(item.table)
+        for index, columns in plain_unique_keys(item.table):
+            if not masked.keys() & set(columns):
+                continue
+            result = CheckResult(
+                "unique",
+                item.table.qualified,
+                ",".join(columns),
+                output.strategy(item.table, columns),
+            )
+            with report.timed(result):
+                paths = [output.masked.root / rel for rel, _ in item.files]
+                keys = pa.concat_tables(
+                    pa.Table.from_batches([b]) for b in output.batches(paths, columns)
+                )
+                result.checked = keys.num_rows
+                result.failures = duplicate_rows(keys, columns, drop_nulls=nulls_distinct(index))
+                if result.failures:
+                    result.detail = f"{index.name}: duplicate values"
+
+
+def check_not_null(output: Output, report: VerificationReport) -> None:
+    """No masked column under NOT NULL holds a NULL."""
+    for item in output.tables:
+        masked = output.masked_columns(item.table)
+        for column in item.table.copy_columns:
+            if not column.not_null or column.name not in masked:
+                continue
+            result = CheckResult(
+                "not_null", item.table.qualified, column.name, masked[column.name].rule.strategy
+            )
+            with report.timed(result):
+                paths = [output.masked.root / rel for rel, _ in item.files]
+                for batch in output.batches(paths, [column.name]):
+                    result.checked += batch.num_rows
+                    result.failures += batch.column(0).null_count
+                if result.failures:
+                    result.detail = "NULLs in a NOT NULL column"

@@ -1,0 +1,224 @@
+"""Leak check: no original value of a masked column survives anywhere in the masked output.
+
+Which originals: those of every column whose strategy replaces identity (fake, hash,
+pattern, redact, partial, null, constant, and the leaves/elements json and array rules
+replace): `Strategy.leak_checked`. Not those of keep, date_shift, date_generalise and
+generalise, whose output legitimately equals other rows' originals (1990-01-01, "SW1A"), nor
+presidio's whole texts (a note without personal data is rightly left as it was; its free text
+is re-scanned by anonymiser.verify.rescan instead). Originals shorter than
+`leak_min_length` characters are ignored, and so are originals that masking itself produced
+somewhere (a fake first name "Olivia" for one person is another person's real first name):
+such a value in the output cannot be told from a pseudonym, and a lone common value does
+not identify anyone.
+
+Where: every text and integer column of every table, compared case-insensitively, as a whole
+value or, for originals that are more than one word of letters (emails, phone numbers, full
+names, addresses), as whole words inside a longer text (free text, JSON documents, array
+literals). A lone first name or surname inside text is too ambiguous to call a leak, and so
+is an original found inside some pseudonym ("olivia" in a fake "olivia.hart@example.org").
+Columns kept with `public: true` (a public register) are not searched: an organisation's
+address that equals a person's home address there is a coincidence the reviewer accepted.
+One Aho-Corasick automaton (pyahocorasick, C) holds every original; each batch of a column
+is searched as one string, so Python only sees matches, never rows. Memory: the distinct
+originals and pseudonyms of the masked columns, plus one batch.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import ahocorasick
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from anonymiser.maskers.base import byte_view
+from anonymiser.rules.lint import ColumnPlan
+from anonymiser.stages.extract import ExtractedTable
+from anonymiser.verify.model import CheckResult, VerificationReport, VerifySettings
+from anonymiser.verify.output import BATCH_ROWS, Output, as_array
+
+__all__ = ["LeakPatterns", "check_leaks", "find_in", "searchable"]
+
+_MERGE_AT = 1 << 20  # merge pending distinct values once this many are held
+
+
+def searchable(dtype: pa.DataType) -> bool:
+    """Columns an original value can hide in: text (JSON, arrays, free text) and integers."""
+    return bool(
+        pa.types.is_string(dtype) or pa.types.is_large_string(dtype) or pa.types.is_integer(dtype)
+    )
+
+
+def _normalised(values: pa.Array, min_length: int) -> pa.Array:
+    text = as_array(pc.utf8_lower(values.cast(pa.string()))).drop_null()
+    return as_array(pc.unique(text.filter(pc.greater_equal(pc.utf8_length(text), min_length))))
+
+
+def _distinct(pieces: list[pa.Array]) -> pa.Array:
+    if not pieces:
+        return pa.array([], pa.string())
+    return as_array(pc.unique(pa.concat_arrays(pieces)))
+
+
+_LETTERS = re.compile(r"[^\W\d_]+")
+
+
+@dataclass
+class LeakPatterns:
+    """The originals searched for, each labelled with the masked column it came from."""
+
+    automaton: ahocorasick.Automaton = field(default_factory=ahocorasick.Automaton)
+    sources: list[tuple[str, str, str]] = field(default_factory=list)  # table, column, rule
+    owner: list[int] = field(default_factory=list)  # pattern -> source
+    compound: list[bool] = field(default_factory=list)  # pattern searched inside text too
+    excluded: set[int] = field(default_factory=set)  # patterns masking itself produced
+    members: list[list[int]] = field(default_factory=list)  # source -> its patterns
+    counts: list[int] = field(default_factory=list)  # originals searched per source
+
+    @property
+    def empty(self) -> bool:
+        return len(self.automaton) == 0
+
+    def add(self, source: tuple[str, str, str], originals: pa.Array) -> None:
+        self.sources.append(source)
+        members: list[int] = []
+        for value in originals.to_pylist():
+            if value in self.automaton:  # the first column holding a value owns it
+                members.append(self.automaton.get(value)[0])
+                continue
+            members.append(len(self.owner))
+            self.automaton.add_word(value, (len(self.owner), len(value)))
+            self.owner.append(len(self.sources) - 1)
+            # one word of letters ("olivia", "smith") is only a leak as a whole value
+            self.compound.append(not _LETTERS.fullmatch(value))
+        self.members.append(members)
+
+    def freeze(self, produced: pa.Array) -> None:
+        """Build the automaton; drop originals equal to, or a word inside, a produced value."""
+        if not self.empty:
+            self._exclude(produced)
+        self.counts = [sum(p not in self.excluded for p in ps) for ps in self.members]
+
+    def _exclude(self, produced: pa.Array) -> None:
+        self.automaton.make_automaton()
+        for start in range(0, len(produced), BATCH_ROWS):
+            chunk = produced.slice(start, BATCH_ROWS)
+            self.excluded.update(p for _, p, _ in find_in(self, chunk, every_word=True))
+
+
+def find_in(
+    patterns: LeakPatterns, values: pa.Array, *, every_word: bool = False
+) -> Iterator[tuple[int, int, bool]]:
+    """(row, pattern, whole value?) of each whole-word occurrence of a pattern in `values`.
+
+    A single-word pattern counts only as a whole value, unless `every_word`.
+    """
+    text_values = as_array(pc.utf8_lower(values.cast(pa.string())))
+    if not len(text_values):
+        return
+    offsets, data, _ = byte_view(text_values)
+    raw = data[offsets[0] : offsets[-1]].tobytes()
+    text = raw.decode("utf-8")
+    if len(text) == len(raw):  # ASCII: characters are bytes
+        starts = offsets - offsets[0]
+    else:
+        lengths = pc.fill_null(pc.utf8_length(text_values), 0).to_numpy(zero_copy_only=False)
+        starts = np.concatenate(([0], np.cumsum(lengths)))
+    for end, (pattern, length) in patterns.automaton.iter(text):
+        if pattern in patterns.excluded:
+            continue
+        begin = end - length + 1
+        row = int(np.searchsorted(starts, begin, side="right")) - 1
+        row_start, row_end = int(starts[row]), int(starts[row + 1])
+        if end >= row_end:
+            continue  # spans two values of the batch
+        whole = begin == row_start and end + 1 == row_end
+        if not whole and not (every_word or patterns.compound[pattern]):
+            continue
+        if begin > row_start and text[begin - 1].isalnum():
+            continue  # inside a longer word
+        if end + 1 < row_end and text[end + 1].isalnum():
+            continue
+        yield row, pattern, whole
+
+
+def _strategy_values(plan: ColumnPlan, values: pa.Array) -> pa.Array | None:
+    found = plan.strategy.originals(as_array(values))
+    return None if found is None else as_array(found)
+
+
+def collect_patterns(output: Output, min_length: int) -> LeakPatterns:
+    """The originals of leak-checked masked columns, minus every value masking produced."""
+    patterns = LeakPatterns()
+    if output.plan is None:
+        return patterns
+    chosen = [p for p in output.plan.columns.values() if p.masks and p.strategy.leak_checked]
+    originals: dict[tuple[str, str], list[pa.Array]] = {}
+    produced: list[pa.Array] = []
+    for plan in chosen:
+        for item in output.tables:
+            if output.plan.roots.get(item.table.qualified) != plan.table:
+                continue
+            pieces = originals.setdefault((plan.table, plan.column), [])
+            for before, after in output.paired_batches(item, [plan.column]):
+                for values, into in ((before, pieces), (after, produced)):
+                    found = _strategy_values(plan, values.column(0))
+                    if found is not None and len(found):
+                        into.append(_normalised(found, 1 if into is produced else min_length))
+                if sum(map(len, pieces)) > _MERGE_AT:
+                    pieces[:] = [_distinct(pieces)]
+                if sum(map(len, produced)) > _MERGE_AT:
+                    produced[:] = [_distinct(produced)]
+    for plan in chosen:
+        values = _distinct(originals.get((plan.table, plan.column), []))
+        patterns.add((plan.table, plan.column, plan.rule.strategy), values)
+    patterns.freeze(_distinct(produced))
+    return patterns
+
+
+def _searched_columns(output: Output, item: ExtractedTable) -> list[str]:
+    """Every stored column but those whose rule declares public values (keep, public: true)."""
+    rules = output.rules(item.table)
+    return [
+        c.name
+        for c in item.table.copy_columns
+        if not (c.name in rules and rules[c.name].strategy.options.get("public"))
+    ]
+
+
+def check_leaks(output: Output, report: VerificationReport, settings: VerifySettings) -> None:
+    """One result per masked column: output rows (any table) holding one of its originals."""
+    started = time.monotonic()
+    patterns = collect_patterns(output, settings.leak_min_length)
+    results = [
+        CheckResult("leak", table, column, rule, checked=count)
+        for (table, column, rule), count in zip(patterns.sources, patterns.counts, strict=True)
+    ]
+    where: list[dict[str, int]] = [{} for _ in results]
+    if not patterns.empty:
+        for item in output.tables:
+            paths = [output.masked.root / rel for rel, _ in item.files]
+            names = _searched_columns(output, item)
+            for batch in output.batches(paths, names):
+                for name in names:
+                    values = batch.column(name)
+                    if not searchable(values.type) or values.null_count == len(values):
+                        continue
+                    rows: dict[int, set[int]] = {}
+                    for row, pattern, _ in find_in(patterns, values):
+                        rows.setdefault(patterns.owner[pattern], set()).add(row)
+                    for source, hit in rows.items():
+                        label = f"{item.table.qualified}.{name}"
+                        where[source][label] = where[source].get(label, 0) + len(hit)
+                        results[source].failures += len(hit)
+    for result, found in zip(results, where, strict=True):
+        if found:
+            result.detail = "original values found in " + ", ".join(
+                f"{label} ({rows} rows)" for label, rows in sorted(found.items())
+            )
+        result.seconds = (time.monotonic() - started) / max(1, len(results))
+        report.add(result)
