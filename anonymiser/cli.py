@@ -171,7 +171,7 @@ def snapshot_create(
         typer.Option(
             "--presidio-threshold", min=0, max=1, help="Lowest score of a re-scan finding."
         ),
-    ] = 0.5,
+    ] = 0.35,
     presidio_max_findings: Annotated[
         int,
         typer.Option(

@@ -10,6 +10,7 @@ masked in structured columns of the same snapshot, and get the same pseudonym as
 from __future__ import annotations
 
 import functools
+import logging
 import re
 from collections.abc import Mapping
 from typing import Any, ClassVar
@@ -79,7 +80,14 @@ def analyzer(model: str | None = None) -> Any:
     engine = OfflineSpacyEngine(models=[{"lang_code": "en", "model_name": model or "blank"}])
     engine.load()
     registry = RecognizerRegistry(supported_languages=["en"])
-    registry.load_predefined_recognizers(languages=["en"], nlp_engine=engine)
+    # loading warns once per recognizer of another language (es, it, pl ...): not news
+    loader_log = logging.getLogger("presidio-analyzer")
+    level = loader_log.level
+    loader_log.setLevel(logging.ERROR)
+    try:
+        registry.load_predefined_recognizers(languages=["en"], nlp_engine=engine)
+    finally:
+        loader_log.setLevel(level)
     registry.remove_recognizer("EmailRecognizer")
     registry.add_recognizer(OfflineEmailRecognizer())
     registry.add_recognizer(UkNinoRecognizer())

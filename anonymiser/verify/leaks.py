@@ -35,7 +35,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from anonymiser.maskers.base import byte_view
+from anonymiser.maskers.base import Strategy, byte_view
 from anonymiser.rules.lint import ColumnPlan
 from anonymiser.stages.extract import ExtractedTable
 from anonymiser.verify.model import CheckResult, VerificationReport, VerifySettings
@@ -73,7 +73,7 @@ class LeakPatterns:
 
     automaton: ahocorasick.Automaton = field(default_factory=ahocorasick.Automaton)
     sources: list[tuple[str, str, str]] = field(default_factory=list)  # table, column, rule
-    owner: list[int] = field(default_factory=list)  # pattern -> source
+    owners: list[list[int]] = field(default_factory=list)  # pattern -> the sources holding it
     compound: list[bool] = field(default_factory=list)  # pattern searched inside text too
     excluded: set[int] = field(default_factory=set)  # patterns masking itself produced
     members: list[list[int]] = field(default_factory=list)  # source -> its patterns
@@ -87,12 +87,14 @@ class LeakPatterns:
         self.sources.append(source)
         members: list[int] = []
         for value in originals.to_pylist():
-            if value in self.automaton:  # the first column holding a value owns it
-                members.append(self.automaton.get(value)[0])
+            if value in self.automaton:  # an FK child or a copy holds the same originals
+                pattern = self.automaton.get(value)[0]
+                members.append(pattern)
+                self.owners[pattern].append(len(self.sources) - 1)
                 continue
-            members.append(len(self.owner))
-            self.automaton.add_word(value, (len(self.owner), len(value)))
-            self.owner.append(len(self.sources) - 1)
+            members.append(len(self.owners))
+            self.automaton.add_word(value, (len(self.owners), len(value)))
+            self.owners.append([len(self.sources) - 1])
             # one word of letters ("olivia", "smith") is only a leak as a whole value
             self.compound.append(not _LETTERS.fullmatch(value))
         self.members.append(members)
@@ -151,6 +153,21 @@ def _strategy_values(plan: ColumnPlan, values: pa.Array) -> pa.Array | None:
     return None if found is None else as_array(found)
 
 
+def _produced(plan: ColumnPlan, before: pa.Array, after: pa.Array) -> pa.Array | None:
+    """What masking wrote into these rows: never a value the same row held before.
+
+    So an original left in place (a masker that skipped a row) is not mistaken for a
+    pseudonym. Nested values (JSON leaves, array elements) are compared per batch.
+    """
+    before, after = as_array(before), as_array(after)
+    changed = pc.fill_null(pc.not_equal(before, after), True)
+    made = _strategy_values(plan, after.filter(changed))
+    if made is None or type(plan.strategy).originals is Strategy.originals:
+        return made
+    was = _strategy_values(plan, before.filter(changed))
+    return made if was is None else made.filter(pc.invert(pc.is_in(made, value_set=was)))
+
+
 def collect_patterns(output: Output, min_length: int) -> LeakPatterns:
     """The originals of leak-checked masked columns, minus every value masking produced."""
     patterns = LeakPatterns()
@@ -165,10 +182,12 @@ def collect_patterns(output: Output, min_length: int) -> LeakPatterns:
                 continue
             pieces = originals.setdefault((plan.table, plan.column), [])
             for before, after in output.paired_batches(item, [plan.column]):
-                for values, into in ((before, pieces), (after, produced)):
-                    found = _strategy_values(plan, values.column(0))
-                    if found is not None and len(found):
-                        into.append(_normalised(found, 1 if into is produced else min_length))
+                found = _strategy_values(plan, before.column(0))
+                if found is not None and len(found):
+                    pieces.append(_normalised(found, min_length))
+                made = _produced(plan, before.column(0), after.column(0))
+                if made is not None and len(made):
+                    produced.append(_normalised(made, 1))
                 if sum(map(len, pieces)) > _MERGE_AT:
                     pieces[:] = [_distinct(pieces)]
                 if sum(map(len, produced)) > _MERGE_AT:
@@ -210,7 +229,8 @@ def check_leaks(output: Output, report: VerificationReport, settings: VerifySett
                         continue
                     rows: dict[int, set[int]] = {}
                     for row, pattern, _ in find_in(patterns, values):
-                        rows.setdefault(patterns.owner[pattern], set()).add(row)
+                        for source in patterns.owners[pattern]:
+                            rows.setdefault(source, set()).add(row)
                     for source, hit in rows.items():
                         label = f"{item.table.qualified}.{name}"
                         where[source][label] = where[source].get(label, 0) + len(hit)

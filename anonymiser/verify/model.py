@@ -19,7 +19,9 @@ class VerifySettings:
 
     leak_min_length: int = 6  # shorter originals (initials, "Mr", "2019") are not searched for
     presidio_sample: int = 2000  # output rows re-scanned per free-text column; 0 = every row
-    presidio_threshold: float = 0.5  # lowest Presidio score counted as a finding
+    # lowest Presidio score counted as a finding (the presidio strategy's own default; a rule
+    # with a higher threshold is re-scanned at its own)
+    presidio_threshold: float = 0.35
     presidio_max_findings: int = 0  # residual findings allowed per column before failing
 
     def __post_init__(self) -> None:
