@@ -1,5 +1,8 @@
 """Presidio re-scan: a sample of each scrubbed free-text column must hold no residual PII.
 
+The sample (presidio_sample rows per column, spread over its partitions by their row
+counts) is evenly spread over the rows.
+
 The masked text deliberately holds pseudonyms (fake emails and phones, the same fake names
 as the structured columns), which Presidio detects again. A finding is residual only when
 its text also appears in the original text of the same row: it survived masking. Anything
@@ -61,12 +64,16 @@ def check_presidio(output: Output, report: VerificationReport, settings: VerifyS
             continue
         options = plan.strategy.options
         threshold = max(settings.presidio_threshold, float(options["threshold"]))
-        for item in output.tables:
-            if output.plan.roots.get(item.table.qualified) != plan.table:
-                continue
+        items = [i for i in output.tables if output.plan.roots.get(i.table.qualified) == plan.table]
+        total = sum(i.rows for i in items)
+        for item in items:
+            # the sample is per column: partitions share it in proportion to their rows
+            share = settings.presidio_sample and max(
+                1, round(settings.presidio_sample * item.rows / max(1, total))
+            )
             result = CheckResult("presidio", item.table.qualified, plan.column, "presidio")
             with report.timed(result):
-                wanted = sample_rows(item.rows, settings.presidio_sample)
+                wanted = sample_rows(item.rows, share)
                 pairs: list[tuple[str, str]] = []
                 offset = 0
                 for before, after in output.paired_batches(item, [plan.column]):

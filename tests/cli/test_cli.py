@@ -757,7 +757,8 @@ def test_demo_without_arguments_snapshots_2024_restores_it_and_reports_checks(
         assert int(snapshot) <= int(source), line
         subset = subset or int(snapshot) < int(source)
     assert subset, "the 2024 dataset should be smaller than the source"
-    assert "checks passed: 3/3" in result.stdout
+    assert "checks passed: 4/4" in result.stdout  # the verification gate's, then restore's
+    assert re.search(r"verification passed: .*foreign_key \d+/\d+.*leak \d+/\d+", result.stdout)
     masked = re.search(r"(\d+) masked columns", result.stdout)
     assert masked and int(masked.group(1)) >= 15, result.stdout  # the demo rules mask PII
     assert "The server was stopped" in result.stdout
