@@ -14,6 +14,7 @@ from anonymiser.maskers.base import ColumnSpec, byte_view
 
 __all__ = [
     "DATE_TYPES",
+    "DayChange",
     "ParsedDates",
     "date_problem",
     "format_dates",

@@ -7,7 +7,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 
-from anonymiser.maskers._pgdate import format_dates, parse_dates, rewrite_dates
+from anonymiser.maskers._pgarray import _map_elements_slowly, map_elements
+from anonymiser.maskers._pgdate import DayChange, format_dates, parse_dates, rewrite_dates
 from anonymiser.maskers.redact import _redact_bytes
 from tests.unit.maskers.conftest import column, ctx, run
 
@@ -47,13 +48,14 @@ DATES = [
 ]  # fmt: skip
 
 
-def _reference(values: pa.Array, change: object, midnight: bool) -> list[object]:
+def _reference(values: pa.Array, change: DayChange, midnight: bool) -> list[object]:
     parsed = parse_dates(values)
     rows = np.arange(len(values))
     rest = parsed.rest
     if midnight:
         rest = pc.replace_substring_regex(rest, r"^ \d\d:\d\d:\d\d(\.\d+)?", " 00:00:00")
-    return format_dates(values, parsed, change(parsed.day, rows), rest).to_pylist()  # type: ignore[operator]
+    out: list[object] = format_dates(values, parsed, change(parsed.day, rows), rest).to_pylist()
+    return out
 
 
 @pytest.mark.parametrize("midnight", [False, True])
@@ -63,7 +65,8 @@ def test_rewritten_dates_match_the_regex_parser(midnight: bool, shift: int) -> N
     moves = np.arange(len(values)) % 7 + shift
 
     def change(day: np.ndarray, rows: np.ndarray) -> np.ndarray:
-        return day + moves[rows]
+        moved: np.ndarray = day + moves[rows]
+        return moved
 
     assert rewrite_dates(values, change, midnight).to_pylist() == _reference(
         values, change, midnight
@@ -80,3 +83,34 @@ def test_shape_patterns_do_not_depend_on_the_batch() -> None:
 def test_shape_patterns_of_very_long_values_keep_their_shape() -> None:
     (out,) = run("pattern", {}, ["Ab9-" * 2000], column(), ctx())
     assert len(out) == 8000 and out[3::4] == "-" * 2000 and out != "Ab9-" * 2000
+
+
+ARRAYS = [
+    '{ab,"c d",NULL}', "{}", None, "[0:1]={{a,b},{c,d}}", '{"x y","q\\"uote","NULL",""}',
+    '{"back\\\\slash",ü}', "{NULL}", "{NULL,null,NuLl}", '{{a,NULL},{NULL,"b c"}}',
+    "{ zoë , 日本 }",
+    "{" + ",".join(["elem"] * 300) + "}", '{"' + "w" * 4000 + '"}', '{"{}"}', '{","}',
+    '{"a\\\\\\"b",c\\d}', "{nbsp\u00a0,x\u2003}", "{€uro,x}", '{"tab\there","new\nline"}',
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "rule",
+    [
+        lambda e: pc.utf8_upper(e),
+        lambda e: pc.binary_join_element_wise(e, ' "x\\', ""),
+        lambda e: pa.nulls(len(e), pa.string()),
+        lambda e: pc.if_else(pc.equal(e, "ab"), "NULL", ""),
+    ],
+)
+def test_array_elements_split_on_bytes_match_the_parser(rule: object) -> None:
+    values = pa.array(ARRAYS * 2).slice(1)
+    expected = [None if v is None else _map_elements_slowly(v, rule) for v in values.to_pylist()]  # type: ignore[arg-type]
+    assert map_elements(values, rule).to_pylist() == expected  # type: ignore[arg-type]
+
+
+def test_an_unbalanced_quote_does_not_spill_into_later_arrays() -> None:
+    values = pa.array(['{"a}', '{b,"c d"}'])
+    with pytest.raises(IndexError):  # the parser's own error for a broken array
+        map_elements(values, pc.utf8_upper)
+    assert map_elements(pa.array(['{b,"c d"}']), pc.utf8_upper).to_pylist() == ['{B,"C D"}']
