@@ -2,21 +2,25 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from anonymiser.maskers.base import ColumnSpec
+from anonymiser.maskers._vector import string_array
+from anonymiser.maskers.base import ColumnSpec, byte_view
 
 __all__ = [
     "DATE_TYPES",
+    "DayChange",
     "ParsedDates",
     "date_problem",
     "format_dates",
     "from_julian",
     "parse_dates",
+    "rewrite_dates",
     "to_julian",
 ]
 
@@ -24,6 +28,10 @@ DATE_TYPES = frozenset({"date", "timestamp", "timestamptz"})
 
 # DateStyle=ISO: '2024-01-02', '2024-01-02 03:04:05.123+00', '0044-03-15 BC', 'infinity'
 _ISO = r"^(?P<y>\d{4,})-(?P<m>\d\d)-(?P<d>\d\d)(?P<rest>.*?)(?P<bc> BC)?$"
+_MIDNIGHT = r"^ \d\d:\d\d:\d\d(\.\d+)?"
+
+# New Julian days for (Julian days, row numbers into the values being rewritten).
+DayChange = Callable[[np.ndarray, np.ndarray], np.ndarray]
 
 
 def date_problem(strategy: str, column: ColumnSpec) -> str | None:
@@ -100,3 +108,109 @@ def from_julian(jdn: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     month = m + 3 - 12 * (m // 10)
     year = 100 * b + d - 4800 + m // 10
     return year, month, day
+
+
+def rewrite_dates(values: pa.Array, change: DayChange, midnight: bool = False) -> pa.Array:
+    """Every finite date moved to the Julian day `change` gives it (with its time set to
+    00:00:00 when `midnight`); infinities and NULLs are kept.
+
+    The common shape, a 4-digit AD year whose new year has 4 digits too, is rewritten in place
+    on the UTF-8 bytes; the rest (BC, 5-digit years, odd text) goes through the regex parser,
+    which gives the same text for the common shape.
+    """
+    offsets, data, valid = byte_view(values)
+    out = data[int(offsets[0]) : int(offsets[-1])].copy()
+    offsets = offsets - offsets[0]
+    starts, ends = offsets[:-1], offsets[1:]
+    fast = valid & (ends - starts >= 10) & ~_ends_with(out, ends, starts + 13, b" BC")
+    digits = {}
+    for at in (0, 1, 2, 3, 5, 6, 8, 9):
+        digits[at] = _byte(out, starts + at, ends).astype(np.int64) - 48
+        fast &= (digits[at] >= 0) & (digits[at] <= 9)
+    for at in (4, 7):
+        fast &= _byte(out, starts + at, ends) == 45
+    rows = np.flatnonzero(fast)
+    d = {at: digit[rows] for at, digit in digits.items()}
+    year = d[0] * 1000 + d[1] * 100 + d[2] * 10 + d[3]
+    day = change(to_julian(year, d[5] * 10 + d[6], d[8] * 10 + d[9]), rows)
+    new_year, new_month, new_dom = from_julian(day)
+    fits = (year >= 1) & (new_year >= 1) & (new_year <= 9999)
+    fast[rows[~fits]] = False
+    rows, at = rows[fits], starts[rows[fits]]
+    for place, (numbers, scale) in enumerate(
+        [(new_year, 1000), (new_year, 100), (new_year, 10), (new_year, 1), (None, 0),
+         (new_month, 10), (new_month, 1), (None, 0), (new_dom, 10), (new_dom, 1)]
+    ):  # fmt: skip
+        if numbers is not None:
+            out[at + place] = (numbers[fits] // scale) % 10 + 48
+    if midnight:
+        out, offsets, fast = _midnight(out, offsets, fast)
+    result = string_array(offsets, out, valid, values.type)
+    slow = valid & ~fast
+    if not slow.any():
+        return result
+    slow_rows = np.flatnonzero(slow)
+    subset = values.take(pa.array(slow_rows))
+    parsed = parse_dates(subset)
+    rest = (
+        pc.replace_substring_regex(parsed.rest, _MIDNIGHT, " 00:00:00") if midnight else parsed.rest
+    )
+    redone = format_dates(subset, parsed, change(parsed.day, slow_rows), rest)
+    return pc.replace_with_mask(result, pa.array(slow), redone)
+
+
+def _byte(data: np.ndarray, positions: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """The byte at each position, 0 where the position is at or past its row's end."""
+    inside = positions < ends
+    if not len(data):
+        return np.zeros(len(positions), dtype=np.uint8)
+    picked: np.ndarray = data[np.minimum(positions, len(data) - 1)]
+    picked[~inside] = 0
+    return picked
+
+
+def _ends_with(
+    data: np.ndarray, ends: np.ndarray, shortest: np.ndarray, suffix: bytes
+) -> np.ndarray:
+    """Rows at least `shortest` long (as an end position) whose bytes end with `suffix`."""
+    found = ends >= shortest
+    for back, char in enumerate(reversed(suffix), start=1):
+        found &= _byte(data, np.maximum(ends - back, 0), ends) == char
+    return found
+
+
+def _midnight(
+    out: np.ndarray, offsets: np.ndarray, fast: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """' HH:MM:SS[.fraction]' after the date of the `fast` rows becomes ' 00:00:00'."""
+    rows = np.flatnonzero(fast)
+    starts, ends = offsets[:-1][rows], offsets[1:][rows]
+    timed = _byte(out, starts + 10, ends) == 32
+    for at in (13, 16):
+        timed &= _byte(out, starts + at, ends) == 58
+    for at in (11, 12, 14, 15, 17, 18):
+        char = _byte(out, starts + at, ends)
+        timed &= (char >= 48) & (char <= 57)
+    rows, starts, ends = rows[timed], starts[timed], ends[timed]
+    for at in (11, 12, 14, 15, 17, 18):
+        out[starts + at] = 48
+    # a fraction ('.' and digits) is cut out whole: count its digits, rows still reading shrink
+    dotted = np.flatnonzero(_byte(out, starts + 19, ends) == 46)
+    run = np.zeros(len(dotted), dtype=np.int64)
+    reading = np.arange(len(dotted))
+    while len(reading):
+        char = _byte(out, starts[dotted[reading]] + 20 + run[reading], ends[dotted[reading]])
+        going = (char >= 48) & (char <= 57)
+        run[reading[going]] += 1
+        reading = reading[going]
+    cut = dotted[run > 0]
+    if not len(cut):
+        return out, offsets, fast
+    size = run[run > 0] + 1
+    first = starts[cut] + 19
+    keep = np.ones(len(out), dtype=bool)
+    drop_at = np.repeat(first - np.cumsum(size) + size, size) + np.arange(int(size.sum()))
+    keep[drop_at] = False
+    removed = np.zeros(len(offsets), dtype=np.int64)
+    removed[rows[cut] + 1] = size
+    return out[keep], offsets - np.cumsum(removed), fast

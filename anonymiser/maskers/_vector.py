@@ -17,6 +17,7 @@ __all__ = [
     "is_text_column",
     "mix",
     "pick",
+    "string_array",
     "text_problem",
 ]
 
@@ -61,6 +62,26 @@ def fixed_width_strings(matrix: np.ndarray) -> pa.Array:
     offsets = np.arange(n + 1, dtype=np.int32) * np.int32(width)
     data = np.ascontiguousarray(matrix, dtype=np.uint8)
     return pa.StringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(data))
+
+
+def string_array(
+    offsets: np.ndarray, data: np.ndarray, valid: np.ndarray | None, type: pa.DataType
+) -> pa.Array:
+    """A string array of `type` from int64 offsets (starting at 0), UTF-8 bytes and validity."""
+    n = len(offsets) - 1
+    bitmap = None
+    nulls = 0
+    if valid is not None and not valid.all():
+        bitmap = pa.py_buffer(np.packbits(valid, bitorder="little"))
+        nulls = int(n - np.count_nonzero(valid))
+    out = pa.StringArray.from_buffers(
+        n,
+        pa.py_buffer(offsets.astype(np.int32)),
+        pa.py_buffer(np.ascontiguousarray(data, dtype=np.uint8)),
+        bitmap,
+        nulls,
+    )
+    return out if out.type == type else out.cast(type)
 
 
 def digit_strings(values: np.ndarray, width: int) -> pa.Array:

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from anonymiser.maskers._nested import NestedRule, element_column
-from anonymiser.maskers._pgarray import format_array, parse_array
+from anonymiser.maskers._pgarray import map_elements
 from anonymiser.maskers.base import ColumnSpec, MaskContext, Param, Strategy, map_unique, register
 
 _LENGTH = re.compile(r"\((\d+)\)\[\]")
@@ -39,34 +39,23 @@ class Array(Strategy):
         return None
 
     def mask(self, values: pa.Array, ctx: MaskContext) -> pa.Array:
-        return map_unique(values, lambda unique: self._arrays(unique, ctx))
+        return map_unique(
+            values, lambda unique: map_elements(unique, lambda e: self._elements(e, ctx))
+        )
 
     def originals(self, values: pa.Array) -> pa.Array | None:
         """Every element, when the nested rule replaces them (for the leak check)."""
         if not self.rule.strategy.leak_checked:
             return None
-        slots: list[tuple[list[Any], int]] = []
-        for text in pc.unique(values).drop_null().to_pylist():
-            _collect(parse_array(text)[1], slots)
-        return pa.array([holder[i] for holder, i in slots], pa.string())
+        seen: list[pa.Array] = []
 
-    def _arrays(self, unique: pa.Array, ctx: MaskContext) -> pa.Array:
-        parsed = [parse_array(text) for text in unique.to_pylist()]
-        slots: list[tuple[list[Any], int]] = []
-        for _, items in parsed:
-            _collect(items, slots)
-        if slots:
-            elements = pa.array([holder[i] for holder, i in slots], pa.string())
-            element_type = self.rule.strategy.column.arrow_type
-            masked = self.rule.mask(elements.cast(element_type), ctx).cast(pa.string())
-            for (holder, i), new in zip(slots, masked.to_pylist(), strict=True):
-                holder[i] = new
-        return pa.array([format_array(p, items) for p, items in parsed], unique.type)
+        def record(elements: pa.Array) -> pa.Array:
+            seen.append(elements)
+            return elements
 
+        map_elements(pc.unique(values).drop_null(), record)
+        return pa.concat_arrays([pa.array([], pa.string()), *(e.cast(pa.string()) for e in seen)])
 
-def _collect(items: list[Any], slots: list[tuple[list[Any], int]]) -> None:
-    for i, item in enumerate(items):
-        if isinstance(item, list):
-            _collect(item, slots)
-        elif item is not None:
-            slots.append((items, i))
+    def _elements(self, elements: pa.Array, ctx: MaskContext) -> pa.Array:
+        element_type = self.rule.strategy.column.arrow_type
+        return self.rule.mask(elements.cast(element_type), ctx).cast(pa.string())

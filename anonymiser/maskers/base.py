@@ -112,10 +112,11 @@ class MaskContext:
     def wide_digests(self, values: pa.Array, words: int) -> np.ndarray:
         """`words` independent keyed 64-bit digests per value, shape (len(values), words)."""
         offsets, data, valid = byte_view(values)
-        out = np.zeros((len(valid), words), dtype=np.uint64)
-        for word in range(words):
-            sip_key = self._subkey[:16] if word == 0 else self.digest_bytes(b"word%d" % word, 16)
-            out[:, word] = _siphash_many(offsets, data, sip_key, self._subkey)
+        sip_keys = [
+            self._subkey[:16] if word == 0 else self.digest_bytes(b"word%d" % word, 16)
+            for word in range(words)
+        ]
+        out = _siphash_many(offsets, data, sip_keys, self._subkey)
         out[~valid] = 0
         return out
 
@@ -152,27 +153,43 @@ def byte_view(values: pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return offsets, data, valid
 
 
-def _rotl(x: np.ndarray, b: int) -> np.ndarray:
-    return (x << _U64(b)) | (x >> _U64(64 - b))
+def _rotl(x: np.ndarray, b: int, scratch: np.ndarray) -> None:
+    """x = rotate-left(x, b), in place (whole-array temporaries cost more than the arithmetic)."""
+    np.left_shift(x, _U64(b), out=scratch)
+    x >>= _U64(64 - b)
+    x |= scratch
 
 
-def _sipround(v: list[np.ndarray]) -> None:
-    v[0] += v[1]
-    v[1] = _rotl(v[1], 13) ^ v[0]
-    v[0] = _rotl(v[0], 32)
-    v[2] += v[3]
-    v[3] = _rotl(v[3], 16) ^ v[2]
-    v[0] += v[3]
-    v[3] = _rotl(v[3], 21) ^ v[0]
-    v[2] += v[1]
-    v[1] = _rotl(v[1], 17) ^ v[2]
-    v[2] = _rotl(v[2], 32)
+def _sipround(
+    v0: np.ndarray, v1: np.ndarray, v2: np.ndarray, v3: np.ndarray, t: np.ndarray
+) -> None:
+    v0 += v1
+    _rotl(v1, 13, t)
+    v1 ^= v0
+    _rotl(v0, 32, t)
+    v2 += v3
+    _rotl(v3, 16, t)
+    v3 ^= v2
+    v0 += v3
+    _rotl(v3, 21, t)
+    v3 ^= v0
+    v2 += v1
+    _rotl(v1, 17, t)
+    v1 ^= v2
+    _rotl(v2, 32, t)
+
+
+_CHUNK = 8192  # rows hashed together: their state stays in the CPU cache across rounds
 
 
 def _siphash_many(
-    offsets: np.ndarray, data: np.ndarray, sip_key: bytes, long_key: bytes
+    offsets: np.ndarray, data: np.ndarray, sip_key: bytes | list[bytes], long_key: bytes
 ) -> np.ndarray:
-    """SipHash-2-4 of every value, vectorised across values (block by block)."""
+    """SipHash-2-4 of every value under each key, vectorised across values (block by block).
+
+    One key gives shape (n,), a list of keys (n, len(keys)): the message matrix is built once.
+    """
+    keys = [sip_key] if isinstance(sip_key, bytes) else sip_key
     n = len(offsets) - 1
     lengths = np.diff(offsets)
     messages: list[bytes] = []
@@ -183,62 +200,70 @@ def _siphash_many(
         for row in long_rows:
             chunk = data[offsets[row] : offsets[row + 1]].tobytes()
             messages.append(b"\xfflong" + hashlib.blake2b(chunk, key=long_key).digest())
-    out = np.zeros(n, dtype=np.uint64)
+    out = np.zeros((n, len(keys)), dtype=np.uint64)
+    key_words = [
+        (_U64(int.from_bytes(k[:8], "little")), _U64(int.from_bytes(k[8:16], "little")))
+        for k in keys
+    ]
     order = np.argsort(-np.minimum(lengths, _SHORT + 1), kind="stable")
     short = order[lengths[order] <= _SHORT]
-    k0 = _U64(int.from_bytes(sip_key[:8], "little"))
-    k1 = _U64(int.from_bytes(sip_key[8:16], "little"))
-    step = 65536
-    for start in range(0, len(short), step):
-        rows = short[start : start + step]
-        out[rows] = _siphash_block(offsets[rows], lengths[rows], data, k0, k1)
+    for start in range(0, len(short), _CHUNK):
+        rows = short[start : start + _CHUNK]
+        out[rows] = _siphash_block(offsets[rows], lengths[rows], data, key_words)
     if len(long_rows):
         flat = np.frombuffer(b"".join(messages), dtype=np.uint8)
         sizes = np.array([len(m) for m in messages], dtype=np.int64)
         starts = np.concatenate(([0], np.cumsum(sizes)[:-1]))
-        out[long_rows] = _siphash_block(starts, sizes, flat, k0, k1)
-    return out
+        out[long_rows] = _siphash_block(starts, sizes, flat, key_words)
+    return out[:, 0] if isinstance(sip_key, bytes) else out
 
 
 def _siphash_block(
-    starts: np.ndarray, lengths: np.ndarray, data: np.ndarray, k0: np.uint64, k1: np.uint64
+    starts: np.ndarray,
+    lengths: np.ndarray,
+    data: np.ndarray,
+    keys: list[tuple[np.uint64, np.uint64]],
 ) -> np.ndarray:
-    """SipHash-2-4 of values given as (start, length) into `data`, sorted by length descending."""
+    """SipHash-2-4 of values given as (start, length) into `data`, sorted by length descending;
+    shape (len(starts), len(keys))."""
     m = len(starts)
     if m == 0:
-        return np.zeros(0, dtype=np.uint64)
+        return np.zeros((0, len(keys)), dtype=np.uint64)
     nblocks = lengths // 8 + 1
     width = int(nblocks.max()) * 8
-    matrix = np.zeros((m, width), dtype=np.uint8)
-    total = int(lengths.sum())
-    if total:
-        row_of_byte = np.repeat(np.arange(m, dtype=np.int64), lengths)
-        within = np.arange(total, dtype=np.int64) - np.repeat(np.cumsum(lengths) - lengths, lengths)
-        matrix[row_of_byte, within] = data[np.repeat(starts, lengths) + within]
+    if len(data):
+        # gather a fixed-width window per row, then zero what lies past each value's end
+        columns = np.arange(width, dtype=np.int64)
+        index = starts[:, None] + columns
+        np.minimum(index, len(data) - 1, out=index)
+        matrix = np.take(data, index)
+        matrix *= columns < lengths[:, None]
+    else:
+        matrix = np.zeros((m, width), dtype=np.uint8)
     matrix[np.arange(m), nblocks * 8 - 1] = (lengths & 0xFF).astype(np.uint8)
-    words = matrix.view("<u8")
-    v = [
-        np.full(m, k0 ^ _U64(0x736F6D6570736575), dtype=np.uint64),
-        np.full(m, k1 ^ _U64(0x646F72616E646F6D), dtype=np.uint64),
-        np.full(m, k0 ^ _U64(0x6C7967656E657261), dtype=np.uint64),
-        np.full(m, k1 ^ _U64(0x7465646279746573), dtype=np.uint64),
-    ]
-    for j in range(width // 8):
-        count = int(np.count_nonzero(nblocks > j))  # rows are sorted longest first: a prefix
-        sub = [x[:count] for x in v] if count < m else v
-        block = words[:count, j]
-        sub[3] ^= block
-        _sipround(sub)
-        _sipround(sub)
-        sub[0] ^= block
-        if count < m:
-            for x, y in zip(v, sub, strict=True):
-                x[:count] = y
-    v[2] ^= _U64(0xFF)
-    for _ in range(4):
-        _sipround(v)
-    result: np.ndarray = v[0] ^ v[1] ^ v[2] ^ v[3]
-    return result
+    # column-major blocks: block j of every row is contiguous
+    words = np.ascontiguousarray(matrix.view("<u8").T)
+    # rows are sorted longest first: the rows with a block j form a prefix
+    counts = [int(np.count_nonzero(nblocks > j)) for j in range(width // 8)]
+    out = np.empty((m, len(keys)), dtype=np.uint64)
+    t = np.empty(m, dtype=np.uint64)
+    for column, (k0, k1) in enumerate(keys):
+        v0 = np.full(m, k0 ^ _U64(0x736F6D6570736575), dtype=np.uint64)
+        v1 = np.full(m, k1 ^ _U64(0x646F72616E646F6D), dtype=np.uint64)
+        v2 = np.full(m, k0 ^ _U64(0x6C7967656E657261), dtype=np.uint64)
+        v3 = np.full(m, k1 ^ _U64(0x7465646279746573), dtype=np.uint64)
+        for j, count in enumerate(counts):
+            a, b, c, d, s = v0[:count], v1[:count], v2[:count], v3[:count], t[:count]
+            block = words[j, :count]
+            d ^= block
+            _sipround(a, b, c, d, s)
+            _sipround(a, b, c, d, s)
+            a ^= block
+        v2 ^= _U64(0xFF)
+        for _ in range(4):
+            _sipround(v0, v1, v2, v3, t)
+        out[:, column] = v0 ^ v1 ^ v2 ^ v3
+    return out
 
 
 def map_unique(values: pa.Array, func: Callable[[pa.Array], pa.Array]) -> pa.Array:

@@ -7,15 +7,8 @@ from typing import ClassVar
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
-from anonymiser.maskers._pgdate import (
-    date_problem,
-    format_dates,
-    from_julian,
-    parse_dates,
-    to_julian,
-)
+from anonymiser.maskers._pgdate import date_problem, from_julian, rewrite_dates, to_julian
 from anonymiser.maskers.base import (
     ColumnSpec,
     MaskContext,
@@ -25,8 +18,6 @@ from anonymiser.maskers.base import (
     map_unique,
     register,
 )
-
-_MIDNIGHT = r"^ \d\d:\d\d:\d\d(\.\d+)?"
 
 
 @register
@@ -47,10 +38,10 @@ class DateGeneralise(Strategy):
         return map_unique(values, self._truncate)
 
     def _truncate(self, unique: pa.Array) -> pa.Array:
-        parsed = parse_dates(unique)
-        year, month, _ = from_julian(parsed.day)
+        return rewrite_dates(unique, self._first_day, midnight=True)
+
+    def _first_day(self, day: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        year, month, _ = from_julian(day)
         if self.options["to"] == "year":
             month = np.ones_like(month)
-        day = to_julian(year, month, np.ones_like(month))
-        rest = pc.replace_substring_regex(parsed.rest, _MIDNIGHT, " 00:00:00")
-        return format_dates(unique, parsed, day, rest)
+        return to_julian(year, month, np.ones_like(month))

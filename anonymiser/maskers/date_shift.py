@@ -8,7 +8,7 @@ from typing import ClassVar
 import numpy as np
 import pyarrow as pa
 
-from anonymiser.maskers._pgdate import date_problem, format_dates, parse_dates
+from anonymiser.maskers._pgdate import date_problem, rewrite_dates
 from anonymiser.maskers._vector import mix
 from anonymiser.maskers.base import (
     ColumnSpec,
@@ -50,5 +50,5 @@ class DateShift(Strategy):
         # 1..days, then a sign: a shift of 0 would leave the value as it was
         size = (mix(digests, 11) % np.uint64(days)).astype(np.int64) + 1
         sign = np.where(mix(digests, 12) & np.uint64(1), 1, -1)
-        parsed = parse_dates(unique)
-        return format_dates(unique, parsed, parsed.day + size * sign, parsed.rest)
+        shift = size * sign
+        return rewrite_dates(unique, lambda day, rows: day + shift[rows])
