@@ -18,6 +18,7 @@ from anonymiser.errors import ConfigError, NotFound, StoreError
 from anonymiser.manifest import Manifest
 from anonymiser.pg.connect import SESSION_SETTINGS
 from anonymiser.pg.locks import create_session
+from anonymiser.progress import NULL_REPORTER, Reporter
 from anonymiser.rules import RuleSet, load_rules, plan_or_raise, read_source_catalog
 from anonymiser.rules.lint import LintResult
 from anonymiser.signing import ENV_SIGNING_KEY, check_signature, load_signing_key
@@ -60,6 +61,7 @@ def create_snapshot(
     rules_dir: Path | None = None,
     key: bytes | None = None,
     unmasked: bool = False,
+    reporter: Reporter = NULL_REPORTER,
 ) -> Manifest:
     """Extract `dataset` from `source`, mask it, and publish it as a new version in `store`.
 
@@ -72,10 +74,12 @@ def create_snapshot(
     The manifest is signed with `signing_key` (default: ANONYMISER_SIGNING_KEY); without a
     key the snapshot is published unsigned, with a warning, and restores must allow that.
     A second create of the same dataset from the same source server fails fast.
+    `reporter` receives the progress and stage events (anonymiser.progress).
     """
     signing_key = signing_key if signing_key is not None else load_signing_key()
     definition = load_dataset(dataset, datasets_dir)
     version = validate_name("version", version or _default_version())
+    reporter.context(dataset, version)
     rules: RuleSet | None = None
     if not unmasked:
         key = key if key is not None else load_key()
@@ -104,6 +108,7 @@ def create_snapshot(
             signing_key=signing_key,
             rules=rules,
             key=key,
+            reporter=reporter,
         )
 
 
@@ -121,15 +126,16 @@ def _create_locked(
     signing_key: bytes | None,
     rules: RuleSet | None,
     key: bytes | None,
+    reporter: Reporter,
 ) -> Manifest:
     created_at = utc_now()
     work = Path(tempfile.mkdtemp(prefix="anonymiser-work-", dir=workdir))
     try:
         timings: dict[str, float] = {}
         started = time.monotonic()
-        extracted = extract(
-            source, definition, work / "extract", ExtractOptions(jobs=jobs, part_bytes=part_bytes)
-        )
+        options = ExtractOptions(jobs=jobs, part_bytes=part_bytes, reporter=reporter)
+        with reporter.stage("extract"):
+            extracted = extract(source, definition, work / "extract", options)
         timings["extract"] = time.monotonic() - started
         started = time.monotonic()
         if rules is None or key is None:
@@ -140,7 +146,8 @@ def _create_locked(
         else:
             # the schema may have changed since the lint: plan from the extract's own catalog
             checked = plan_or_raise(rules, extracted.catalog, definition)
-            extracted, stats = mask(extracted, checked.plan, key, work)
+            with reporter.stage("mask"):
+                extracted, stats = mask(extracted, checked.plan, key, work, reporter)
             masking = masking_section(rules, checked, key, stats)
         timings["mask"] = time.monotonic() - started
         manifest = Manifest(
@@ -169,7 +176,10 @@ def _create_locked(
                 dataset,
                 version,
             )
-        published = publish(extracted, target_store, manifest, signing_key=signing_key)
+        with reporter.stage("publish"):
+            published = publish(
+                extracted, target_store, manifest, signing_key=signing_key, reporter=reporter
+            )
         published.timings["publish"] = time.monotonic() - started
         return published
     finally:
@@ -255,18 +265,23 @@ def restore_snapshot(
     signing_key: bytes | None = None,
     allow_unsigned: bool = False,
     allow_production: bool = False,
+    reporter: Reporter = NULL_REPORTER,
 ) -> RestoreReport:
     """Restore a version (default: latest complete) into `target`, all or nothing.
 
     Refuses an unsigned or wrongly signed manifest unless allow_unsigned, and a production
-    target (see anonymiser.guard) unless allow_production.
+    target (see anonymiser.guard) unless allow_production. `reporter` receives the progress.
     """
     source = open_store(store)
     manifest = trusted_manifest(
         source, dataset, version, signing_key=signing_key, allow_unsigned=allow_unsigned
     )
-    options = RestoreOptions(clean=clean, jobs=jobs, allow_production=allow_production)
-    return restore(manifest, source, target, options)
+    reporter.context(dataset, manifest.version)
+    options = RestoreOptions(
+        clean=clean, jobs=jobs, allow_production=allow_production, reporter=reporter
+    )
+    with reporter.stage("restore"):
+        return restore(manifest, source, target, options)
 
 
 def verify_snapshot(
@@ -276,14 +291,16 @@ def verify_snapshot(
     *,
     signing_key: bytes | None = None,
     allow_unsigned: bool = False,
+    reporter: Reporter = NULL_REPORTER,
 ) -> Manifest:
     """Check the signature and every file's size and sha256; IntegrityError names what fails."""
     source = open_store(store)
     manifest = trusted_manifest(
         source, dataset, version, signing_key=signing_key, allow_unsigned=allow_unsigned
     )
-    with tempfile.TemporaryDirectory(prefix="anonymiser-verify-") as cache:
-        fetch_and_verify(manifest, source, Path(cache))
+    reporter.context(dataset, manifest.version)
+    with tempfile.TemporaryDirectory(prefix="anonymiser-verify-") as cache, reporter.stage("fetch"):
+        fetch_and_verify(manifest, source, Path(cache), reporter)
     return manifest
 
 
