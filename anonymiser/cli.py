@@ -14,6 +14,11 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table as RichTable
+
+# typer's completion pieces, for completion flags that take the shell by name
+from typer._completion_classes import completion_init
+from typer._completion_shared import Shells
+from typer.completion import install_callback, show_callback
 from typer.exceptions import TyperException
 
 from anonymiser import __version__
@@ -47,8 +52,11 @@ app = typer.Typer(
     ),
     no_args_is_help=True,
     pretty_exceptions_enable=False,
-    add_completion=True,
+    # typer's own completion flags guess the shell from the parent process, which fails in
+    # containers and CI; ours (below, in _root) take the shell by name
+    add_completion=False,
 )
+completion_init()
 snapshot_app = typer.Typer(
     help="Create, list, inspect and restore snapshots.", no_args_is_help=True
 )
@@ -166,6 +174,26 @@ def _root(
         bool, typer.Option("--quiet", "-q", help="Only warnings and errors on stderr.")
     ] = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log each step.")] = False,
+    install_completion: Annotated[
+        Shells | None,
+        typer.Option(
+            "--install-completion",
+            callback=install_callback,
+            is_eager=True,
+            metavar="SHELL",
+            help="Install tab completion for SHELL (bash, zsh, fish, powershell) and exit.",
+        ),
+    ] = None,
+    show_completion: Annotated[
+        Shells | None,
+        typer.Option(
+            "--show-completion",
+            callback=show_callback,
+            is_eager=True,
+            metavar="SHELL",
+            help="Print the tab completion script for SHELL and exit.",
+        ),
+    ] = None,
 ) -> None:
     chosen = make_reporter(log_format.value, quiet=quiet)
     _Session.reporter = chosen

@@ -98,7 +98,8 @@ def _clean_env(**extra: str) -> dict[str, str]:
 def run_cli(
     *args: str | Path, cwd: Path, env: dict[str, str] | None = None, timeout: float = 120
 ) -> subprocess.CompletedProcess[str]:
-    if args[:2] == ("snapshot", "create") and not (Path(cwd) / "rules").exists():
+    creates = any(args[i : i + 2] == ("snapshot", "create") for i in range(len(args)))
+    if creates and not (Path(cwd) / "rules").exists():
         (Path(cwd) / "rules").mkdir(parents=True)
         (Path(cwd) / "rules" / "cli.yaml").write_text(KEEP_ALL_RULES)
     return subprocess.run(
@@ -274,22 +275,6 @@ def test_top_level_help_shows_an_example(tmp_path: Path) -> None:
     assert_ok(result)
     assert "snapshot" in result.stdout
     assert "Example" in result.stdout
-
-
-@pytest.mark.parametrize(
-    "command",
-    [
-        ("snapshot", "create"),
-        ("snapshot", "list"),
-        ("snapshot", "show"),
-        ("snapshot", "restore"),
-        ("demo",),
-    ],
-)
-def test_command_help_shows_an_example(tmp_path: Path, command: tuple[str, ...]) -> None:
-    result = run_cli(*command, "--help", cwd=tmp_path)
-    assert_ok(result)
-    assert "Example: anonymiser " + " ".join(command) in result.stdout
 
 
 # -- the happy path --------------------------------------------------------------------------
