@@ -31,6 +31,12 @@ _MIDNIGHT = r"^ \d\d:\d\d:\d\d(\.\d+)?"
 
 @register
 class DateGeneralise(Strategy):
+    """Truncates dates and timestamps to the first day of their year (`to: year`) or
+    month (`to: month`), at midnight. Infinities are kept.
+
+    Example: {strategy: date_generalise, to: year, reason: "year of birth is enough"}
+    """
+
     name = "date_generalise"
     summary = "Truncate dates to the first day of their year or month; infinities are kept."
     params: ClassVar[Mapping[str, Param]] = {"to": Param(str, "year or month", default="year")}
