@@ -6,6 +6,7 @@ import logging
 import os
 import sys
 import traceback
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -13,6 +14,12 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table as RichTable
+
+# typer's completion pieces, for completion flags that take the shell by name
+from typer._completion_classes import completion_init
+from typer._completion_shared import Shells
+from typer.completion import install_callback, show_callback
+from typer.exceptions import TyperException
 
 from anonymiser import __version__
 from anonymiser.config import (
@@ -26,6 +33,12 @@ from anonymiser.config import (
 )
 from anonymiser.errors import AnonymiserError
 from anonymiser.manifest import Manifest
+from anonymiser.progress import (
+    Reporter,
+    ReporterLogHandler,
+    human_bytes,
+    make_reporter,
+)
 
 __all__ = ["app", "main"]
 
@@ -39,8 +52,11 @@ app = typer.Typer(
     ),
     no_args_is_help=True,
     pretty_exceptions_enable=False,
-    add_completion=True,
+    # typer's own completion flags guess the shell from the parent process, which fails in
+    # containers and CI; ours (below, in _root) take the shell by name
+    add_completion=False,
 )
+completion_init()
 snapshot_app = typer.Typer(
     help="Create, list, inspect and restore snapshots.", no_args_is_help=True
 )
@@ -93,22 +109,49 @@ SourceOpt = Annotated[
 ]
 
 
-def _human_bytes(n: float) -> str:
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if n < 1024 or unit == "TiB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    return f"{n:.1f} TiB"
-
-
 def _version_callback(value: bool) -> None:
     if value:
         out.print(f"anonymiser {__version__}")
         raise typer.Exit()
 
 
+ENV_LOG_FORMAT = "ANONYMISER_LOG_FORMAT"
+
+
+class LogFormat(StrEnum):
+    """--log-format (anonymiser.progress.LOG_FORMATS)."""
+
+    auto = "auto"
+    plain = "plain"
+    json = "json"
+
+
+class _Session:
+    """The running command's reporter: set by the root options, used by commands and main()."""
+
+    reporter: Reporter | None = None
+
+
+def _reporter() -> Reporter:
+    if _Session.reporter is None:  # an error before the root options were parsed
+        _Session.reporter = make_reporter(_requested_format())
+    return _Session.reporter
+
+
+def _requested_format() -> str:
+    """--log-format from the command line or the environment, read without click."""
+    args = sys.argv[1:]
+    for index, arg in enumerate(args):
+        if arg.startswith("--log-format="):
+            return arg.split("=", 1)[1]
+        if arg == "--log-format" and index + 1 < len(args):
+            return args[index + 1]
+    return os.environ.get(ENV_LOG_FORMAT, "auto")
+
+
 @app.callback()
 def _root(
+    ctx: typer.Context,
     version: Annotated[
         bool,
         typer.Option(
@@ -118,13 +161,52 @@ def _root(
             help="Show the version and exit.",
         ),
     ] = False,
+    log_format: Annotated[
+        LogFormat,
+        typer.Option(
+            "--log-format",
+            envvar=ENV_LOG_FORMAT,
+            help="auto: progress bars on a terminal, plain lines otherwise; json: one JSON "
+            "event per line on stderr.",
+        ),
+    ] = LogFormat.auto,
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", help="Only warnings and errors on stderr.")
+    ] = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log each step.")] = False,
+    install_completion: Annotated[
+        Shells | None,
+        typer.Option(
+            "--install-completion",
+            callback=install_callback,
+            is_eager=True,
+            metavar="SHELL",
+            help="Install tab completion for SHELL (bash, zsh, fish, powershell) and exit.",
+        ),
+    ] = None,
+    show_completion: Annotated[
+        Shells | None,
+        typer.Option(
+            "--show-completion",
+            callback=show_callback,
+            is_eager=True,
+            metavar="SHELL",
+            help="Print the tab completion script for SHELL and exit.",
+        ),
+    ] = None,
 ) -> None:
-    logging.basicConfig(
-        level=logging.INFO if verbose else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    chosen = make_reporter(log_format.value, quiet=quiet)
+    _Session.reporter = chosen
+    ctx.call_on_close(chosen.close)
+    # every logging record (ours, boto3's, warnings.warn) goes out in the chosen format
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        if isinstance(handler, ReporterLogHandler):
+            root.removeHandler(handler)
+    level = logging.INFO if verbose else logging.WARNING
+    root.addHandler(ReporterLogHandler(chosen, level))
+    root.setLevel(level)
+    logging.captureWarnings(True)
 
 
 @snapshot_app.command("create")
@@ -212,12 +294,13 @@ def snapshot_create(
         reason=reason,
         operator=operator,
         verification=settings,
+        reporter=_reporter(),
     )
     t = manifest.timings
     out.print(
         f"published {manifest.dataset} version {manifest.version} to {escape(store)}: "
         f"{len(manifest.tables)} tables, {manifest.total_rows} rows, "
-        f"{_human_bytes(manifest.total_bytes)} "
+        f"{human_bytes(manifest.total_bytes)} "
         f"(extract {t.get('extract', 0):.1f}s, mask {t.get('mask', 0):.1f}s, "
         f"verify {t.get('verify', 0):.1f}s, publish {t.get('publish', 0):.1f}s)"
     )
@@ -256,7 +339,7 @@ def snapshot_list(
             m.completed_at,
             str(len(m.tables)),
             str(m.total_rows),
-            _human_bytes(m.total_bytes),
+            human_bytes(m.total_bytes),
             "yes" if m.masking.get("applied") else "NO",
             "yes" if m.signature else "NO",
         )
@@ -302,11 +385,11 @@ def _print_manifest(m: Manifest) -> None:
     table = RichTable("table", "kind", "rows", "files", "size")
     for t in m.tables:
         table.add_row(
-            escape(t.qualified), t.kind, str(t.rows), str(len(t.files)), _human_bytes(t.bytes)
+            escape(t.qualified), t.kind, str(t.rows), str(len(t.files)), human_bytes(t.bytes)
         )
     out.print(table)
     out.print(
-        f"  {len(m.tables)} tables, {m.total_rows} rows, {_human_bytes(m.total_bytes)}, "
+        f"  {len(m.tables)} tables, {m.total_rows} rows, {human_bytes(m.total_bytes)}, "
         f"{len(m.sequences)} sequences, {len(m.matviews)} materialized views"
     )
 
@@ -373,6 +456,7 @@ def snapshot_restore(
         signing_key=_signing_key(signing_key_file),
         allow_unsigned=allow_unsigned,
         allow_production=allow_production,
+        reporter=_reporter(),
     )
     s = report.seconds
     out.print(
@@ -406,11 +490,12 @@ def snapshot_verify(
         version,
         signing_key=_signing_key(signing_key_file),
         allow_unsigned=allow_unsigned,
+        reporter=_reporter(),
     )
     out.print(
         escape(
             f"verified {m.dataset} version {m.version}: {len(m.all_files())} files, "
-            f"{_human_bytes(m.total_bytes)}, "
+            f"{human_bytes(m.total_bytes)}, "
             f"{'signed' if m.signature else 'UNSIGNED'}; every size and sha256 matches"
         )
     )
@@ -562,6 +647,7 @@ def demo(
         datasets_dir=datasets,
         seed=seed,
         rules_dir=rules,
+        reporter=_reporter(),
     )
     m = report.manifest
     table = RichTable("table", "source rows", "snapshot rows", "restored rows")
@@ -573,7 +659,7 @@ def demo(
     out.print(
         escape(
             f"snapshot {m.dataset}/{m.version} in {report.store}: {len(m.tables)} tables, "
-            f"{m.total_rows} rows, {_human_bytes(m.total_bytes)}, "
+            f"{m.total_rows} rows, {human_bytes(m.total_bytes)}, "
             f"{report.masked_columns} masked columns"
         )
     )
@@ -600,26 +686,43 @@ def demo(
 
 
 def main() -> None:
-    """Console entry point: every anonymiser error becomes one line and its exit code."""
+    """Console entry point: every error becomes one line (one JSON event) and its exit code."""
     try:
-        app()
+        code = app(prog_name="anonymiser", standalone_mode=False)
+    except TyperException as exc:  # usage errors: exit 2, shown as typer shows them
+        if _requested_format() == "json":
+            _reporter().error(
+                exc.format_message(), exit_code=exc.exit_code, kind=type(exc).__name__, details=[]
+            )
+        else:
+            from typer import rich_utils
+
+            rich_utils.rich_format_error(exc)  # type: ignore[arg-type]
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        _reporter().error("aborted", exit_code=1, kind="Abort", details=[])
+        sys.exit(1)
     except AnonymiserError as exc:
-        for line in getattr(exc, "details", []):
-            err.print(escape(line), highlight=False)
-        err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
+        details = [str(line) for line in getattr(exc, "details", [])]
+        _reporter().error(
+            str(exc), exit_code=exc.exit_code, kind=type(exc).__name__, details=details
+        )
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
-        err.print("interrupted")
+        _reporter().error("interrupted", exit_code=130, kind="KeyboardInterrupt", details=[])
         sys.exit(130)
     except Exception as exc:  # a bug: still one line, unless asked for the traceback
         if os.environ.get("ANONYMISER_DEBUG"):
             traceback.print_exc()
-        err.print(
-            f"[bold red]internal error:[/] {type(exc).__name__}: {escape(str(exc))} "
-            "(set ANONYMISER_DEBUG=1 for the traceback)",
-            highlight=False,
+        _reporter().error(
+            f"{type(exc).__name__}: {exc} (set ANONYMISER_DEBUG=1 for the traceback)",
+            exit_code=70,
+            kind="InternalError",
+            details=[],
+            label="internal error",
         )
         sys.exit(70)
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ from anonymiser.errors import ConfigError, NotFound, StoreError
 from anonymiser.manifest import Manifest
 from anonymiser.pg.connect import SESSION_SETTINGS
 from anonymiser.pg.locks import create_session
+from anonymiser.progress import NULL_REPORTER, Reporter
 from anonymiser.rules import RuleSet, load_rules, plan_or_raise, read_source_catalog
 from anonymiser.rules.lint import LintResult
 from anonymiser.signing import ENV_SIGNING_KEY, check_signature, load_signing_key
@@ -65,6 +66,7 @@ def create_snapshot(
     reason: str = "",
     operator: str | None = None,
     verification: VerifySettings | None = None,
+    reporter: Reporter = NULL_REPORTER,
 ) -> Manifest:
     """Extract `dataset` from `source`, mask it, and publish it as a new version in `store`.
 
@@ -82,12 +84,15 @@ def create_snapshot(
     `verification`) checks the whole masked output; on any failure nothing is published and
     VerificationFailed lists every failed check. The manifest records the checks, `reason`
     and the operator (`operator`, default $USER or the OS account, plus $GITHUB_ACTOR).
+
+    `reporter` receives the progress and stage events (anonymiser.progress).
     """
     signing_key = signing_key if signing_key is not None else load_signing_key()
     who = operator_identity(operator)
     settings = verification or VerifySettings()
     definition = load_dataset(dataset, datasets_dir)
     version = validate_name("version", version or _default_version())
+    reporter.context(dataset, version)
     rules: RuleSet | None = None
     if not unmasked:
         key = key if key is not None else load_key()
@@ -118,6 +123,7 @@ def create_snapshot(
             key=key,
             settings=settings,
             audit={"reason": reason, "operator": who},
+            reporter=reporter,
         )
 
 
@@ -137,15 +143,16 @@ def _create_locked(
     key: bytes | None,
     settings: VerifySettings,
     audit: dict[str, Any],
+    reporter: Reporter,
 ) -> Manifest:
     created_at = utc_now()
     work = Path(tempfile.mkdtemp(prefix="anonymiser-work-", dir=workdir))
     try:
         timings: dict[str, float] = {}
         started = time.monotonic()
-        extracted = extract(
-            source, definition, work / "extract", ExtractOptions(jobs=jobs, part_bytes=part_bytes)
-        )
+        options = ExtractOptions(jobs=jobs, part_bytes=part_bytes, reporter=reporter)
+        with reporter.stage("extract"):
+            extracted = extract(source, definition, work / "extract", options)
         timings["extract"] = time.monotonic() - started
         started = time.monotonic()
         original, plan = extracted, None
@@ -158,11 +165,13 @@ def _create_locked(
             # the schema may have changed since the lint: plan from the extract's own catalog
             checked = plan_or_raise(rules, extracted.catalog, definition)
             plan = checked.plan
-            extracted, stats = mask(extracted, plan, key, work)
+            with reporter.stage("mask"):
+                extracted, stats = mask(extracted, plan, key, work, reporter)
             masking = masking_section(rules, checked, key, stats)
         timings["mask"] = time.monotonic() - started
         started = time.monotonic()
-        report = verify(original, extracted, plan, source, settings)
+        with reporter.stage("verify"):
+            report = verify(original, extracted, plan, source, settings)
         timings["verify"] = time.monotonic() - started
         report.raise_if_failed(dataset, version)  # nothing is published after a failure
         manifest = Manifest(
@@ -194,7 +203,10 @@ def _create_locked(
                 dataset,
                 version,
             )
-        published = publish(extracted, target_store, manifest, signing_key=signing_key)
+        with reporter.stage("publish"):
+            published = publish(
+                extracted, target_store, manifest, signing_key=signing_key, reporter=reporter
+            )
         published.timings["publish"] = time.monotonic() - started
         return published
     finally:
@@ -280,18 +292,23 @@ def restore_snapshot(
     signing_key: bytes | None = None,
     allow_unsigned: bool = False,
     allow_production: bool = False,
+    reporter: Reporter = NULL_REPORTER,
 ) -> RestoreReport:
     """Restore a version (default: latest complete) into `target`, all or nothing.
 
     Refuses an unsigned or wrongly signed manifest unless allow_unsigned, and a production
-    target (see anonymiser.guard) unless allow_production.
+    target (see anonymiser.guard) unless allow_production. `reporter` receives the progress.
     """
     source = open_store(store)
     manifest = trusted_manifest(
         source, dataset, version, signing_key=signing_key, allow_unsigned=allow_unsigned
     )
-    options = RestoreOptions(clean=clean, jobs=jobs, allow_production=allow_production)
-    return restore(manifest, source, target, options)
+    reporter.context(dataset, manifest.version)
+    options = RestoreOptions(
+        clean=clean, jobs=jobs, allow_production=allow_production, reporter=reporter
+    )
+    with reporter.stage("restore"):
+        return restore(manifest, source, target, options)
 
 
 def verify_snapshot(
@@ -301,14 +318,16 @@ def verify_snapshot(
     *,
     signing_key: bytes | None = None,
     allow_unsigned: bool = False,
+    reporter: Reporter = NULL_REPORTER,
 ) -> Manifest:
     """Check the signature and every file's size and sha256; IntegrityError names what fails."""
     source = open_store(store)
     manifest = trusted_manifest(
         source, dataset, version, signing_key=signing_key, allow_unsigned=allow_unsigned
     )
-    with tempfile.TemporaryDirectory(prefix="anonymiser-verify-") as cache:
-        fetch_and_verify(manifest, source, Path(cache))
+    reporter.context(dataset, manifest.version)
+    with tempfile.TemporaryDirectory(prefix="anonymiser-verify-") as cache, reporter.stage("fetch"):
+        fetch_and_verify(manifest, source, Path(cache), reporter)
     return manifest
 
 

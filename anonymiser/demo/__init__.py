@@ -19,6 +19,7 @@ from anonymiser.config import throwaway_key
 from anonymiser.errors import ConfigError
 from anonymiser.manifest import Manifest
 from anonymiser.pg.ephemeral import EphemeralCluster
+from anonymiser.progress import NULL_REPORTER, Reporter
 from anonymiser.signing import load_signing_key
 from anonymiser.snapshot import create_snapshot, restore_snapshot
 from anonymiser.stages.restore import RestoreReport
@@ -130,6 +131,7 @@ def run_demo(
     datasets_dir: Path | None = None,
     seed: int = 1,
     rules_dir: Path | None = None,
+    reporter: Reporter = NULL_REPORTER,
 ) -> DemoReport:
     """Throwaway server + demo data -> `dataset` snapshot in `store` -> restore -> checks.
 
@@ -155,12 +157,19 @@ def run_demo(
             rules_dir=rules_dir,
             key=throwaway_key(),
             signing_key=key,
+            reporter=reporter,
         )
         seconds["snapshot"] = time.monotonic() - started
         target = cluster.create_database("demo_restored")
         started = time.monotonic()
         restored = restore_snapshot(
-            target, store, dataset, manifest.version, jobs=jobs, signing_key=key
+            target,
+            store,
+            dataset,
+            manifest.version,
+            jobs=jobs,
+            signing_key=key,
+            reporter=reporter,
         )
         seconds["restore"] = time.monotonic() - started
         started = time.monotonic()

@@ -18,6 +18,12 @@ _LENGTH = re.compile(r"\((\d+)\)\[\]")
 
 @register
 class Array(Strategy):
+    """Applies a nested rule (`{strategy: ..., <params>}`) to every element of a PostgreSQL
+    array column, keeping NULL elements, dimensions and order.
+
+    Example: {strategy: array, rule: {strategy: fake, provider: email}, reason: "emails"}
+    """
+
     name = "array"
     summary = "Mask every element of an array with a nested rule {strategy: ..., <params>}."
     may_collide = True

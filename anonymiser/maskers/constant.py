@@ -17,6 +17,13 @@ _INT_RANGES = {"int2": 2**15, "int4": 2**31, "int8": 2**63}
 
 @register
 class Constant(Strategy):
+    """Every non-NULL value becomes `value`; NULLs stay NULL. The value is checked against
+    the column type (an integer in range, a number, a boolean, a uuid, text that fits
+    varchar(n)); refused on a unique column, where one value for every row would break it.
+
+    Example: {strategy: constant, value: "withheld", reason: "free text not needed"}
+    """
+
     name = "constant"
     summary = "Replace every non-NULL value with one fixed value (NULLs stay NULL)."
     params: ClassVar[Mapping[str, Param]] = {

@@ -22,6 +22,12 @@ from anonymiser.maskers.base import (
 
 @register
 class DateGeneralise(Strategy):
+    """Truncates dates and timestamps to the first day of their year (`to: year`) or
+    month (`to: month`), at midnight. Infinities are kept.
+
+    Example: {strategy: date_generalise, to: year, reason: "year of birth is enough"}
+    """
+
     name = "date_generalise"
     leak_checked = False  # a generalised value legitimately equals other rows' originals
     summary = "Truncate dates to the first day of their year or month; infinities are kept."

@@ -23,6 +23,13 @@ from anonymiser.maskers.base import (
 
 @register
 class DateShift(Strategy):
+    """Moves each date or timestamp by a keyed offset of 1 to `days` days, earlier or
+    later (never 0), keeping the time of day; with `seed`, every value of the column moves by the
+    same offset, so intervals between them are kept. Infinities are kept.
+
+    Example: {strategy: date_shift, days: 30, reason: "date of birth"}
+    """
+
     name = "date_shift"
     leak_checked = False  # a shifted date legitimately equals other rows' originals
     summary = "Shift dates by a keyed offset within +/-days (never 0); infinities are kept."

@@ -83,6 +83,14 @@ def fake_values(provider: str, locale: str, digests: np.ndarray) -> pa.Array:
 
 @register
 class Fake(Strategy):
+    """A realistic value from a Faker `provider` in `locale` (first_name, last_name, name,
+    email, phone_number, address, postcode, company, ...), chosen by the keyed digest of the
+    input, so the same input always gets the same fake. Fitted to varchar(n); unique columns
+    get distinct fakes.
+
+    Example: {strategy: fake, provider: email, reason: "direct identifier"}
+    """
+
     name = "fake"
     summary = "Realistic Faker value (first_name, name, email, phone_number, address, postcode...)."
     may_collide = True

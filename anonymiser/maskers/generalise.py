@@ -26,6 +26,13 @@ _NUMERIC = frozenset({"int2", "int4", "int8", "float4", "float8", "numeric"})
 
 @register
 class Generalise(Strategy):
+    """Makes values coarser: a UK postcode becomes its outward code ('SW1A 1AA' -> 'SW1A';
+    anything that is not a postcode becomes `other`), or, with `kind: number`, a number goes
+    down to a multiple of `step` (numeric columns).
+
+    Example: {strategy: generalise, kind: postcode, reason: "district is enough"}
+    """
+
     name = "generalise"
     leak_checked = False  # a generalised value legitimately equals other rows' originals
     summary = (

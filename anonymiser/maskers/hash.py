@@ -27,6 +27,14 @@ _HEX = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
 
 @register
 class Hash(Strategy):
+    """A keyed digest of the value, shaped by the column type: hex or base32 text (with
+    `prefix`, cut to `length` and to varchar(n)), an integer between `min` and `max`, a uuid, or
+    `bytes` bytes for bytea. Equal inputs give equal outputs in the same namespace, so joins
+    hold; unique columns are checked for collisions and re-masked.
+
+    Example: {strategy: hash, length: 16, reason: "external reference, opaque is fine"}
+    """
+
     name = "hash"
     summary = "Keyed digest: hex/base32 text, an integer in range, a uuid or bytes, by column type."
     may_collide = True

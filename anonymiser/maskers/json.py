@@ -91,6 +91,15 @@ def _leaves(node: Any) -> Iterator[tuple[Any, Any]]:
 
 @register
 class Json(Strategy):
+    """Applies a nested rule at each JSON path (`$.a.b`, `$.items[*].email`, `$.x[0]`,
+    `$['odd key']`) of a json or jsonb document; everything else in the document is kept.
+    A nested rule is a strategy with its parameters, and may name a `namespace` to share the
+    pseudonyms of a column elsewhere.
+
+    Example: {strategy: json, reason: "contact details in the payload",
+              paths: {"$.email": {strategy: fake, provider: email}}}
+    """
+
     name = "json"
     summary = "Apply nested rules at JSON paths inside json/jsonb; other content is kept."
     may_collide = True

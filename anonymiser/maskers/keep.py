@@ -12,6 +12,12 @@ from anonymiser.maskers.base import MaskContext, Param, Strategy, register
 
 @register
 class Keep(Strategy):
+    """Copies the value unchanged. Every kept column is written down explicitly, with a reason
+    the reviewer can check (a surrogate key, a status code, a non-personal amount).
+
+    Example: {strategy: keep, reason: "surrogate key, not personal"}
+    """
+
     name = "keep"
     summary = "Copy the value unchanged (not personal data; the reason says why)."
     keeps_value = True

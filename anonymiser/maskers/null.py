@@ -9,6 +9,13 @@ from anonymiser.maskers.base import ColumnSpec, MaskContext, Strategy, register
 
 @register
 class Null(Strategy):
+    """Every value becomes NULL. Refused on a NOT NULL column.
+
+    Quote the name in rule files: a bare `null` is YAML's empty value.
+
+    Example: {strategy: "null", reason: "not needed in test environments"}
+    """
+
     name = "null"
     summary = "Replace every value with NULL."
 

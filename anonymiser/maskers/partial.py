@@ -14,6 +14,13 @@ from anonymiser.maskers.base import ColumnSpec, MaskContext, Param, RuleError, S
 
 @register
 class Partial(Strategy):
+    """Keeps the `first` and `last` characters and replaces the rest by `char`
+    ('07700 900123' -> '********0123'). A value no longer than what would be kept is masked
+    whole, since showing all of it would leak it.
+
+    Example: {strategy: partial, last: 4, reason: "last digits help support staff"}
+    """
+
     name = "partial"
     summary = "Keep the first/last N characters and mask the rest; short values are fully masked."
     params: ClassVar[Mapping[str, Param]] = {

@@ -39,6 +39,13 @@ _U64 = np.uint64
 
 @register
 class Pattern(Strategy):
+    """Replaces letters by letters and digits by digits, keeping separators and case, so an
+    identifier keeps its format ('AB-1234' -> 'QX-8812'); with `format`, generates a valid
+    UK National Insurance number (`ni_number`) or teacher reference number (`trn`, 7 digits).
+
+    Example: {strategy: pattern, format: ni_number, reason: "National Insurance number"}
+    """
+
     name = "pattern"
     summary = (
         "Replace letters by letters and digits by digits, keeping separators and case; "

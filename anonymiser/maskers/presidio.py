@@ -102,6 +102,15 @@ def analyzer(model: str | None = None) -> Any:
 
 @register
 class Presidio(Strategy):
+    """Scrubs free text offline: Presidio's pattern recognisers find emails, phone numbers,
+    cards, IBANs, URLs, IP addresses, UK NI and NHS numbers and postcodes, and each finding
+    becomes a deterministic fake. A person's name or email masked in a structured column of the
+    same snapshot gets the same pseudonym where it appears in the text. With `model`, an
+    installed spaCy model also finds names (never downloaded).
+
+    Example: {strategy: presidio, reason: "notes may mention people"}
+    """
+
     name = "presidio"
     leak_checked = False  # its free text is re-scanned by the verify stage instead
     summary = "Free text: entities found by Presidio (offline) and known masked values replaced."

@@ -27,6 +27,13 @@ _WHITESPACE = "\t\n\f\r "  # what the regex engine's \s keeps (not \v, not Unico
 
 @register
 class Redact(Strategy):
+    """Replaces every letter and digit by `char`, keeping spaces and the `keep` separators, so
+    the value's shape survives ('Jo Smith' -> 'xx xxxxx'); or, with `token`, the whole value
+    by that text. NULLs stay NULL.
+
+    Example: {strategy: redact, reason: "phone number, shape is enough"}
+    """
+
     name = "redact"
     summary = "Replace every character but separators by a mask character, or the value by a token."
     params: ClassVar[Mapping[str, Param]] = {

@@ -43,6 +43,7 @@ from anonymiser.pg.reader import (
     read_table_batches,
 )
 from anonymiser.pg.tools import find_pg_tool
+from anonymiser.progress import NULL_REPORTER, Reporter, TableProgress
 from anonymiser.subset.closure import SubsetPlan, plan_subset
 
 __all__ = ["DEFAULT_PART_BYTES", "ExtractOptions", "Extracted", "ExtractedTable", "extract"]
@@ -58,6 +59,7 @@ class ExtractOptions:
     block_size: int = DEFAULT_BLOCK_SIZE
     part_bytes: int = DEFAULT_PART_BYTES
     compression: str = "zstd"
+    reporter: Reporter = field(default=NULL_REPORTER, repr=False, compare=False)
 
 
 @dataclass
@@ -106,6 +108,7 @@ def _extract_table(
     root: Path,
     options: ExtractOptions,
     subset: SubsetPlan | None = None,
+    progress: TableProgress | None = None,
 ) -> ExtractedTable:
     started = time.monotonic()
     result = ExtractedTable(table=table)
@@ -120,12 +123,14 @@ def _extract_table(
             )
         ).fetchone()
         result.rows = int(row[0]) if row else 0
+        if progress is not None:
+            progress.advance(rows=result.rows)
         result.seconds = time.monotonic() - started
         return result
     block_size = options.block_size
     while True:
         try:
-            _write_parts(conn, table, root, options, where, block_size, result)
+            _write_parts(conn, table, root, options, where, block_size, result, progress)
             break
         except pa.ArrowInvalid as exc:
             if not is_value_too_large(exc) or block_size >= MAX_BLOCK_SIZE:
@@ -134,6 +139,8 @@ def _extract_table(
             shutil.rmtree(root / folder)
             (root / folder).mkdir(parents=True)
             result.files, result.rows = [], 0
+            if progress is not None:
+                progress.restart()
             block_size = min(block_size * 16, MAX_BLOCK_SIZE)
             log.info("re-reading %s with %d MiB blocks", table.qualified, block_size >> 20)
     result.seconds = time.monotonic() - started
@@ -149,6 +156,7 @@ def _write_parts(
     where: sql.Composable | None,
     block_size: int,
     result: ExtractedTable,
+    progress: TableProgress | None = None,
 ) -> None:
     """Stream the table into Parquet parts of about options.part_bytes each."""
     folder = table_dir(table)
@@ -177,6 +185,8 @@ def _write_parts(
             part_bytes += batch.nbytes
             result.files[-1] = (result.files[-1][0], part_rows)
             result.rows += batch.num_rows
+            if progress is not None:
+                progress.advance(batch.num_rows, batch.nbytes)
             if part_bytes >= options.part_bytes:
                 close_part()
     finally:
@@ -320,8 +330,13 @@ def _copy_tables(
     subset: SubsetPlan | None,
 ) -> list[ExtractedTable]:
     def one(conn: psycopg.Connection, table: Table) -> ExtractedTable:
+        # the catalog's estimate gives an ETA; a subset's share of the table is unknown
+        estimate = None if subset and subset.where(table) is not None else table.est_rows
         try:
-            return _extract_table(conn, table, root, options, subset)
+            with options.reporter.table_progress(
+                "extract", table.qualified, total_rows=estimate
+            ) as progress:
+                return _extract_table(conn, table, root, options, subset, progress)
         except psycopg.Error as exc:
             raise SnapshotError(
                 f"extract of table {table.qualified} failed: {_explain(exc)}"

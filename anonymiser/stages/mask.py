@@ -21,6 +21,7 @@ import pyarrow.parquet as pq
 
 from anonymiser.errors import AnonymiserError, SnapshotError
 from anonymiser.maskers import MaskContext
+from anonymiser.progress import NULL_REPORTER, Reporter, TableProgress
 from anonymiser.rules.lint import ColumnPlan, MaskPlan
 from anonymiser.stages.extract import Extracted, ExtractedTable
 from anonymiser.stages.mappings import (
@@ -161,7 +162,7 @@ class _Masker:
                 if original and pseudonym:
                     known.setdefault(original, pseudonym)
 
-    def mask_table(self, item: ExtractedTable, out_root: Path) -> None:
+    def mask_table(self, item: ExtractedTable, out_root: Path, progress: TableProgress) -> None:
         columns = self.plan.for_table(item.table.qualified)
         for rel, _ in item.files:
             source = pq.ParquetFile(self.extracted.root / rel)
@@ -184,6 +185,7 @@ class _Masker:
                         arrays.append(values)
                     writer.write_batch(pa.RecordBatch.from_arrays(arrays, schema=schema))
                     self.stats.rows += batch.num_rows
+                    progress.advance(batch.num_rows, batch.nbytes)
         if not item.files:  # a table without columns: nothing to mask
             return
         self._cache.clear()  # mappings stay in memory for one table at a time
@@ -206,7 +208,11 @@ class _Masker:
 
 
 def mask(
-    extracted: Extracted, plan: MaskPlan, key: bytes, work: Path
+    extracted: Extracted,
+    plan: MaskPlan,
+    key: bytes,
+    work: Path,
+    reporter: Reporter = NULL_REPORTER,
 ) -> tuple[Extracted, MaskStats]:
     """Mask `extracted` into `work/mask` (mappings in `work/mappings`); return the new extract."""
     started = time.monotonic()
@@ -219,7 +225,10 @@ def mask(
         (out_root / rel).parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(extracted.root / rel, out_root / rel)
     for item in extracted.tables:
-        masker.mask_table(item, out_root)
+        with reporter.table_progress(
+            "mask", item.table.qualified, total_rows=item.rows
+        ) as progress:
+            masker.mask_table(item, out_root, progress)
         log.info("masked %s", item.table.qualified)
     masker.stats.seconds = time.monotonic() - started
     return replace(extracted, root=out_root), masker.stats

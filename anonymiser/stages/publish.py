@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from anonymiser.errors import AnonymiserError, StoreError
 from anonymiser.manifest import FileEntry, Manifest, TableEntry
 from anonymiser.pg.reader import arrow_schema
+from anonymiser.progress import NULL_REPORTER, Reporter
 from anonymiser.signing import sign
 from anonymiser.stages.extract import Extracted
 from anonymiser.stores import Store
@@ -64,7 +65,12 @@ def remove_abandoned(store: Store, dataset: str, *, keep_run: str = "") -> list[
 
 
 def publish(
-    extracted: Extracted, store: Store, manifest: Manifest, *, signing_key: bytes | None = None
+    extracted: Extracted,
+    store: Store,
+    manifest: Manifest,
+    *,
+    signing_key: bytes | None = None,
+    reporter: Reporter = NULL_REPORTER,
 ) -> Manifest:
     """Upload every file, fill in sizes and sha256, sign, then write the manifest; return it."""
     prefix = f"{manifest.dataset}/{manifest.version}"
@@ -78,7 +84,7 @@ def publish(
     manifest.run_id = f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
     run = f"runs/{manifest.run_id}"
     try:
-        _upload(extracted, store, manifest, f"{prefix}/{run}", run)
+        _upload(extracted, store, manifest, f"{prefix}/{run}", run, reporter)
     except (AnonymiserError, OSError):
         with contextlib.suppress(AnonymiserError, OSError):  # else the next publish does it
             store.delete_prefix(f"{prefix}/{run}")
@@ -99,7 +105,14 @@ def publish(
     return manifest
 
 
-def _upload(extracted: Extracted, store: Store, manifest: Manifest, folder: str, run: str) -> None:
+def _upload(
+    extracted: Extracted,
+    store: Store,
+    manifest: Manifest,
+    folder: str,
+    run: str,
+    reporter: Reporter,
+) -> None:
     for section, rel in extracted.schema_files.items():
         size, digest = store.put_file(f"{folder}/{rel}", extracted.root / rel)
         manifest.schema_files[section] = FileEntry(f"{run}/{rel}", 0, size, digest)
@@ -119,8 +132,11 @@ def _upload(extracted: Extracted, store: Store, manifest: Manifest, folder: str,
             ],
             rows=item.rows,
         )
-        for rel, rows in item.files:
-            size, digest = store.put_file(f"{folder}/{rel}", extracted.root / rel)
-            entry.files.append(FileEntry(f"{run}/{rel}", rows, size, digest))
-            entry.bytes += size
+        total = sum((extracted.root / rel).stat().st_size for rel, _ in item.files)
+        with reporter.table_progress("publish", table.qualified, total_bytes=total) as progress:
+            for rel, rows in item.files:
+                size, digest = store.put_file(f"{folder}/{rel}", extracted.root / rel)
+                entry.files.append(FileEntry(f"{run}/{rel}", rows, size, digest))
+                entry.bytes += size
+                progress.advance(rows, size)
         manifest.tables.append(entry)

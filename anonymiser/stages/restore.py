@@ -33,6 +33,7 @@ from anonymiser.manifest import FileEntry, Manifest, TableEntry
 from anonymiser.pg.connect import connect, dsn_for_display, first_line
 from anonymiser.pg.ddl import split_statements
 from anonymiser.pg.writer import copy_batches_into, encode_batch
+from anonymiser.progress import NULL_REPORTER, Reporter, TableProgress
 from anonymiser.stores import Store
 from anonymiser.stores.local import sha256_file
 
@@ -75,6 +76,7 @@ class RestoreOptions:
     clean: bool = False
     jobs: int = 1
     allow_production: bool = False  # skip the production guard (logged)
+    reporter: Reporter = field(default=NULL_REPORTER, repr=False, compare=False)
 
 
 @dataclass
@@ -84,27 +86,41 @@ class RestoreReport:
     seconds: dict[str, float] = field(default_factory=dict)
 
 
-def fetch_and_verify(manifest: Manifest, store: Store, cache: Path) -> dict[str, Path]:
+def fetch_and_verify(
+    manifest: Manifest, store: Store, cache: Path, reporter: Reporter = NULL_REPORTER
+) -> dict[str, Path]:
     """Local paths of every file of the version, each checked for size and sha256 first."""
     prefix = f"{manifest.dataset}/{manifest.version}"
     paths: dict[str, Path] = {}
-    for entry in manifest.all_files():
-        key = f"{prefix}/{entry.path}"
-        try:
-            path = store.local_path(key, cache)
-        except AnonymiserError:
-            raise IntegrityError(
-                f"snapshot {manifest.dataset}/{manifest.version} is missing file {entry.path}"
-            ) from None
-        size, digest = sha256_file(path)
-        if size != entry.bytes or digest != entry.sha256:
-            raise IntegrityError(
-                f"snapshot {manifest.dataset}/{manifest.version}: file {entry.path} does not "
-                f"match its manifest (size {size} vs {entry.bytes}, sha256 mismatch="
-                f"{digest != entry.sha256}); refusing to restore a corrupt or tampered snapshot"
-            )
-        paths[entry.path] = path
+    files = manifest.all_files()
+    with reporter.table_progress(
+        "fetch", f"{len(files)} files", total_bytes=sum(e.bytes for e in files)
+    ) as progress:
+        for entry in files:
+            paths[entry.path] = _fetch_one(manifest, store, cache, prefix, entry)
+            progress.advance(entry.rows, entry.bytes)
     return paths
+
+
+def _fetch_one(
+    manifest: Manifest, store: Store, cache: Path, prefix: str, entry: FileEntry
+) -> Path:
+    """Fetch one file (S3: download to the cache) and check its size and sha256."""
+    key = f"{prefix}/{entry.path}"
+    try:
+        path = store.local_path(key, cache)
+    except AnonymiserError:
+        raise IntegrityError(
+            f"snapshot {manifest.dataset}/{manifest.version} is missing file {entry.path}"
+        ) from None
+    size, digest = sha256_file(path)
+    if size != entry.bytes or digest != entry.sha256:
+        raise IntegrityError(
+            f"snapshot {manifest.dataset}/{manifest.version}: file {entry.path} does not "
+            f"match its manifest (size {size} vs {entry.bytes}, sha256 mismatch="
+            f"{digest != entry.sha256}); refusing to restore a corrupt or tampered snapshot"
+        )
+    return path
 
 
 def _ordered_parallel_map(
@@ -182,7 +198,11 @@ def _ensure_empty(conn: psycopg.Connection, target_dsn: str) -> None:
 
 
 def _load_table(
-    conn: psycopg.Connection, table: TableEntry, paths: dict[str, Path], options: RestoreOptions
+    conn: psycopg.Connection,
+    table: TableEntry,
+    paths: dict[str, Path],
+    options: RestoreOptions,
+    progress: TableProgress,
 ) -> None:
     ident = sql.Identifier(table.schema, table.name)
     if not table.columns:
@@ -190,8 +210,10 @@ def _load_table(
             sql.SQL("INSERT INTO {} SELECT FROM generate_series(1, %s)").format(ident),
             (table.rows,),
         )
+        progress.advance(rows=table.rows)
         return
-    chunks = _ordered_parallel_map(encode_batch, _batches(table.files, paths), options.jobs)
+    batches = progress.batches(_batches(table.files, paths))
+    chunks = _ordered_parallel_map(encode_batch, batches, options.jobs)
     copy_batches_into(
         conn,
         table.schema,
@@ -252,7 +274,8 @@ def restore(
                 f"cannot inspect the target {dsn_for_display(target_dsn)}: {first_line(exc)}"
             ) from None
     with tempfile.TemporaryDirectory(prefix="anonymiser-restore-") as cache_dir:
-        paths = fetch_and_verify(manifest, store, Path(cache_dir))
+        with options.reporter.stage("fetch"):
+            paths = fetch_and_verify(manifest, store, Path(cache_dir), options.reporter)
         report.seconds["verify"] = time.monotonic() - timer
         catalog = manifest.get_catalog()
         conn = connect(target_dsn, role="target")
@@ -291,7 +314,10 @@ def restore(
             phase = time.monotonic()
             for table in manifest.tables:
                 step.what = f"loading table {table.qualified}"
-                _load_table(conn, table, paths, options)
+                with options.reporter.table_progress(
+                    "restore", table.qualified, total_rows=table.rows
+                ) as progress:
+                    _load_table(conn, table, paths, options, progress)
                 report.tables += 1
                 report.rows += table.rows
             report.seconds["load"] = time.monotonic() - phase
