@@ -220,7 +220,7 @@ def test_create_and_restore_report_progress_and_never_print_a_secret(
         stages = [(e["event"], e["stage"]) for e in events if e["event"].startswith("stage")]
         assert stages == [
             (kind, stage)
-            for stage in ("extract", "mask", "publish")
+            for stage in ("extract", "mask", "verify", "publish")
             for kind in ("stage_start", "stage_end")
         ]
         tables = {(e["stage"], e["table"]): e["rows"] for e in events if e["event"] == "table"}
