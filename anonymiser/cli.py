@@ -270,6 +270,25 @@ def snapshot_show(
         _print_manifest(manifest)
 
 
+@snapshot_app.command("diff")
+def snapshot_diff(
+    dataset: Annotated[str, typer.Argument(help="Dataset name.")],
+    old: Annotated[str, typer.Option("--from", help="The earlier version.")],
+    new: Annotated[str, typer.Option("--to", help="The later version.")],
+    store: StoreOpt = DEFAULT_STORE,
+    fmt: Annotated[str, typer.Option("--format", help="text, md (Markdown) or json.")] = "text",
+) -> None:
+    """What changed between two versions: rules, schema, row counts, key, tool, definition.
+
+    Example: anonymiser snapshot diff 2025 --from 2024-09-01 --to 2025-09-01 --format md
+    """
+    from anonymiser.diff import diff_snapshots
+    from anonymiser.diff_render import diff_renderer
+
+    render = diff_renderer(fmt)
+    sys.stdout.write(render(diff_snapshots(store, dataset, old, new)))
+
+
 @snapshot_app.command("restore")
 def snapshot_restore(
     dataset: Annotated[str, typer.Argument(help="Dataset name.")],

@@ -10,8 +10,7 @@ from __future__ import annotations
 import html
 from collections.abc import Callable
 
-from anonymiser.errors import ConfigError
-from anonymiser.markdown import md_cell, md_table
+from anonymiser.reporting import choose_format, md_cell, md_table
 from anonymiser.rules.audit import AuditReport, AuditRow
 
 __all__ = ["AUDIT_FORMATS", "audit_renderer", "render_audit", "render_html", "render_markdown"]
@@ -231,10 +230,7 @@ AUDIT_FORMATS: dict[str, Callable[[AuditReport], str]] = {
 
 def audit_renderer(fmt: str) -> Callable[[AuditReport], str]:
     """The renderer of `fmt` (md or html); ConfigError naming the choices for any other."""
-    render = AUDIT_FORMATS.get(fmt)
-    if render is None:
-        raise ConfigError(f"unknown audit format {fmt!r}: choose one of {', '.join(AUDIT_FORMATS)}")
-    return render
+    return choose_format(AUDIT_FORMATS, fmt, "audit")
 
 
 def render_audit(report: AuditReport, fmt: str) -> str:

@@ -1,10 +1,15 @@
-"""Markdown output shared by the reports (rules audit, snapshot diff): escaped cells, tables."""
+"""What the reports (rules audit, snapshot diff) share: the choice of format, Markdown cells."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from typing import TypeVar
 
-__all__ = ["md_cell", "md_table"]
+from anonymiser.errors import ConfigError
+
+__all__ = ["choose_format", "md_cell", "md_table"]
+
+T = TypeVar("T")
 
 _ESCAPES = str.maketrans(
     {
@@ -34,3 +39,13 @@ def md_table(headers: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
     ]
     lines.extend("| " + " | ".join(md_cell(c) for c in row) + " |" for row in rows)
     return "\n".join(lines) + "\n"
+
+
+def choose_format(
+    formats: dict[str, Callable[[T], str]], fmt: str, what: str
+) -> Callable[[T], str]:
+    """The renderer of `fmt`; a ConfigError naming the choices for any other format."""
+    render = formats.get(fmt)
+    if render is None:
+        raise ConfigError(f"unknown {what} format {fmt!r}: choose one of {', '.join(formats)}")
+    return render
