@@ -18,7 +18,6 @@ _ESCAPES = str.maketrans(
         "`": "\\`",
         "*": "\\*",
         "<": "&lt;",  # renderers pass raw HTML through: a value must never become markup
-        ">": "&gt;",
         "&": "&amp;",
         "\r": " ",
         "\n": " ",  # would end the row
