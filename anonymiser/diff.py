@@ -179,8 +179,8 @@ def _table_changes(name: str, old: Table, new: Table) -> list[Change]:
         if a.pg_type != b.pg_type:
             out.append(Change("changed", f"{name}.{col}", f"type {a.pg_type} -> {b.pg_type}"))
         if a.not_null != b.not_null:
-            now = "NOT NULL" if b.not_null else "nullable"
-            out.append(Change("changed", f"{name}.{col}", f"now {now}"))
+            state = "NOT NULL" if b.not_null else "nullable"
+            out.append(Change("changed", f"{name}.{col}", f"now {state}"))
     was, now = _constraints(old), _constraints(new)
     for kind in was:
         for line in sorted(set(was[kind]) - set(now[kind])):

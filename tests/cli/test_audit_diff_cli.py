@@ -6,13 +6,20 @@ from __future__ import annotations
 import json
 import shlex
 import shutil
+import subprocess
 from pathlib import Path
 
 import yaml
 
 from anonymiser.demo import demo_rules_dir
 from anonymiser.rules import load_rules
-from tests.cli.test_cli import assert_ok, assert_one_line_error, execute, run_cli
+from tests.cli.test_cli import (
+    assert_ok,
+    assert_one_line_error,
+    create_version,
+    execute,
+    run_cli,
+)
 from tests.cli.test_rules_cli import RULES, rules_folder, staff_source  # noqa: F401 (fixture)
 
 WORKFLOW = Path(__file__).resolve().parents[2] / ".github" / "workflows" / "snapshot.yml"
@@ -81,65 +88,38 @@ def test_snapshot_workflow_audit_step_runs_with_the_flags_it_passes(tmp_path: Pa
     assert (tmp_path / "report" / "audit.html").read_text().startswith("<!DOCTYPE html>")
 
 
+def diff(store: Path, *extra: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return run_cli("snapshot", "diff", "fullset", "--from", "v1", "--store", store, *extra, cwd=cwd)
+
+
 def test_snapshot_diff_between_two_cli_versions(
     staff_source: str,  # noqa: F811 (fixture)
     tmp_path: Path,
 ) -> None:
     store = tmp_path / "store"
     rules_folder(tmp_path)
-    common = ("--source", staff_source, "--store", store)
-    assert_ok(run_cli("snapshot", "create", "fullset", *common, "--version", "v1", cwd=tmp_path))
+    create_version(staff_source, store, "v1", cwd=tmp_path)
     execute(staff_source, "INSERT INTO staff (email) VALUES ('late@example.gov.uk')")
     rules_folder(tmp_path, RULES.replace("phone:   {strategy: redact", "phone:   {strategy: hash"))
-    assert_ok(run_cli("snapshot", "create", "fullset", *common, "--version", "v2", cwd=tmp_path))
+    create_version(staff_source, store, "v2", cwd=tmp_path)
 
-    text = run_cli(
-        "snapshot", "diff", "fullset", "--from", "v1", "--to", "v2", "--store", store, cwd=tmp_path
-    )
+    text = diff(store, "--to", "v2", cwd=tmp_path)
     assert_ok(text)
     assert "  ~ public.staff.phone: strategy: redact -> hash" in text.stdout
     assert "masking key fingerprint: unchanged" in text.stdout
-    as_json = run_cli(
-        "snapshot",
-        "diff",
-        "fullset",
-        "--from",
-        "v1",
-        "--to",
-        "v2",
-        "--store",
-        store,
-        "--format",
-        "json",
-        cwd=tmp_path,
-    )
+    as_json = diff(store, "--to", "v2", "--format", "json", cwd=tmp_path)
     assert_ok(as_json)
     rows = json.loads(as_json.stdout)["rows"]
     assert rows == [{"table": "public.staff", "old": 50, "new": 51, "delta": 1, "percent": 2.0}]
 
 
-def test_snapshot_diff_of_an_unknown_version_exits_4_in_one_line(
+def test_snapshot_diff_of_an_unknown_version_or_format_exits_4_or_2_in_one_line(
     staff_source: str,  # noqa: F811 (fixture)
     tmp_path: Path,
 ) -> None:
     store = tmp_path / "store"
     rules_folder(tmp_path)
-    assert_ok(
-        run_cli(
-            "snapshot",
-            "create",
-            "fullset",
-            "--source",
-            staff_source,
-            "--store",
-            store,
-            "--version",
-            "v1",
-            cwd=tmp_path,
-        )
-    )
-    args = ("snapshot", "diff", "fullset", "--from", "v1", "--store", store)
-    result = run_cli(*args, "--to", "v7", cwd=tmp_path)
-    assert_one_line_error(result, 4, "no complete version 'v7'")
-    result = run_cli(*args, "--to", "v1", "--format", "xml", cwd=tmp_path)
+    create_version(staff_source, store, "v1", cwd=tmp_path)
+    assert_one_line_error(diff(store, "--to", "v7", cwd=tmp_path), 4, "no complete version 'v7'")
+    result = diff(store, "--to", "v1", "--format", "xml", cwd=tmp_path)
     assert_one_line_error(result, 2, "unknown diff format 'xml'", "text, md, json")
