@@ -104,7 +104,7 @@ th, td { border: 1px solid #c8c8c8; padding: .25rem .5rem; text-align: left; ver
 #columns th button { all: unset; cursor: pointer; font-weight: 600; }
 #columns th[aria-sort=ascending] button::after { content: " \\25B2"; }
 #columns th[aria-sort=descending] button::after { content: " \\25BC"; }
-#columns td { word-break: break-word; max-width: 32rem; }
+#columns td { overflow-wrap: break-word; max-width: 32rem; }
 tr.problem td { background: #fde8e8; }
 .controls { margin: .5rem 0; display: flex; gap: 1rem; align-items: center; }
 code { font-size: 12px; }
