@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The one bootstrap: `./run.sh demo [args]` or `./run.sh test [pytest args]`.
-# Creates .venv, installs the project, and installs PostgreSQL (apt) if its server is missing.
+# Creates .venv, installs the project, and installs PostgreSQL (apt) if its server is missing,
+# and for `test` headless Chromium with its chromedriver (apt) if they are missing.
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")"
@@ -44,7 +45,7 @@ apt_install() {
   fi
   if ! command -v apt-get >/dev/null 2>&1; then
     echo "run.sh: need $* but apt-get is missing; install them with your package manager" \
-      "(PostgreSQL server binaries must be on PATH), then re-run" >&2
+      "(PostgreSQL server binaries, chromium and chromedriver must be on PATH), then re-run" >&2
     exit 1
   fi
   echo "run.sh: installing $* with apt-get" >&2
@@ -53,6 +54,15 @@ apt_install() {
     apt-get install -y -qq --no-install-recommends "$@" >/dev/null
 }
 
+# Debian's chromium and chromium-driver; a CI image's Google Chrome with its driver also does
+# (Ubuntu's chromium package is only a snap wrapper).
+have_chromium() {
+  { command -v chromium || command -v google-chrome; } >/dev/null 2>&1 \
+    && { command -v chromedriver || [ -x "${CHROMEWEBDRIVER:-/nonexistent}/chromedriver" ]; } \
+      >/dev/null 2>&1
+}
+
+# $1: the run.sh command; `test` also needs headless Chromium for the audit report's page test.
 ensure_system_packages() {
   local missing=()
   if ! python_ok; then
@@ -66,6 +76,9 @@ ensure_system_packages() {
   fi
   if ! have_pg_dump; then
     missing+=(postgresql-client)
+  fi
+  if [ "$1" = test ] && ! have_chromium; then
+    missing+=(chromium chromium-driver)
   fi
   if [ "${#missing[@]}" -gt 0 ]; then
     apt_install "${missing[@]}"
@@ -96,7 +109,7 @@ case "$command" in
   *) usage ;;
 esac
 
-ensure_system_packages
+ensure_system_packages "$command"
 ensure_venv
 
 case "$command" in

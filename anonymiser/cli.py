@@ -31,7 +31,7 @@ from anonymiser.config import (
     load_key,
     require,
 )
-from anonymiser.errors import AnonymiserError
+from anonymiser.errors import AnonymiserError, ConfigError
 from anonymiser.manifest import Manifest
 from anonymiser.progress import (
     Reporter,
@@ -106,6 +106,11 @@ RulesOpt = Annotated[
 SourceOpt = Annotated[
     str | None,
     typer.Option("--source", envvar=ENV_SOURCE, help="Source database DSN (read only)."),
+]
+
+DatasetsOpt = Annotated[
+    Path | None,
+    typer.Option("--datasets", help="Dataset definitions folder (default ./snapshots)."),
 ]
 
 
@@ -220,10 +225,7 @@ def snapshot_create(
     version: Annotated[
         str | None, typer.Option("--version", help="Version name (default: UTC timestamp).")
     ] = None,
-    datasets: Annotated[
-        Path | None,
-        typer.Option("--datasets", help="Dataset definitions folder (default ./snapshots)."),
-    ] = None,
+    datasets: DatasetsOpt = None,
     jobs: JobsOpt = 1,
     signing_key_file: SigningKeyOpt = None,
     rules: RulesOpt = None,
@@ -416,6 +418,25 @@ def snapshot_show(
         _print_manifest(manifest)
 
 
+@snapshot_app.command("diff")
+def snapshot_diff(
+    dataset: Annotated[str, typer.Argument(help="Dataset name.")],
+    old: Annotated[str, typer.Option("--from", help="The earlier version.")],
+    new: Annotated[str, typer.Option("--to", help="The later version.")],
+    store: StoreOpt = DEFAULT_STORE,
+    fmt: Annotated[str, typer.Option("--format", help="text, md (Markdown) or json.")] = "text",
+) -> None:
+    """What changed between two versions: rules, schema, row counts, key, tool, definition.
+
+    Example: anonymiser snapshot diff 2025 --from 2024-09-01 --to 2025-09-01 --format md
+    """
+    from anonymiser.diff import diff_snapshots
+    from anonymiser.diff_render import diff_renderer
+
+    render = diff_renderer(fmt)
+    sys.stdout.write(render(diff_snapshots(store, dataset, old, new)))
+
+
 @snapshot_app.command("restore")
 def snapshot_restore(
     dataset: Annotated[str, typer.Argument(help="Dataset name.")],
@@ -508,10 +529,7 @@ def rules_check(
     dataset: Annotated[
         str | None, typer.Option("--dataset", help="Only the tables of this dataset.")
     ] = None,
-    datasets: Annotated[
-        Path | None,
-        typer.Option("--datasets", help="Dataset definitions folder (default ./snapshots)."),
-    ] = None,
+    datasets: DatasetsOpt = None,
 ) -> None:
     """Lint the masking rules against the source schema: every problem, one line each.
 
@@ -565,6 +583,50 @@ def rules_suggest(
             f"drafted rules for {report.tables} tables, {report.columns} columns "
             f"({report.masked} masked, {report.kept} keep to review) into {output} "
             f"using {report.detector}; review every rule, then run `anonymiser rules check`"
+        )
+    )
+
+
+@rules_app.command("audit")
+def rules_audit(
+    rules: RulesOpt = None,
+    source: SourceOpt = None,
+    dataset: Annotated[
+        str | None, typer.Option("--dataset", help="Only the tables of this dataset.")
+    ] = None,
+    datasets: DatasetsOpt = None,
+    fmt: Annotated[str, typer.Option("--format", help="md (Markdown) or html.")] = "md",
+    output: Annotated[
+        Path | None, typer.Option("--output", help="Write the report here (default: stdout).")
+    ] = None,
+) -> None:
+    """Report, one row per column, how each is masked and why, for a compliance reviewer.
+
+    Without --source the report comes from the rule files alone; with it (a read-only
+    catalog read) it adds types and key roles, and lists columns lacking rules and rules
+    lacking columns. Parameters that look secret are redacted.
+
+    Example: anonymiser rules audit --format html --output audit.html
+    """
+    from anonymiser.datasets import load_dataset
+    from anonymiser.rules.audit import audit_rules
+    from anonymiser.rules.audit_render import audit_renderer
+
+    render = audit_renderer(fmt)
+    definition = load_dataset(dataset, datasets) if dataset else None
+    report = audit_rules(rules, source, definition)
+    text = render(report)
+    if output is None:
+        sys.stdout.write(text)
+        return
+    try:
+        output.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot write the audit report to {output}: {exc.strerror}") from None
+    out.print(
+        escape(
+            f"wrote the audit of {len(report.rows)} columns in {report.tables} tables to "
+            f"{output} (rules hash {report.rules_hash[:16]})"
         )
     )
 

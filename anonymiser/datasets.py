@@ -14,6 +14,7 @@ import fnmatch
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -69,6 +70,27 @@ class Dataset:
     def is_subset(self) -> bool:
         """Whether rows are chosen by roots (else every row of every included table)."""
         return bool(self.roots)
+
+    def describe(self) -> dict[str, Any]:
+        """The resolved definition as plain data (filters in canonical form): the manifest's."""
+        out: dict[str, Any] = {
+            "name": self.name,
+            "description": self.description,
+            "include": list(self.include),
+            "exclude": list(self.exclude),
+        }
+        if self.roots:
+            out["subset"] = {
+                "roots": [
+                    {"table": r.table, "where": r.where.sql if r.where else None}
+                    for r in self.roots
+                ],
+                "follow": [
+                    {"from": f.parent, "to": f.child, "via": list(f.via), "limit": f.limit}
+                    for f in self.follow
+                ],
+            }
+        return out
 
     def includes(self, qualified: str) -> bool:
         def hit(patterns: list[str]) -> bool:

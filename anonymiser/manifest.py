@@ -57,12 +57,14 @@ class Manifest:
     completed_at: str = ""
     source: dict[str, Any] = field(default_factory=dict)
     session_settings: dict[str, str] = field(default_factory=dict)
-    schema_files: dict[str, FileEntry] = field(default_factory=dict)  # pre_data, post_data, clean
+    # pre_data, post_data, clean; and rules: the rule set the data was masked with (when masked)
+    schema_files: dict[str, FileEntry] = field(default_factory=dict)
     tables: list[TableEntry] = field(default_factory=list)
     sequences: list[SequenceState] = field(default_factory=list)
     matviews: list[list[str]] = field(default_factory=list)  # [schema, name] in refresh order
     catalog: dict[str, Any] = field(default_factory=dict)
     masking: dict[str, Any] = field(default_factory=dict)
+    dataset_definition: dict[str, Any] = field(default_factory=dict)  # {} in older manifests
     timings: dict[str, float] = field(default_factory=dict)  # seconds per stage
     # the verification gate's checks and settings (anonymiser.verify); {} before it existed
     verification: dict[str, Any] = field(default_factory=dict)

@@ -7,6 +7,7 @@ import logging
 import shutil
 import tempfile
 import time
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -21,8 +22,9 @@ from anonymiser.pg.locks import create_session
 from anonymiser.progress import NULL_REPORTER, Reporter
 from anonymiser.rules import RuleSet, load_rules, plan_or_raise, read_source_catalog
 from anonymiser.rules.lint import LintResult
+from anonymiser.rules.model import RULES_COPY
 from anonymiser.signing import ENV_SIGNING_KEY, check_signature, load_signing_key
-from anonymiser.stages.extract import DEFAULT_PART_BYTES, ExtractOptions, extract
+from anonymiser.stages.extract import DEFAULT_PART_BYTES, Extracted, ExtractOptions, extract
 from anonymiser.stages.mask import MaskStats, mask
 from anonymiser.stages.publish import manifest_key, publish, utc_now
 from anonymiser.stages.restore import RestoreOptions, RestoreReport, fetch_and_verify, restore
@@ -168,6 +170,7 @@ def _create_locked(
             with reporter.stage("mask"):
                 extracted, stats = mask(extracted, plan, key, work, reporter)
             masking = masking_section(rules, checked, key, stats)
+            extracted = _with_rules_copy(extracted, rules)
         timings["mask"] = time.monotonic() - started
         started = time.monotonic()
         with reporter.stage("verify"):
@@ -189,6 +192,7 @@ def _create_locked(
             matviews=[[s, n] for s, n in extracted.matviews],
             catalog=extracted.catalog.to_dict(),
             masking=masking,
+            dataset_definition=definition.describe(),
             timings=timings,
             verification=report.to_dict(),
             operator=audit["operator"],
@@ -211,6 +215,14 @@ def _create_locked(
         return published
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def _with_rules_copy(extracted: Extracted, rules: RuleSet) -> Extracted:
+    """Add the normalised rule set to the files published with the snapshot, so a reviewer
+    (and `snapshot diff`) can read exactly which rules made it, by content and by hash."""
+    (extracted.root / RULES_COPY).parent.mkdir(parents=True, exist_ok=True)
+    (extracted.root / RULES_COPY).write_bytes(rules.copy_document())
+    return replace(extracted, schema_files={**extracted.schema_files, "rules": RULES_COPY})
 
 
 def masking_section(

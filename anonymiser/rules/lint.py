@@ -123,6 +123,7 @@ def lint(rules: RuleSet, catalog: Catalog, dataset: Dataset | None = None) -> Li
                     "no such table in the source" + (f" (did you mean {hint[0]}?)" if hint else ""),
                     table_rules.file,
                     table_rules.line,
+                    "no-table",
                 )
             )
             continue
@@ -159,7 +160,8 @@ def lint(rules: RuleSet, catalog: Catalog, dataset: Dataset | None = None) -> Li
                 problems.append(
                     rule.problem(
                         f"no such column in {name}"
-                        + (f" (did you mean {hint[0]}?)" if hint else "")
+                        + (f" (did you mean {hint[0]}?)" if hint else ""),
+                        code="no-column",
                     )
                 )
                 continue
@@ -193,6 +195,7 @@ def lint(rules: RuleSet, catalog: Catalog, dataset: Dataset | None = None) -> Li
                         f"has no rule ({column.pg_type}); every column needs one, "
                         "write `strategy: keep` with a reason if it is not personal",
                         *where,
+                        "no-rule",
                     )
                 )
 

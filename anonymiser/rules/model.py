@@ -13,10 +13,30 @@ from typing import Any
 
 from anonymiser.errors import ConfigError
 
-__all__ = ["RESERVED_KEYS", "Problem", "Rule", "RuleSet", "RulesInvalid", "TableRules"]
+__all__ = [
+    "RESERVED_KEYS",
+    "RULES_COPY",
+    "Problem",
+    "Rule",
+    "RuleSet",
+    "RulesInvalid",
+    "TableRules",
+    "normalised_digest",
+]
 
 # keys of a column rule that are not strategy parameters
 RESERVED_KEYS = frozenset({"strategy", "reason", "namespace"})
+
+# where a snapshot's run folder keeps the rule set it was masked with (manifest schema_files)
+RULES_COPY = "rules/rules.json"
+
+Normalised = dict[str, dict[str, dict[str, Any]]]
+
+
+def normalised_digest(normalised: Normalised) -> str:
+    """sha256 of canonical JSON of a normalised rule set: the manifest's `rules_hash`."""
+    text = json.dumps(normalised, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -28,6 +48,7 @@ class Problem:
     message: str
     file: str = ""
     line: int = 0
+    code: str = ""  # machine-readable kind where a caller sorts them: no-rule, no-table, no-column
 
     @property
     def is_error(self) -> bool:
@@ -79,8 +100,8 @@ class Rule:
         """Strategy and parameters: equal signatures in one namespace give equal outputs."""
         return json.dumps([self.strategy, self.params], sort_keys=True, default=str)
 
-    def problem(self, message: str, level: str = "error") -> Problem:
-        return Problem(level, self.label, message, self.file, self.line)
+    def problem(self, message: str, level: str = "error", code: str = "") -> Problem:
+        return Problem(level, self.label, message, self.file, self.line, code)
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"strategy": self.strategy, **self.params, "reason": self.reason}
@@ -110,8 +131,9 @@ class RuleSet:
         rules = self.tables.get(table)
         return rules.columns.get(column) if rules else None
 
-    def normalised(self) -> dict[str, dict[str, dict[str, Any]]]:
-        """The rule set as plain sorted data: what the rules hash covers."""
+    def normalised(self) -> Normalised:
+        """The merged rules as plain sorted data (table defaults applied, file, line, comments,
+        key order and whitespace gone): what the rules hash covers."""
         return {
             name: {col: rule.to_dict() for col, rule in sorted(t.columns.items())}
             for name, t in sorted(self.tables.items())
@@ -119,5 +141,9 @@ class RuleSet:
 
     def digest(self) -> str:
         """sha256 of the normalised rules: same rules, same hash, whatever the file layout."""
-        text = json.dumps(self.normalised(), sort_keys=True, separators=(",", ":"), default=str)
-        return hashlib.sha256(text.encode()).hexdigest()
+        return normalised_digest(self.normalised())
+
+    def copy_document(self) -> bytes:
+        """The rule set as a snapshot keeps it (RULES_COPY): its hash and normalised tables."""
+        doc = {"rules_hash": self.digest(), "tables": self.normalised()}
+        return (json.dumps(doc, indent=2, sort_keys=True, default=str) + "\n").encode()

@@ -24,50 +24,93 @@ from anonymiser.maskers import RuleError, all_strategies, get_strategy
 from anonymiser.pg.connect import connect, first_line
 from anonymiser.rules.plan import column_spec, fk_parent, root_table, unique_columns
 
-__all__ = ["SuggestReport", "suggest_rules"]
+__all__ = ["SuggestReport", "classify_name", "suggest_rules"]
 
 Suggestion = tuple[str, dict[str, Any], str]  # strategy, params, reason
 
-# column name pattern -> what to suggest; first match wins
-_BY_NAME: list[tuple[re.Pattern[str], Suggestion]] = [
-    (re.compile(r"e_?mail"), ("fake", {"provider": "email"}, "name suggests an email address")),
+# column name pattern -> what it suggests the column holds, and the rule to draft; first wins
+_BY_NAME: list[tuple[re.Pattern[str], str, Suggestion]] = [
+    (
+        re.compile(r"e_?mail"),
+        "email address",
+        ("fake", {"provider": "email"}, "name suggests an email address"),
+    ),
     (
         re.compile(r"first_?name|forename|given_?name"),
+        "person name",
         ("fake", {"provider": "first_name"}, "name suggests a first name"),
     ),
     (
         re.compile(r"last_?name|surname|family_?name"),
+        "person name",
         ("fake", {"provider": "last_name"}, "name suggests a surname"),
     ),
     (
         re.compile(r"^(full_?|display_?|contact_?|user_?)?name$"),
+        "person name",
         ("fake", {"provider": "name"}, "name suggests a person's name (an organisation's? keep)"),
     ),
     (
         re.compile(r"phone|mobile|^tel"),
+        "phone number",
         ("fake", {"provider": "phone_number"}, "name suggests a phone number"),
     ),
     (
         re.compile(r"ni_?number|nino|national_?insurance"),
+        "national identifier",
         ("pattern", {"format": "ni_number"}, "name suggests a National Insurance number"),
     ),
     (
         re.compile(r"^trn$|teacher_?ref"),
+        "national identifier",
         ("pattern", {"format": "trn"}, "name suggests a teacher reference number"),
     ),
     (
         re.compile(r"post_?code|zip"),
+        "postcode",
         ("generalise", {"kind": "postcode"}, "name suggests a postcode: keep the district only"),
     ),
-    (re.compile(r"birth|dob"), ("date_shift", {"days": 180}, "name suggests a date of birth")),
-    (re.compile(r"address|street|city|town"), ("redact", {}, "name suggests an address")),
-    (re.compile(r"password|secret|token|api_?key"), ("hash", {}, "name suggests a credential")),
-    (re.compile(r"ip_?addr|^ip$"), ("null", {}, "name suggests an IP address")),
+    (
+        re.compile(r"birth|dob"),
+        "date of birth",
+        ("date_shift", {"days": 180}, "name suggests a date of birth"),
+    ),
+    (
+        re.compile(r"address|street|city|town"),
+        "address",
+        ("redact", {}, "name suggests an address"),
+    ),
+    (
+        re.compile(r"password|secret|token|api_?key"),
+        "credential",
+        ("hash", {}, "name suggests a credential"),
+    ),
+    (re.compile(r"ip_?addr|^ip$"), "IP address", ("null", {}, "name suggests an IP address")),
     (
         re.compile(r"note|comment|description|message|remark|free_?text"),
+        "free text",
         ("presidio", {}, "free text may hold personal data"),
     ),
 ]
+
+
+def classify_name(column: str) -> str | None:
+    """What a column's name says it holds ("email address", "free text", ...), or None.
+
+    The one name classifier: `rules suggest` drafts from it and `rules audit` labels with it.
+    """
+    found = _match_name(column)
+    return found[0] if found else None
+
+
+def _match_name(column: str) -> tuple[str, Suggestion] | None:
+    name = column.lower()
+    for pattern, category, suggestion in _BY_NAME:
+        if pattern.search(name):
+            return category, suggestion
+    return None
+
+
 # Presidio entity found in samples -> suggestion
 _BY_ENTITY: dict[str, Suggestion] = {
     "EMAIL_ADDRESS": ("fake", {"provider": "email"}, "sampled values hold email addresses"),
@@ -132,13 +175,10 @@ def _suggest_column(
     table: Table, column: Column, samples: list[str], analyzer: Any | None
 ) -> Suggestion:
     name = column.name.lower()
-    wanted: Suggestion | None = None
     if _KEY_NAME.search(name) and column.category in ("N", "U"):
         return ("keep", {}, "key, not personal (REVIEW)")
-    for pattern, suggestion in _BY_NAME:
-        if pattern.search(name):
-            wanted = suggestion
-            break
+    by_name = _match_name(name)
+    wanted: Suggestion | None = by_name[1] if by_name else None
     if wanted is None and analyzer is not None and column.category == "S":
         found: dict[str, int] = {}
         for text in samples:
