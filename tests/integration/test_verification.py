@@ -20,6 +20,7 @@ from anonymiser.errors import VerificationFailed
 from anonymiser.snapshot import create_snapshot, load_manifest
 from anonymiser.stages.extract import Extracted
 from anonymiser.verify import VerifySettings
+from tests.cli.test_cli import assert_one_line_error
 from tests.conftest import TEST_MASKING_KEY
 
 KEY = TEST_MASKING_KEY.encode()
@@ -270,9 +271,10 @@ def test_cli_create_exits_10_with_one_line_naming_the_leak(source: str, tmp_path
         capture_output=True, text=True, env={**os.environ, "ANONYMISER_KEY": TEST_MASKING_KEY},
         check=False,
     )  # fmt: skip
-    assert done.returncode == 10, done.stderr
-    lines = [line for line in done.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1 and lines[0].startswith("error:"), lines
-    assert "leak public.people.email (rule fake)" in lines[0]
-    assert "public.logins.username (300 rows)" in lines[0]
+    assert_one_line_error(
+        done,
+        VerificationFailed.exit_code,
+        "leak public.people.email (rule fake)",
+        "public.logins.username (300 rows)",
+    )
     assert_nothing_published(store)
