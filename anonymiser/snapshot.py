@@ -255,17 +255,21 @@ def restore_snapshot(
     signing_key: bytes | None = None,
     allow_unsigned: bool = False,
     allow_production: bool = False,
+    analyze: bool = True,
 ) -> RestoreReport:
     """Restore a version (default: latest complete) into `target`, all or nothing.
 
     Refuses an unsigned or wrongly signed manifest unless allow_unsigned, and a production
-    target (see anonymiser.guard) unless allow_production.
+    target (see anonymiser.guard) unless allow_production. `analyze=False` skips the
+    ANALYZE that follows the commit (as pg_restore does).
     """
     source = open_store(store)
     manifest = trusted_manifest(
         source, dataset, version, signing_key=signing_key, allow_unsigned=allow_unsigned
     )
-    options = RestoreOptions(clean=clean, jobs=jobs, allow_production=allow_production)
+    options = RestoreOptions(
+        clean=clean, jobs=jobs, allow_production=allow_production, analyze=analyze
+    )
     return restore(manifest, source, target, options)
 
 

@@ -33,11 +33,14 @@ from anonymiser.pg.ddl import (
     SchemaDDL,
     dump_schema,
     inherited_objects,
+    lock_wait_hint,
     matviews_in_order,
 )
 from anonymiser.pg.reader import (
     DEFAULT_BLOCK_SIZE,
     MAX_BLOCK_SIZE,
+    CopyFailed,
+    PsqlSource,
     arrow_schema,
     is_value_too_large,
     read_table_batches,
@@ -102,6 +105,7 @@ def _begin_snapshot(conn: psycopg.Connection, snapshot_id: str | None) -> None:
 
 def _extract_table(
     conn: psycopg.Connection,
+    source: PsqlSource,
     table: Table,
     root: Path,
     options: ExtractOptions,
@@ -125,7 +129,7 @@ def _extract_table(
     block_size = options.block_size
     while True:
         try:
-            _write_parts(conn, table, root, options, where, block_size, result)
+            _write_parts(conn, source, table, root, options, where, block_size, result)
             break
         except pa.ArrowInvalid as exc:
             if not is_value_too_large(exc) or block_size >= MAX_BLOCK_SIZE:
@@ -143,6 +147,7 @@ def _extract_table(
 
 def _write_parts(
     conn: psycopg.Connection,
+    source: PsqlSource,
     table: Table,
     root: Path,
     options: ExtractOptions,
@@ -168,7 +173,8 @@ def _write_parts(
         return pq.ParquetWriter(root / rel, schema, compression=options.compression)
 
     try:
-        for batch in read_table_batches(conn, table, block_size=block_size, where=where):
+        batches = read_table_batches(conn, table, source, block_size=block_size, where=where)
+        for batch in batches:
             if writer is None:
                 writer = open_part()
                 part_rows = part_bytes = 0
@@ -214,6 +220,9 @@ def extract(source_dsn: str, dataset: Dataset, root: Path, options: ExtractOptio
         subset = _plan_subset(main, dataset, catalog)
         inherited = inherited_objects(main.execute(INHERITED_OBJECTS_SQL).fetchall())
         pg_dump = find_pg_tool("pg_dump", catalog.server_version_num // 10000)
+        source = PsqlSource(
+            find_pg_tool("psql", catalog.server_version_num // 10000), source_dsn, snapshot_id
+        )
         tables = sorted(
             (t for t in catalog.data_tables() if dataset.includes(t.qualified)),
             key=lambda t: t.bytes,
@@ -239,9 +248,7 @@ def extract(source_dsn: str, dataset: Dataset, root: Path, options: ExtractOptio
 
         dumper = threading.Thread(target=run_dump, name="pg_dump", daemon=True)
         dumper.start()
-        results = _copy_tables(
-            main, workers, source_dsn, snapshot_id, tables, root, options, subset
-        )
+        results = _copy_tables(main, workers, source, tables, root, options, subset)
         sequences = _sequence_states(main, catalog)
         dumper.join()
         if ddl_error:
@@ -298,9 +305,9 @@ def _plan_subset(conn: psycopg.Connection, dataset: Dataset, catalog: Catalog) -
     return plan
 
 
-def _explain(exc: psycopg.Error) -> str:
+def _explain(exc: psycopg.Error | CopyFailed) -> str:
     """The server's message, plus what to do for the failures operators meet."""
-    message = first_line(exc)
+    message = first_line(exc) + lock_wait_hint(first_line(exc))
     if "row-level security" in message:
         message += (
             "; the source role is subject to row-level security and would see only some "
@@ -312,8 +319,7 @@ def _explain(exc: psycopg.Error) -> str:
 def _copy_tables(
     main: psycopg.Connection,
     workers: list[psycopg.Connection],
-    dsn: str,
-    snapshot_id: str,
+    source: PsqlSource,
     tables: list[Table],
     root: Path,
     options: ExtractOptions,
@@ -321,8 +327,8 @@ def _copy_tables(
 ) -> list[ExtractedTable]:
     def one(conn: psycopg.Connection, table: Table) -> ExtractedTable:
         try:
-            return _extract_table(conn, table, root, options, subset)
-        except psycopg.Error as exc:
+            return _extract_table(conn, source, table, root, options, subset)
+        except (psycopg.Error, CopyFailed) as exc:
             raise SnapshotError(
                 f"extract of table {table.qualified} failed: {_explain(exc)}"
             ) from None
@@ -333,8 +339,8 @@ def _copy_tables(
     if jobs == 1:
         return [one(main, t) for t in tables]
     for _ in range(jobs):
-        conn = connect(dsn, role="source")
-        _begin_snapshot(conn, snapshot_id)
+        conn = connect(source.dsn, role="source")
+        _begin_snapshot(conn, source.snapshot_id)
         workers.append(conn)
     free = list(workers)
     lock = threading.Lock()
@@ -359,6 +365,7 @@ def _copy_tables(
     except BaseException:
         # a failed table or Ctrl-C: stop the queued tables and cancel the running COPYs
         pool.shutdown(wait=False, cancel_futures=True)
+        source.kill_all()
         for conn in workers:
             with contextlib.suppress(psycopg.Error):
                 conn.cancel_safe(timeout=5)
