@@ -22,7 +22,7 @@ import pyarrow.parquet as pq
 from anonymiser.errors import AnonymiserError, SnapshotError
 from anonymiser.maskers import MaskContext
 from anonymiser.rules.lint import ColumnPlan, MaskPlan
-from anonymiser.stages.extract import Extracted, ExtractedTable
+from anonymiser.stages.extract import PARQUET_DICTIONARY_LIMIT, Extracted, ExtractedTable
 from anonymiser.stages.mappings import (
     Mapping,
     apply_mapping,
@@ -168,7 +168,12 @@ class _Masker:
             schema = source.schema_arrow
             target = out_root / rel
             target.parent.mkdir(parents=True, exist_ok=True)
-            with pq.ParquetWriter(target, schema, compression="zstd") as writer:
+            with pq.ParquetWriter(
+                target,
+                schema,
+                compression="zstd",
+                dictionary_pagesize_limit=PARQUET_DICTIONARY_LIMIT,
+            ) as writer:
                 for batch in source.iter_batches(batch_size=BATCH_ROWS):
                     arrays = []
                     for index, fld in enumerate(schema):
