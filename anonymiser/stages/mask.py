@@ -163,6 +163,13 @@ class _Masker:
 
     def mask_table(self, item: ExtractedTable, out_root: Path) -> None:
         columns = self.plan.for_table(item.table.qualified)
+        plans = [columns.get(c.name) for c in item.table.copy_columns]
+        if all(p is not None and not p.masks for p in plans):
+            # every column is kept: the extracted parts are the output, unread
+            for rel, rows in item.files:
+                _link_or_copy(self.extracted.root / rel, out_root / rel)
+                self.stats.rows += rows
+            return
         for rel, _ in item.files:
             source = pq.ParquetFile(self.extracted.root / rel)
             schema = source.schema_arrow
@@ -208,6 +215,14 @@ class _Masker:
                 f"masking {item.table.qualified}.{plan.column} with strategy "
                 f"{plan.rule.strategy} failed: {type(exc).__name__}: {exc}"
             ) from None
+
+
+def _link_or_copy(source: Path, target: Path) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        target.hardlink_to(source)  # same work directory: no bytes copied
+    except OSError:
+        shutil.copyfile(source, target)
 
 
 def mask(
