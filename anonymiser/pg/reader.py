@@ -21,6 +21,7 @@ import psycopg
 import pyarrow as pa
 import pyarrow.csv as pacsv
 from psycopg import sql
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from anonymiser.catalog import Table
 from anonymiser.pg.connect import SESSION_SETTINGS, tool_environment
@@ -79,7 +80,10 @@ class PsqlSource:
             for name, value in SESSION_SETTINGS.items()
             if name != "client_encoding"  # libpq's own setting: PGCLIENTENCODING below
         )
-        env["PGOPTIONS"] = f"{env.get('PGOPTIONS', '')} {options}".strip()
+        # in the conninfo, not PGOPTIONS: a DSN's own `options` would override the variable
+        params = conninfo_to_dict(conninfo)
+        params["options"] = f"{params.get('options') or env.get('PGOPTIONS', '')} {options}"
+        conninfo = make_conninfo(**{k: str(v) for k, v in params.items()})
         env["PGCLIENTENCODING"] = SESSION_SETTINGS["client_encoding"]
         env["PGAPPNAME"] = "anonymiser"
         commands = [
