@@ -458,6 +458,13 @@ def snapshot_restore(
             help="Restore even into a target the production guard refuses (logged).",
         ),
     ] = False,
+    analyze: Annotated[
+        bool,
+        typer.Option(
+            "--analyze/--no-analyze",
+            help="ANALYZE the restored tables after the commit (pg_restore does not).",
+        ),
+    ] = True,
 ) -> None:
     """Restore a snapshot version into --target, all or nothing (default: the latest version).
 
@@ -478,6 +485,7 @@ def snapshot_restore(
         allow_unsigned=allow_unsigned,
         allow_production=allow_production,
         reporter=_reporter(),
+        analyze=analyze,
     )
     s = report.seconds
     out.print(
@@ -486,7 +494,8 @@ def snapshot_restore(
             f"{report.tables} tables, {report.rows} rows "
             f"in {s.get('total', 0):.1f}s (verify {s.get('verify', 0):.1f}s, "
             f"schema {s.get('schema', 0):.1f}s, load {s.get('load', 0):.1f}s, "
-            f"constraints {s.get('constraints', 0):.1f}s, finish {s.get('finish', 0):.1f}s)"
+            f"constraints {s.get('constraints', 0):.1f}s, finish {s.get('finish', 0):.1f}s, "
+            f"analyze {s.get('analyze', 0):.1f}s)"
         )
     )
 

@@ -305,11 +305,13 @@ def restore_snapshot(
     allow_unsigned: bool = False,
     allow_production: bool = False,
     reporter: Reporter = NULL_REPORTER,
+    analyze: bool = True,
 ) -> RestoreReport:
     """Restore a version (default: latest complete) into `target`, all or nothing.
 
     Refuses an unsigned or wrongly signed manifest unless allow_unsigned, and a production
-    target (see anonymiser.guard) unless allow_production. `reporter` receives the progress.
+    target (see anonymiser.guard) unless allow_production. `analyze=False` skips the
+    ANALYZE that follows the commit (as pg_restore does). `reporter` receives the progress.
     """
     source = open_store(store)
     manifest = trusted_manifest(
@@ -317,7 +319,11 @@ def restore_snapshot(
     )
     reporter.context(dataset, manifest.version)
     options = RestoreOptions(
-        clean=clean, jobs=jobs, allow_production=allow_production, reporter=reporter
+        clean=clean,
+        jobs=jobs,
+        allow_production=allow_production,
+        analyze=analyze,
+        reporter=reporter,
     )
     with reporter.stage("restore"):
         return restore(manifest, source, target, options)

@@ -1,61 +1,86 @@
 """Throughput benchmark: anonymiser snapshot create/restore against pg_dump -Fc / pg_restore.
 
-One run builds the demo database in a throwaway PostgreSQL cluster at a scale giving about
---rows rows, then times, in rounds (every operation once per round, so drift in the machine
+One command builds the demo database in a throwaway PostgreSQL cluster at about --scale rows
+in all, then times, in rounds (every operation once per round, so drift in a shared machine
 spreads over all of them), on exactly that data:
 
-    pg_dump -Fc                      -> a dump file
-    pg_restore, pg_restore -j N      -> fresh empty databases
-    anonymiser create, jobs=1 and N  -> fresh local store directories
-    anonymiser restore, jobs=1 and N -> fresh empty databases
+    pg_dump -Fc                                    -> a dump file
+    pg_restore, --single-transaction, -j N, +ANALYZE -> fresh empty databases
+    anonymiser create, the demo rules (mask+verify) -> a fresh local store
+    anonymiser create, keep-only rules, jobs 1 and N -> fresh local stores
+    anonymiser restore of the masked snapshot, jobs 1 and N -> fresh empty databases
 
-Every operation runs as its own child process and is timed by wall clock from outside; its
-peak RSS is that of the largest single process of its tree, read by GNU time or a small
-wait4 launcher (the PostgreSQL server's memory is not counted for anyone). The anonymiser
-runs call the library in a `python -c` child, which also hands back the per-stage timings.
-Medians of --runs rounds are reported.
+then values/s of every masking strategy and Presidio cells/s (benchmarks/strategies.py).
+Every operation is a child process timed by wall clock from outside; its peak RSS is that of
+the largest single process of its tree (the PostgreSQL server's memory counts for no one).
+The anonymiser runs call the library as a user would, in a `python -c` child that hands
+back the manifest's per-stage timings. Prints Markdown: medians of --runs rounds, ratios to
+pg_dump / pg_restore of the same run, the stages, the strategies and the issue's targets.
 
-    python benchmarks/bench.py [--rows 1000000] [--runs 3] [--jobs 2] [--output FILE]
+    python benchmarks/bench.py [--scale 1M] [--runs 3] [--jobs 2] [--skip-presidio] [--output FILE]
+
+Presidio scrubs ~100-300 distinct cells/s, so with the full demo rules it dominates a masked
+create at scale (the demo has ~0.5 free-text cells per row); --skip-presidio redacts those
+columns instead and reports what Presidio would add at the measured rate.
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
 import os
 import platform
+import re
 import shlex
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import psycopg
+import yaml
+from measure import (
+    REPO_ROOT,
+    Measured,
+    Operation,
+    code_version,
+    cpu_model,
+    data_row_count,
+    human_bytes,
+    memory_total,
+    module_version,
+    rss_launcher,
+    run_measured,
+    tree_bytes,
+)
 from psycopg import sql
+from strategies import presidio_cells_per_second, strategy_rates
 
 from anonymiser import __version__
+from anonymiser.config import ENV_KEY, throwaway_key
 from anonymiser.demo import load_demo
 from anonymiser.pg.ephemeral import EphemeralCluster
 from anonymiser.pg.tools import find_pg_tool
+from anonymiser.signing import ENV_SIGNING_KEY
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
 CALIBRATION_SCALE = 10
 DATASET = "fullset"
+GIB = 1024**3
 
-# The anonymiser side of each run, executed in a child so its peak RSS is its own.
+# The anonymiser side of each run, executed in a child so its peak RSS is its own. The
+# masking and signing keys come from the environment, as for a user.
 CREATE_CHILD = """
 import json, sys, time
+from pathlib import Path
 from anonymiser.snapshot import create_snapshot
-source, store, version, jobs, out = sys.argv[1:]
+source, store, version, jobs, rules, datasets, out = sys.argv[1:]
 started = time.monotonic()
-manifest = create_snapshot(source, store, "fullset", version, jobs=int(jobs), unmasked=True)
+manifest = create_snapshot(source, store, "fullset", version, jobs=int(jobs),
+                           rules_dir=Path(rules), datasets_dir=Path(datasets))
 result = {"library_seconds": time.monotonic() - started, "stages": manifest.timings,
           "rows": sum(t.rows for t in manifest.tables), "masking": manifest.masking}
 open(out, "w").write(json.dumps(result))
@@ -63,14 +88,14 @@ open(out, "w").write(json.dumps(result))
 RESTORE_CHILD = """
 import json, sys, time
 from anonymiser.snapshot import restore_snapshot
-target, store, version, jobs, out = sys.argv[1:]
+target, store, version, jobs, analyze, out = sys.argv[1:]
 started = time.monotonic()
-report = restore_snapshot(target, store, "fullset", version, jobs=int(jobs))
+report = restore_snapshot(target, store, "fullset", version, jobs=int(jobs),
+                          analyze=analyze == "analyze")
 result = {"library_seconds": time.monotonic() - started, "stages": report.seconds,
           "rows": report.rows}
 open(out, "w").write(json.dumps(result))
 """
-
 
 # The same relations anonymiser restore analyzes: tables, leaf partitions, materialized views.
 ANALYZE_USER_TABLES = (
@@ -85,152 +110,58 @@ def log(message: str) -> None:
     print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
-@dataclass
-class Measured:
-    seconds: float
-    peak_rss_bytes: int
-    result: dict[str, Any] = field(default_factory=dict)
+def parse_rows(text: str) -> int:
+    """'1M', '200k', '2.5M' or a plain number of rows."""
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([kKmM]?)\s*", text)
+    if not match:
+        raise argparse.ArgumentTypeError(f"expected a row count like 1M, 200k or 50000: {text!r}")
+    factor = {"": 1, "k": 1_000, "m": 1_000_000}[match.group(2).lower()]
+    return max(1, int(float(match.group(1)) * factor))
 
 
-@dataclass
-class Operation:
-    name: str
-    baseline: str  # the operation its ratio is taken against
-    runs: list[Measured] = field(default_factory=list)
-    size_bytes: int | None = None
-
-    def median(self) -> float:
-        return statistics.median(m.seconds for m in self.runs)
-
-    def spread(self) -> str:
-        times = [m.seconds for m in self.runs]
-        return f"{min(times):.2f}-{max(times):.2f}"
-
-    def peak_rss(self) -> int:
-        return max(m.peak_rss_bytes for m in self.runs)
-
-    def stage_medians(self) -> dict[str, float]:
-        stages: dict[str, list[float]] = {}
-        for m in self.runs:
-            for stage, seconds in m.result.get("stages", {}).items():
-                stages.setdefault(stage, []).append(float(seconds))
-        return {stage: statistics.median(values) for stage, values in stages.items()}
+KEEP = {"strategy": "keep", "reason": "benchmark: keep-only"}
+REDACT = {"strategy": "redact", "reason": "benchmark: Presidio left out (measured apart)"}
 
 
-# A forked child starts with its parent's peak RSS already on the books (Linux keeps the
-# high-water mark across fork and exec), so wait4 on a child of this ~100 MiB process would
-# report at least 100 MiB for anything. Peak RSS is therefore read through a small launcher:
-# GNU time where it exists, else a bare `python -S` that posix_spawns and wait4s the command.
-LAUNCHER = """
-import os, sys
-pid = os.posix_spawnp(sys.argv[2], sys.argv[2:], os.environ)
-_, status, usage = os.wait4(pid, 0)
-open(sys.argv[1], "w").write(str(usage.ru_maxrss))
-sys.exit(os.waitstatus_to_exitcode(status))
-"""
+def write_rules(
+    demo_rules: Path, folder: Path, rewrite: Callable[[dict[str, Any]], dict[str, Any]]
+) -> Path:
+    """The demo rules with every column's rule passed through `rewrite`: same tables."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for path in sorted(demo_rules.glob("*.yaml")):
+        doc = yaml.safe_load(path.read_text()) or {}
+        for table in (doc.get("tables") or {}).values():
+            columns = table.get("columns") or {}
+            table["columns"] = {name: rewrite(rule) for name, rule in columns.items()}
+        (folder / path.name).write_text(yaml.safe_dump(doc))
+    return folder
 
 
-def _gnu_time() -> str | None:
-    gnu_time = shutil.which("time", path="/usr/bin:/bin")
-    if gnu_time is None or sys.platform == "darwin":
-        return None
-    with tempfile.NamedTemporaryFile() as out:
-        probe = [gnu_time, "-f", "%M", "-o", out.name, "true"]
-        if subprocess.run(probe, capture_output=True, check=False).returncode != 0:
-            return None
-        return gnu_time if out.read().strip().isdigit() else None
-
-
-def rss_launcher() -> tuple[list[str], str]:
-    """A command prefix taking (rss file, command...) and its name for the report."""
-    gnu_time = _gnu_time()
-    if gnu_time:
-        return [gnu_time, "-f", "%M", "-o"], "GNU time (%M)"
-    return [sys.executable, "-S", "-c", LAUNCHER], "a python -S launcher (includes its own ~10 MiB)"
-
-
-def _rss_bytes(ru_maxrss: int) -> int:
-    return ru_maxrss if sys.platform == "darwin" else ru_maxrss * 1024  # macOS: bytes; Linux: KiB
-
-
-def run_measured(launcher: list[str], args: list[str], result_file: Path | None = None) -> Measured:
-    """Run `args` as a child; wall time, peak RSS and the JSON it left in result_file."""
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
-    with tempfile.TemporaryFile() as errors, tempfile.NamedTemporaryFile() as rss:
-        started = time.monotonic()
-        returncode = subprocess.run(
-            [*launcher, rss.name, *args], stdout=subprocess.DEVNULL, stderr=errors, env=env,
-            check=False,
-        ).returncode  # fmt: skip
-        seconds = time.monotonic() - started
-        if returncode != 0:
-            errors.seek(0)
-            tail = errors.read().decode(errors="replace").strip().splitlines()[-5:]
-            raise SystemExit(f"{Path(args[0]).name} failed ({returncode}): {' | '.join(tail)}")
-        peak = _rss_bytes(int(rss.read().split()[-1]))
-    result = json.loads(result_file.read_text()) if result_file else {}
-    return Measured(seconds, peak, result)
-
-
-def tree_bytes(path: Path) -> int:
-    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
-
-
-def data_row_count(dsn: str) -> int:
-    """Rows in every ordinary table and leaf partition (what a snapshot copies)."""
+def presidio_cells(demo_rules: Path, dsn: str) -> int:
+    """Distinct non-null values of the columns the demo rules scrub with Presidio."""
+    total = 0
     with psycopg.connect(dsn) as conn:
-        tables = conn.execute(
-            "SELECT n.nspname, c.relname FROM pg_class c"
-            " JOIN pg_namespace n ON n.oid = c.relnamespace"
-            " WHERE c.relkind = 'r' AND n.nspname NOT IN ('pg_catalog', 'information_schema')"
-            " AND n.nspname !~ '^pg_toast'"
-        ).fetchall()
-        total = 0
-        for schema, name in tables:
-            query = sql.SQL("SELECT count(*) FROM ONLY {}").format(sql.Identifier(schema, name))
-            total += int(conn.execute(query).fetchone()[0])  # type: ignore[index]
-        return total
+        for path in sorted(demo_rules.glob("*.yaml")):
+            for name, table in (
+                (yaml.safe_load(path.read_text()) or {}).get("tables") or {}
+            ).items():
+                for column, rule in (table.get("columns") or {}).items():
+                    if rule.get("strategy") == "presidio":
+                        query = sql.SQL("SELECT count(DISTINCT {}) FROM {}").format(
+                            sql.Identifier(column), sql.Identifier(*name.split(".", 1))
+                        )
+                        total += int(conn.execute(query).fetchone()[0])  # type: ignore[index]
+    return total
 
 
-def human_bytes(n: float) -> str:
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if n < 1024 or unit == "GiB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    return f"{n:.1f} GiB"
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
-def code_version() -> str:
-    """The checkout's commit, marked when the working tree differs from it."""
-    git = ["git", "-C", str(REPO_ROOT)]
-    head = subprocess.run([*git, "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
-    if head.returncode != 0:
-        return "unknown (not a git checkout)"
-    dirty = subprocess.run([*git, "status", "--porcelain"], capture_output=True, text=True)
-    return head.stdout.strip() + (" + uncommitted changes" if dirty.stdout.strip() else "")
-
-
-def memory_total() -> str:
-    try:
-        pages, page_size = os.sysconf("SC_PHYS_PAGES"), os.sysconf("SC_PAGE_SIZE")
-        return human_bytes(pages * page_size)
-    except (ValueError, OSError):
-        return "unknown"
+def without_presidio(rule: dict[str, Any]) -> dict[str, Any]:
+    return REDACT if rule.get("strategy") == "presidio" else rule
 
 
 class Bench:
-    def __init__(self, cluster: EphemeralCluster, work: Path, jobs: int) -> None:
+    def __init__(
+        self, cluster: EphemeralCluster, work: Path, jobs: int, skip_presidio: bool
+    ) -> None:
         self.cluster = cluster
         self.work = work
         self.jobs = jobs
@@ -241,8 +172,17 @@ class Bench:
         self.counter = 0
         self.launcher, self.rss_method = rss_launcher()
         self.source = ""
+        self.demo_rules = REPO_ROOT / "rules"
+        self.keep_rules = write_rules(self.demo_rules, work / "keep-only", lambda _: KEEP)
+        self.masked_label = "create, demo rules"
+        if skip_presidio:
+            self.masked_label = "create, demo rules, Presidio columns redacted"
+            self.demo_rules = write_rules(self.demo_rules, work / "no-presidio", without_presidio)
+        # throwaway keys: the snapshots live only as long as this run
+        os.environ[ENV_KEY] = throwaway_key().decode()
+        os.environ[ENV_SIGNING_KEY] = throwaway_key().decode()
         self.dump_file: Path | None = None  # the dump the pg_restore runs load
-        self.store_version: tuple[Path, str] | None = None  # the snapshot the restores load
+        self.store_version: tuple[Path, str] | None = None  # the masked snapshot restores load
 
     def _fresh_db(self) -> tuple[str, str]:
         self.counter += 1
@@ -281,52 +221,58 @@ class Bench:
         self.cluster.drop_database(name)
         return m
 
-    def anonymiser_create(self, op: Operation, jobs: int) -> Measured:
+    def anonymiser_create(self, op: Operation, jobs: int, masked: bool) -> Measured:
         self.counter += 1
         store, version = self.work / f"store-{self.counter}", f"bench{self.counter}"
         out = self._result_file()
+        rules = self.demo_rules if masked else self.keep_rules
         args = [sys.executable, "-c", CREATE_CHILD, self.source, str(store), version, str(jobs)]
+        args += [str(rules), str(REPO_ROOT / "snapshots")]
         m = run_measured(self.launcher, [*args, str(out)], out)
         op.size_bytes = tree_bytes(store / DATASET / version)
-        if self.store_version is None:
+        if masked and self.store_version is None:
             self.store_version = (store, version)
         else:
             shutil.rmtree(store)
         return m
 
-    def anonymiser_restore(self, op: Operation, jobs: int) -> Measured:
+    def anonymiser_restore(self, op: Operation, jobs: int, analyze: bool = True) -> Measured:
         assert self.store_version is not None
         store, version = self.store_version
         name, dsn = self._fresh_db()
         out = self._result_file()
         args = [sys.executable, "-c", RESTORE_CHILD, dsn, str(store), version, str(jobs)]
+        args.append("analyze" if analyze else "no-analyze")
         m = run_measured(self.launcher, [*args, str(out)], out)
         self.cluster.drop_database(name)
         return m
 
 
 Action = Callable[[Operation], Measured]
+DUMP, RESTORE = "pg_dump -Fc", "pg_restore"
+NO_ANALYZE = "restore --jobs 1 --no-analyze"
 
 
 def build_plan(bench: Bench, jobs: int) -> list[tuple[Operation, Action]]:
     """Every operation of a round, in order: creates first (restores read their output)."""
-    dump, restore = "pg_dump -Fc", "pg_restore"
-    create, a_restore = "anonymiser create", "anonymiser restore"
-    restore_j = f"{restore} -j {jobs}"
+    masked, keep = bench.masked_label, "create, keep-only rules"
+    restore_j = f"{RESTORE} -j {jobs}"
     steps: list[tuple[str, str, Action]] = [
-        (dump, dump, bench.pg_dump_fc),
-        (f"{create} --jobs 1", dump, lambda op: bench.anonymiser_create(op, 1)),
-        (f"{create} --jobs {jobs}", dump, lambda op: bench.anonymiser_create(op, jobs)),
-        (restore, restore, lambda op: bench.pg_restore_into(op, 1)),
+        (DUMP, DUMP, bench.pg_dump_fc),
+        (f"{masked} --jobs {jobs}", DUMP, lambda op: bench.anonymiser_create(op, jobs, True)),
+        (f"{keep} --jobs 1", DUMP, lambda op: bench.anonymiser_create(op, 1, False)),
+        (f"{keep} --jobs {jobs}", DUMP, lambda op: bench.anonymiser_create(op, jobs, False)),
+        (RESTORE, RESTORE, lambda op: bench.pg_restore_into(op, 1)),
         (
-            f"{restore} --single-transaction",
-            restore,
+            f"{RESTORE} --single-transaction",
+            RESTORE,
             lambda op: bench.pg_restore_into(op, 1, single=True),
         ),
-        (restore_j, restore, lambda op: bench.pg_restore_into(op, jobs)),
-        (f"{restore} + ANALYZE", restore, lambda op: bench.pg_restore_into(op, 1, analyze=True)),
-        (f"{a_restore} --jobs 1", restore, lambda op: bench.anonymiser_restore(op, 1)),
-        (f"{a_restore} --jobs {jobs}", restore_j, lambda op: bench.anonymiser_restore(op, jobs)),
+        (restore_j, RESTORE, lambda op: bench.pg_restore_into(op, jobs)),
+        (f"{RESTORE} + ANALYZE", RESTORE, lambda op: bench.pg_restore_into(op, 1, analyze=True)),
+        ("restore --jobs 1", RESTORE, lambda op: bench.anonymiser_restore(op, 1)),
+        (NO_ANALYZE, RESTORE, lambda op: bench.anonymiser_restore(op, 1, analyze=False)),
+        (f"restore --jobs {jobs}", restore_j, lambda op: bench.anonymiser_restore(op, jobs)),
     ]
     return [(Operation(name, baseline), action) for name, baseline, action in steps]
 
@@ -342,69 +288,123 @@ def build_source(cluster: EphemeralCluster, rows: int) -> tuple[str, int, int, f
     log(f"loading the demo at scale {scale} (about {per_scale:.0f} rows per scale unit)")
     started = time.monotonic()
     load_demo(source, scale)
+    with psycopg.connect(source, autocommit=True) as conn:
+        conn.execute("VACUUM (ANALYZE)")  # settle: no autovacuum of the source mid-benchmark
     seconds = time.monotonic() - started
     return source, scale, data_row_count(source), seconds
 
 
-def render(ops: list[Operation], facts: dict[str, str], rows: int, runs: int) -> str:
+def _ratio(ops: dict[str, Operation], name: str) -> float:
+    op = ops[name]
+    return op.median() / ops[op.baseline].median()
+
+
+def render_operations(ops: list[Operation], rows: int, runs: int, rss_by: str) -> list[str]:
     by_name = {op.name: op for op in ops}
     lines = [
-        "## anonymiser benchmark",
-        "",
-        "> **Masking and verification do not exist yet.** `anonymiser create` here is",
-        "> keep-only: extract + publish, the mask stage a pass-through (`masking.applied =",
-        "> false`), no verify stage. The issue-8 targets for a masked, verified create cannot",
-        "> be measured yet.",
-        "",
-        *[f"- {key}: {value}" for key, value in facts.items()],
-        "",
-        f"Wall-clock medians of {runs} run(s); ratio = median / median of the baseline "
-        "(below 1.00 = faster than it).",
+        f"Wall-clock medians of {runs} run(s); ratio = median / median of the baseline in the "
+        "same run (below 1.00 = faster than it).",
         "",
         "| operation | median s | min-max s | rows/s | ratio | baseline | peak RSS | size |",
         "|---|---:|---:|---:|---:|---|---:|---:|",
     ]
     for op in ops:
         median = op.median()
-        ratio = median / by_name[op.baseline].median()
         size = human_bytes(op.size_bytes) if op.size_bytes is not None else "-"
         lines.append(
-            f"| {op.name} | {median:.2f} | {op.spread()} | {rows / median:,.0f} | {ratio:.2f}x | "
-            f"{op.baseline} | {human_bytes(op.peak_rss())} | {size} |"
+            f"| {op.name} | {median:.2f} | {op.spread()} | {rows / median:,.0f} | "
+            f"{_ratio(by_name, op.name):.2f}x | {op.baseline} | {human_bytes(op.peak_rss())} | "
+            f"{size} |"
         )
-    lines += [
-        "",
-        "Per-stage medians (seconds), from the library's own timings; the wall time beyond "
-        "the library call is Python starting and importing:",
-        "",
-    ]
-    lines += ["| operation | stages |", "|---|---|"]
-    for op in ops:
-        stages = op.stage_medians()
-        if stages:
+    lines += ["", "Per-stage medians (seconds), from the manifest's timings (create) and the"]
+    lines += ["restore report; wall time beyond the library call is Python starting up:", ""]
+    for title, names in (("create", "create"), ("restore", "restore --")):
+        staged = [op for op in ops if op.name.startswith(names) and op.stage_medians()]
+        stages = list(dict.fromkeys(s for op in staged for s in op.stage_medians()))
+        if not staged:
+            continue
+        lines.append(f"| {title} | {' | '.join(stages)} | library call | wall |")
+        lines.append("|---" + "|---:" * (len(stages) + 2) + "|")
+        for op in staged:
+            medians = op.stage_medians()
             library = statistics.median(m.result["library_seconds"] for m in op.runs)
-            parts = [f"{k} {v:.2f}" for k, v in stages.items()]
-            parts.append(f"library call {library:.2f}, wall {op.median():.2f}")
-            lines.append(f"| {op.name} | {', '.join(parts)} |")
+            cells = [f"{medians[s]:.2f}" if s in medians else "-" for s in stages]
+            lines.append(f"| {op.name} | {' | '.join(cells)} | {library:.2f} | {op.median():.2f} |")
+        lines.append("")
+    lines.append(
+        f"Peak RSS: the largest single process of each operation's tree ({rss_by}); "
+        "pg_restore -j forks one process per job. Sizes: the dump file vs every file of the "
+        "published snapshot version."
+    )
+    return lines
+
+
+def render_strategies(rates: list[tuple[str, float, float]], presidio: float) -> list[str]:
+    """values/s of wall-clock and of CPU time (the steadier on a shared machine; the verdict)."""
+    lines = [
+        "| strategy [column type] | values/s (wall) | values/s (CPU) | >= 1M/s (CPU) |",
+        "|---|---:|---:|:---:|",
+    ]
+    lines += [
+        f"| {label} | {wall:,.0f} | {cpu:,.0f} | {'yes' if cpu >= 1e6 else 'no'} |"
+        for label, wall, cpu in rates
+    ]
+    lines += [f"| presidio [free text, distinct cells] | {presidio:,.1f} cells/s | | n/a |"]
+    return lines
+
+
+def render_targets(
+    ops: list[Operation], rates: list[tuple[str, float, float]], jobs: int, masked: str
+) -> list[str]:
+    by_name = {op.name: op for op in ops}
+    masked = f"{masked} --jobs {jobs}"
+    anonymiser = [op for op in ops if op.name.startswith(("create", "restore"))]
+    peak = max(op.peak_rss() for op in anonymiser)
+    slow = [label for label, _, cpu in rates if cpu < 1e6]
+
+    def verdict(ok: bool) -> str:
+        return "met" if ok else "**not met**"
+
+    verify = "" if "verify" in by_name[masked].stage_medians() else " (no verify stage yet)"
+    restore_1, restore_n = (
+        _ratio(by_name, "restore --jobs 1"),
+        _ratio(by_name, f"restore --jobs {jobs}"),
+    )
+    below = f"; below: {', '.join(slow)}" if slow else ""
+    checks = [
+        (f"create with masking and verification <= 1.0x pg_dump -Fc{verify}",
+         _ratio(by_name, masked) <= 1.0, f"{_ratio(by_name, masked):.2f}x"),
+        ("restore <= 1.0x pg_restore", restore_1 <= 1.0,
+         f"{restore_1:.2f}x (--jobs {jobs} vs -j {jobs}: {restore_n:.2f}x)"),
+        ("restore --no-analyze <= 1.0x pg_restore (neither analyzes)",
+         _ratio(by_name, NO_ANALYZE) <= 1.0, f"{_ratio(by_name, NO_ANALYZE):.2f}x"),
+        ("peak RSS <= 1 GiB", peak <= GIB, human_bytes(peak)),
+        ("every non-Presidio strategy >= 1M values/s (CPU time)", not slow,
+         f"{len(rates) - len(slow)} of {len(rates)}{below}"),
+    ]  # fmt: skip
+    lines = ["| target | result | verdict |", "|---|---|---|"]
+    lines += [f"| {what} | {value} | {verdict(ok)} |" for what, ok, value in checks]
     lines += [
         "",
-        "Notes: peak RSS is the largest single process of each operation's process tree "
-        f"(measured with {facts['peak RSS by']}), not the PostgreSQL server; pg_restore -j "
-        "forks one process per job. anonymiser restore ends with ANALYZE and pg_restore does "
-        "not, hence the `pg_restore + ANALYZE` row (psql ANALYZE of the same tables, same "
-        "run). anonymiser wall times include the Python interpreter and imports starting "
-        "(0.3-0.5 s). "
-        "Sizes: the dump file vs every file of the published snapshot version. The cluster "
-        "runs with fsync=off, synchronous_commit=off and full_page_writes=off for everyone.",
+        "Peak RSS flat from 1M to 10M rows: compare the peak RSS of two runs at "
+        "`--scale 1M` and `--scale 10M`.",
     ]
-    return "\n".join(lines) + "\n"
+    return lines
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
-    parser.add_argument("--rows", type=int, default=1_000_000, help="rows in all (about)")
+    parser.add_argument("--scale", type=parse_rows, default=1_000_000, metavar="ROWS",
+                        help="rows in all, about (1M, 200k, 10M; default 1M)")  # fmt: skip
     parser.add_argument("--runs", type=int, default=3, help="rounds; medians are reported")
     parser.add_argument("--jobs", type=int, default=2, help="N (>= 2) for pg_restore -j, --jobs")
+    parser.add_argument("--values", type=int, default=1_000_000, help="values per strategy")
+    parser.add_argument("--cells", type=int, default=2_000, help="free-text cells for Presidio")
+    parser.add_argument(
+        "--skip-presidio",
+        action="store_true",
+        help="redact the demo's Presidio columns instead (Presidio is measured apart in cells/s)",
+    )
     parser.add_argument("--output", type=Path, help="also write the Markdown report here")
     parser.add_argument("--workdir", type=Path, help="where dumps and stores go (default: temp)")
     args = parser.parse_args(argv)
@@ -415,8 +415,8 @@ def main(argv: list[str] | None = None) -> int:
     work = Path(tempfile.mkdtemp(prefix="anonymiser-bench-", dir=args.workdir))
     try:
         with EphemeralCluster() as cluster:
-            bench = Bench(cluster, work, jobs)
-            source, scale, rows, load_seconds = build_source(cluster, args.rows)
+            bench = Bench(cluster, work, jobs, args.skip_presidio)
+            source, scale, rows, load_seconds = build_source(cluster, args.scale)
             bench.source = source
             with psycopg.connect(source) as conn:
                 server = str(conn.execute("SHOW server_version").fetchone()[0])  # type: ignore[index]
@@ -432,33 +432,50 @@ def main(argv: list[str] | None = None) -> int:
                     log(f"round {round_number}/{runs}: {op.name}: {measured.seconds:.2f}s, "
                         f"peak RSS {human_bytes(measured.peak_rss_bytes)}")  # fmt: skip
             ops = [op for op, _ in plan]
-            facts = {
-                "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
-                "rows": f"{rows:,} (demo scale {scale}; generated in {load_seconds:.1f}s; "
-                f"database {human_bytes(db_bytes)})",
-                "machine": f"{os.cpu_count()} CPUs ({cpu_model()}), {memory_total()} RAM, "
-                f"{platform.system()} {platform.release()}",
-                "PostgreSQL": f"{server} (server, pg_dump and pg_restore)",
-                "Python": f"{platform.python_version()}; anonymiser {__version__}; "
-                f"pyarrow {_version('pyarrow')}; psycopg {_version('psycopg')}",
-                "code": code_version(),
-                "jobs": str(jobs),
-                "peak RSS by": bench.rss_method,
-            }
+            rss_by, masked = bench.rss_method, bench.masked_label
+            free_text = presidio_cells(REPO_ROOT / "rules", source)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    report = render(ops, facts, rows, runs)
+    log(f"masking strategies on {args.values:,} values each, Presidio on {args.cells:,} cells")
+    rates = strategy_rates(args.values, repeat=3)
+    presidio, _ = presidio_cells_per_second(args.cells)
+    facts = {
+        "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "rows": f"{rows:,} (demo scale {scale}; generated in {load_seconds:.1f}s; "
+        f"database {human_bytes(db_bytes)})",
+        "machine": f"{os.cpu_count()} CPUs ({cpu_model()}), {memory_total()} RAM, "
+        f"{platform.system()} {platform.release()}, load average "
+        f"{' / '.join(f'{x:.1f}' for x in os.getloadavg())} at the end",
+        "PostgreSQL": f"{server} (server, pg_dump and pg_restore)",
+        "Python": f"{platform.python_version()}; anonymiser {__version__}; "
+        f"pyarrow {module_version('pyarrow')}; psycopg {module_version('psycopg')}",
+        "Presidio": f"{free_text:,} distinct free-text cells, ~{free_text / presidio:,.0f} s at "
+        f"the measured {presidio:,.0f} cells/s"
+        + (" (left out of the create above: --skip-presidio)" if args.skip_presidio else ""),
+        "code": code_version(),
+        "jobs": str(jobs),
+    }
+    report = "\n".join(
+        [
+            "## anonymiser benchmark",
+            "",
+            *[f"- {key}: {value}" for key, value in facts.items()],
+            "",
+            *render_operations(ops, rows, runs, rss_by),
+            "",
+            "### Masking strategies",
+            "",
+            *render_strategies(rates, presidio),
+            "",
+            "### Targets (issue 8)",
+            "",
+            *render_targets(ops, rates, jobs, masked),
+        ]
+    )
     print(report)
     if args.output:
-        args.output.write_text(report)
+        args.output.write_text(report + "\n")
     return 0
-
-
-def _version(module: str) -> str:
-    try:
-        return str(__import__(module).__version__)
-    except (ImportError, AttributeError):
-        return "unknown"
 
 
 if __name__ == "__main__":

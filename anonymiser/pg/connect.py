@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import os
+
 import psycopg
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from anonymiser.errors import ConfigError, ConnectionFailed
 
-__all__ = ["SESSION_SETTINGS", "connect", "dsn_for_display", "dsn_without_password", "first_line"]
+__all__ = [
+    "SESSION_SETTINGS",
+    "connect",
+    "dsn_for_display",
+    "dsn_without_password",
+    "first_line",
+    "tool_environment",
+]
 
 # Text forms exchanged with the server are fixed whatever the server's or client's defaults,
 # so what extract writes is exactly what restore reads back: timestamptz always in UTC,
@@ -54,6 +63,16 @@ def dsn_without_password(dsn: str) -> tuple[str, str | None]:
     params = _parse(dsn)
     password = params.pop("password", None)
     return make_conninfo(**params), password
+
+
+def tool_environment(dsn: str) -> tuple[str, dict[str, str]]:
+    """Conninfo and environment for a client program (pg_dump, psql): the password goes in
+    PGPASSWORD, never on a command line that `ps` would show."""
+    conninfo, password = dsn_without_password(dsn)
+    env = dict(os.environ)
+    if password is not None:
+        env["PGPASSWORD"] = password
+    return conninfo, env
 
 
 def dsn_for_display(dsn: str) -> str:

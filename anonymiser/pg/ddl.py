@@ -11,7 +11,6 @@ statements so restore runs and reports them one at a time, and finds the matview
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 from dataclasses import dataclass
@@ -22,7 +21,7 @@ from pglast import ast
 from pglast.enums import ObjectType
 
 from anonymiser.errors import AnonymiserError, SnapshotError
-from anonymiser.pg.connect import dsn_without_password
+from anonymiser.pg.connect import tool_environment
 
 __all__ = [
     "INHERITED_OBJECTS_SQL",
@@ -40,6 +39,21 @@ class DDLParseError(AnonymiserError):
 
 
 LOCK_WAIT_TIMEOUT = "20s"
+
+
+def lock_wait_hint(message: str) -> str:
+    """What to do when a lock wait of the snapshot timed out (else nothing)."""
+    # pg_dump implements --lock-wait-timeout with statement_timeout while it takes its locks
+    if any(
+        sign in message
+        for sign in ("lock timeout", "could not obtain lock", "due to statement timeout")
+    ):
+        return (
+            "; a concurrent DDL or TRUNCATE is waiting for this snapshot's locks:"
+            " run again when it has finished"
+        )
+    return ""
+
 
 _COMMON_FLAGS = [
     "--schema-only",
@@ -161,10 +175,7 @@ def dump_schema(
     pg_dump: Path, dsn: str, snapshot_id: str | None, inherited: set[tuple[str, ...]]
 ) -> SchemaDDL:
     """Run pg_dump (three sections at once) against the exported snapshot."""
-    conninfo, password = dsn_without_password(dsn)
-    env = dict(os.environ)
-    if password is not None:
-        env["PGPASSWORD"] = password
+    conninfo, env = tool_environment(dsn)
     base = [str(pg_dump), "--dbname", conninfo, *_COMMON_FLAGS]
     if snapshot_id:
         base.append(f"--snapshot={snapshot_id}")
@@ -191,12 +202,7 @@ def dump_schema(
             detail = next((ln for ln in stderr.splitlines() if ln.strip()), "no output")
             raise SnapshotError(
                 f"pg_dump of the schema ({name.replace('_', '-')}) failed: {detail}"
-                + (
-                    "; a concurrent DDL or TRUNCATE is waiting for this snapshot's locks:"
-                    " run again when it has finished"
-                    if "lock timeout" in detail or "could not obtain lock" in detail
-                    else ""
-                )
+                + lock_wait_hint(detail)
             )
         out[name] = stdout
     return SchemaDDL(

@@ -1,26 +1,38 @@
 """Streaming one table out of PostgreSQL: COPY (CSV) -> Arrow record batches, bounded memory.
 
-psycopg hands over the COPY stream in chunks; pyarrow's C++ CSV reader parses it block by
-block into typed columns. Python only moves byte chunks, never looks at a row.
+psql runs the COPY inside the extract's snapshot and writes it to a pipe; pyarrow's C++ CSV
+reader parses it block by block into typed columns. Python never looks at a row.
 """
 
 from __future__ import annotations
 
 import contextlib
 import io
+import re
+import subprocess
+import tempfile
+import threading
 from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, cast
 
 import psycopg
 import pyarrow as pa
 import pyarrow.csv as pacsv
 from psycopg import sql
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from anonymiser.catalog import Table
+from anonymiser.pg.connect import SESSION_SETTINGS, tool_environment
+from anonymiser.pg.ddl import LOCK_WAIT_TIMEOUT
 from anonymiser.pg.types import arrow_field, copy_out_expression, csv_read_type, pg_hex_to_binary
 
 __all__ = [
     "DEFAULT_BLOCK_SIZE",
     "MAX_BLOCK_SIZE",
+    "CopyFailed",
+    "PsqlSource",
     "arrow_schema",
     "is_value_too_large",
     "read_table_batches",
@@ -41,55 +53,71 @@ with contextlib.suppress(NotImplementedError, AttributeError):
     pa.jemalloc_set_decay_ms(0)
 
 
-class _CopyStream(io.RawIOBase):
-    """A readable file over a psycopg COPY TO STDOUT, filling each read from the row chunks.
+class CopyFailed(Exception):
+    """psql's COPY of a table failed; the message is the server's or psql's first line."""
 
-    psycopg hands over one chunk per row; they are copied once, straight into the buffer
-    pyarrow reads into.
+
+@dataclass
+class PsqlSource:
+    """How to run psql's COPY against the source inside the extract's exported snapshot.
+
+    psql moves COPY rows in C straight into a pipe that pyarrow reads in large blocks: no
+    per-row Python (psycopg hands a COPY over one row per call, which cost more than the
+    parse itself), and no GIL shared between --jobs workers.
     """
 
-    def __init__(self, chunks: Iterator[bytes | bytearray | memoryview]) -> None:
-        self._chunks = chunks
-        self._pending = memoryview(b"")
+    psql: Path
+    dsn: str
+    snapshot_id: str
+    running: set[subprocess.Popen[bytes]] = field(default_factory=set)
+    lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def readable(self) -> bool:
-        return True
+    def argv(self, copy: str) -> tuple[list[str], dict[str, str]]:
+        conninfo, env = tool_environment(self.dsn)
+        # the same lossless session as connect()
+        options = " ".join(
+            f"-c {name}={_pgoptions_escape(value)}"
+            for name, value in SESSION_SETTINGS.items()
+            if name != "client_encoding"  # libpq's own setting: PGCLIENTENCODING below
+        )
+        # in the conninfo, not PGOPTIONS: a DSN's own `options` would override the variable
+        params = conninfo_to_dict(conninfo)
+        params["options"] = f"{params.get('options') or env.get('PGOPTIONS', '')} {options}"
+        conninfo = make_conninfo(**{k: str(v) for k, v in params.items()})
+        env["PGCLIENTENCODING"] = SESSION_SETTINGS["client_encoding"]
+        env["PGAPPNAME"] = "anonymiser"
+        commands = [
+            "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
+            f"SET TRANSACTION SNAPSHOT '{self.snapshot_id}'",
+            "SET LOCAL jit = off",  # see extract._begin_snapshot
+            # the snapshot's own connection holds ACCESS SHARE on every table: a TRUNCATE
+            # queued behind it would make this COPY wait forever without a limit
+            f"SET LOCAL lock_timeout = '{LOCK_WAIT_TIMEOUT}'",
+            copy,
+        ]
+        argv = [str(self.psql), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", conninfo]
+        for command in commands:
+            argv += ["-c", command]
+        return argv, env
 
-    def at_end(self) -> bool:
-        """True when the stream holds no data at all (looks ahead one chunk)."""
-        if not self._pending:
-            chunk = next(self._chunks, None)
-            self._pending = memoryview(chunk if chunk is not None else b"").cast("B")
-        return not self._pending
+    def kill_all(self) -> None:
+        """Stop every COPY under way (a failed table elsewhere, or Ctrl-C)."""
+        with self.lock:
+            for proc in self.running:
+                with contextlib.suppress(OSError):
+                    proc.kill()
 
-    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
-        view = memoryview(buffer).cast("B")
-        size = len(view)
-        filled = 0
-        pending = self._pending
-        while filled < size:
-            if not pending:
-                chunk = next(self._chunks, None)
-                if chunk is None:
-                    break
-                pending = memoryview(chunk).cast("B")
-            take = min(len(pending), size - filled)
-            view[filled : filled + take] = pending[:take]
-            pending = pending[take:]
-            filled += take
-        self._pending = pending
-        return filled
 
-    def read(self, size: int = -1) -> bytes:
-        if size < 0:
-            parts = [bytes(self._pending), *(bytes(c) for c in self._chunks)]
-            self._pending = memoryview(b"")
-            return b"".join(parts)
-        buffer = bytearray(size)
-        with memoryview(buffer) as target:
-            filled = self.readinto(target)
-        del buffer[filled:]
-        return buffer  # type: ignore[return-value]  # bytes-like, saves a copy
+def _pgoptions_escape(value: str) -> str:
+    """A value for PGOPTIONS, where spaces separate options unless backslash-escaped."""
+    return value.replace("\\", "\\\\").replace(" ", "\\ ")
+
+
+def _psql_error(proc: subprocess.Popen[bytes], stderr: IO[bytes]) -> CopyFailed:
+    stderr.seek(0)
+    lines = [ln.strip() for ln in stderr.read().decode(errors="replace").splitlines()]
+    detail = next((ln for ln in lines if ln), f"psql exited with status {proc.returncode}")
+    return CopyFailed(re.sub(r"^(psql:[^ ]*: )?(ERROR|FATAL|error):\s*", "", detail))
 
 
 def arrow_schema(table: Table) -> pa.Schema:
@@ -123,11 +151,15 @@ def _copy_query(table: Table, where: sql.Composable | None = None) -> sql.Compos
 def read_table_batches(
     conn: psycopg.Connection,
     table: Table,
+    source: PsqlSource,
     *,
     block_size: int = DEFAULT_BLOCK_SIZE,
     where: sql.Composable | None = None,
 ) -> Iterator[pa.RecordBatch]:
-    """Yield the table's rows (those matching `where` if given) as batches of `arrow_schema`."""
+    """Yield the table's rows (those matching `where` if given) as batches of `arrow_schema`.
+
+    `conn` (in the same snapshot) only renders the query; `source` runs the COPY.
+    """
     schema = arrow_schema(table)
     cols = table.copy_columns
     positional = [f"c{i}" for i in range(len(cols))]
@@ -145,27 +177,38 @@ def read_table_batches(
         true_values=["t"],
         false_values=["f"],
     )
-    with conn.cursor() as cur, cur.copy(_copy_query(table, where)) as copy:
-        stream = _CopyStream(iter(copy))
-        if stream.at_end():
-            return  # an empty table: pyarrow refuses an empty CSV stream
-        reader = pacsv.open_csv(
-            stream,
-            read_options=read_options,
-            parse_options=parse_options,
-            convert_options=convert_options,
+    argv, env = source.argv(_copy_query(table, where).as_string(conn))
+    with tempfile.TemporaryFile() as stderr:
+        proc = subprocess.Popen(
+            argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=stderr, env=env
         )
+        with source.lock:
+            source.running.add(proc)
         try:
-            for batch in reader:
-                arrays = list(batch.columns)
-                for i in decode_hex:
-                    arrays[i] = pg_hex_to_binary(arrays[i])
-                yield pa.RecordBatch.from_arrays(arrays, schema=schema)
-        except pa.ArrowInvalid:
-            # finish the COPY normally so the snapshot transaction stays usable for a retry
-            while stream.read(1 << 20):
-                pass
+            stdout = cast(io.BufferedReader, proc.stdout)
+            with stdout:
+                if stdout.peek(1):  # pyarrow refuses an empty CSV stream
+                    reader = pacsv.open_csv(
+                        stdout,
+                        read_options=read_options,
+                        parse_options=parse_options,
+                        convert_options=convert_options,
+                    )
+                    for batch in reader:
+                        arrays = list(batch.columns)
+                        for i in decode_hex:
+                            arrays[i] = pg_hex_to_binary(arrays[i])
+                        yield pa.RecordBatch.from_arrays(arrays, schema=schema)
+            if proc.wait() != 0:
+                raise _psql_error(proc, stderr)
+        except BaseException:
+            # psql's own failure (a cut connection truncates its output) explains more than
+            # the parse error it causes; otherwise stop it and pass the error on
+            if proc.poll() not in (None, 0):
+                raise _psql_error(proc, stderr) from None
+            proc.kill()
+            proc.wait()
             raise
-        # drain anything the parser left so the COPY ends cleanly
-        while stream.read(1 << 20):
-            pass
+        finally:
+            with source.lock:
+                source.running.discard(proc)

@@ -33,11 +33,14 @@ from anonymiser.pg.ddl import (
     SchemaDDL,
     dump_schema,
     inherited_objects,
+    lock_wait_hint,
     matviews_in_order,
 )
 from anonymiser.pg.reader import (
     DEFAULT_BLOCK_SIZE,
     MAX_BLOCK_SIZE,
+    CopyFailed,
+    PsqlSource,
     arrow_schema,
     is_value_too_large,
     read_table_batches,
@@ -46,11 +49,23 @@ from anonymiser.pg.tools import find_pg_tool
 from anonymiser.progress import NULL_REPORTER, Reporter, TableProgress
 from anonymiser.subset.closure import SubsetPlan, plan_subset
 
-__all__ = ["DEFAULT_PART_BYTES", "ExtractOptions", "Extracted", "ExtractedTable", "extract"]
+__all__ = [
+    "DEFAULT_PART_BYTES",
+    "PARQUET_DICTIONARY_LIMIT",
+    "ExtractOptions",
+    "Extracted",
+    "ExtractedTable",
+    "extract",
+]
 
 log = logging.getLogger(__name__)
 
 DEFAULT_PART_BYTES = 256 * 1024 * 1024  # Arrow bytes per Parquet part before starting another
+# A column's dictionary is abandoned for plain encoding once it passes 64 KiB (default 1 MiB):
+# low-cardinality columns keep it, and high-cardinality ones (names, emails, free text) no
+# longer build a large dictionary first only to fall back. At 1M demo rows: -25 % CPU in
+# Parquet writing and 6 % smaller files (zstd compresses the plain pages well).
+PARQUET_DICTIONARY_LIMIT = 64 * 1024
 
 
 @dataclass
@@ -104,6 +119,7 @@ def _begin_snapshot(conn: psycopg.Connection, snapshot_id: str | None) -> None:
 
 def _extract_table(
     conn: psycopg.Connection,
+    source: PsqlSource,
     table: Table,
     root: Path,
     options: ExtractOptions,
@@ -130,7 +146,7 @@ def _extract_table(
     block_size = options.block_size
     while True:
         try:
-            _write_parts(conn, table, root, options, where, block_size, result, progress)
+            _write_parts(conn, source, table, root, options, where, block_size, result, progress)
             break
         except pa.ArrowInvalid as exc:
             if not is_value_too_large(exc) or block_size >= MAX_BLOCK_SIZE:
@@ -150,6 +166,7 @@ def _extract_table(
 
 def _write_parts(
     conn: psycopg.Connection,
+    source: PsqlSource,
     table: Table,
     root: Path,
     options: ExtractOptions,
@@ -173,10 +190,16 @@ def _write_parts(
     def open_part() -> pq.ParquetWriter:
         rel = f"{folder}/part-{len(result.files):05d}.parquet"
         result.files.append((rel, 0))
-        return pq.ParquetWriter(root / rel, schema, compression=options.compression)
+        return pq.ParquetWriter(
+            root / rel,
+            schema,
+            compression=options.compression,
+            dictionary_pagesize_limit=PARQUET_DICTIONARY_LIMIT,
+        )
 
     try:
-        for batch in read_table_batches(conn, table, block_size=block_size, where=where):
+        batches = read_table_batches(conn, table, source, block_size=block_size, where=where)
+        for batch in batches:
             if writer is None:
                 writer = open_part()
                 part_rows = part_bytes = 0
@@ -224,6 +247,9 @@ def extract(source_dsn: str, dataset: Dataset, root: Path, options: ExtractOptio
         subset = _plan_subset(main, dataset, catalog)
         inherited = inherited_objects(main.execute(INHERITED_OBJECTS_SQL).fetchall())
         pg_dump = find_pg_tool("pg_dump", catalog.server_version_num // 10000)
+        source = PsqlSource(
+            find_pg_tool("psql", catalog.server_version_num // 10000), source_dsn, snapshot_id
+        )
         tables = sorted(
             (t for t in catalog.data_tables() if dataset.includes(t.qualified)),
             key=lambda t: t.bytes,
@@ -238,6 +264,7 @@ def extract(source_dsn: str, dataset: Dataset, root: Path, options: ExtractOptio
                     sql.SQL(", ").join(sql.Identifier(t.schema, t.name) for t in tables)
                 )
             )
+            _refuse_rewritten(main, tables)
         ddl_box: dict[str, SchemaDDL] = {}
         ddl_error: list[BaseException] = []
 
@@ -249,9 +276,7 @@ def extract(source_dsn: str, dataset: Dataset, root: Path, options: ExtractOptio
 
         dumper = threading.Thread(target=run_dump, name="pg_dump", daemon=True)
         dumper.start()
-        results = _copy_tables(
-            main, workers, source_dsn, snapshot_id, tables, root, options, subset
-        )
+        results = _copy_tables(main, workers, source, tables, root, options, subset)
         sequences = _sequence_states(main, catalog)
         dumper.join()
         if ddl_error:
@@ -284,6 +309,26 @@ def extract(source_dsn: str, dataset: Dataset, root: Path, options: ExtractOptio
             conn.close()
 
 
+# pg_class as of the snapshot against the relation's current file: they differ for a table
+# truncated or rewritten (which MVCC does not hide) between the snapshot and its lock.
+_REWRITTEN_SQL = """
+SELECT name FROM unnest(%s::text[]) AS name
+ WHERE (SELECT relfilenode FROM pg_catalog.pg_class WHERE oid = name::regclass)
+       IS DISTINCT FROM pg_catalog.pg_relation_filenode(name::regclass)
+"""
+
+
+def _refuse_rewritten(conn: psycopg.Connection, tables: list[Table]) -> None:
+    names = [sql.Identifier(t.schema, t.name).as_string(conn) for t in tables]
+    changed = [row[0] for row in conn.execute(_REWRITTEN_SQL, (names,)).fetchall()]
+    if changed:
+        raise SnapshotError(
+            f"{', '.join(changed[:5])} truncated or rewritten after the snapshot was taken: a "
+            "concurrent DDL or TRUNCATE committed before this run could lock the tables; "
+            "run again"
+        )
+
+
 def _plan_subset(conn: psycopg.Connection, dataset: Dataset, catalog: Catalog) -> SubsetPlan | None:
     """The subset's closure plan, its filters checked by the server (types, operators)."""
     if not dataset.is_subset:
@@ -308,9 +353,9 @@ def _plan_subset(conn: psycopg.Connection, dataset: Dataset, catalog: Catalog) -
     return plan
 
 
-def _explain(exc: psycopg.Error) -> str:
+def _explain(exc: psycopg.Error | CopyFailed) -> str:
     """The server's message, plus what to do for the failures operators meet."""
-    message = first_line(exc)
+    message = first_line(exc) + lock_wait_hint(first_line(exc))
     if "row-level security" in message:
         message += (
             "; the source role is subject to row-level security and would see only some "
@@ -322,8 +367,7 @@ def _explain(exc: psycopg.Error) -> str:
 def _copy_tables(
     main: psycopg.Connection,
     workers: list[psycopg.Connection],
-    dsn: str,
-    snapshot_id: str,
+    source: PsqlSource,
     tables: list[Table],
     root: Path,
     options: ExtractOptions,
@@ -336,8 +380,8 @@ def _copy_tables(
             with options.reporter.table_progress(
                 "extract", table.qualified, total_rows=estimate
             ) as progress:
-                return _extract_table(conn, table, root, options, subset, progress)
-        except psycopg.Error as exc:
+                return _extract_table(conn, source, table, root, options, subset, progress)
+        except (psycopg.Error, CopyFailed) as exc:
             raise SnapshotError(
                 f"extract of table {table.qualified} failed: {_explain(exc)}"
             ) from None
@@ -348,8 +392,8 @@ def _copy_tables(
     if jobs == 1:
         return [one(main, t) for t in tables]
     for _ in range(jobs):
-        conn = connect(dsn, role="source")
-        _begin_snapshot(conn, snapshot_id)
+        conn = connect(source.dsn, role="source")
+        _begin_snapshot(conn, source.snapshot_id)
         workers.append(conn)
     free = list(workers)
     lock = threading.Lock()
@@ -374,6 +418,7 @@ def _copy_tables(
     except BaseException:
         # a failed table or Ctrl-C: stop the queued tables and cancel the running COPYs
         pool.shutdown(wait=False, cancel_futures=True)
+        source.kill_all()
         for conn in workers:
             with contextlib.suppress(psycopg.Error):
                 conn.cancel_safe(timeout=5)

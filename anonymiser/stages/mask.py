@@ -23,7 +23,7 @@ from anonymiser.errors import AnonymiserError, SnapshotError
 from anonymiser.maskers import MaskContext
 from anonymiser.progress import NULL_REPORTER, Reporter, TableProgress
 from anonymiser.rules.lint import ColumnPlan, MaskPlan
-from anonymiser.stages.extract import Extracted, ExtractedTable
+from anonymiser.stages.extract import PARQUET_DICTIONARY_LIMIT, Extracted, ExtractedTable
 from anonymiser.stages.mappings import (
     Mapping,
     apply_mapping,
@@ -164,12 +164,24 @@ class _Masker:
 
     def mask_table(self, item: ExtractedTable, out_root: Path, progress: TableProgress) -> None:
         columns = self.plan.for_table(item.table.qualified)
+        plans = [columns.get(c.name) for c in item.table.copy_columns]
+        if all(p is not None and not p.masks for p in plans):
+            # every column is kept: the extracted parts are the output, unread
+            for rel, rows in item.files:
+                _link_or_copy(self.extracted.root / rel, out_root / rel)
+                self.stats.rows += rows
+            return
         for rel, _ in item.files:
             source = pq.ParquetFile(self.extracted.root / rel)
             schema = source.schema_arrow
             target = out_root / rel
             target.parent.mkdir(parents=True, exist_ok=True)
-            with pq.ParquetWriter(target, schema, compression="zstd") as writer:
+            with pq.ParquetWriter(
+                target,
+                schema,
+                compression="zstd",
+                dictionary_pagesize_limit=PARQUET_DICTIONARY_LIMIT,
+            ) as writer:
                 for batch in source.iter_batches(batch_size=BATCH_ROWS):
                     arrays = []
                     for index, fld in enumerate(schema):
@@ -205,6 +217,14 @@ class _Masker:
                 f"masking {item.table.qualified}.{plan.column} with strategy "
                 f"{plan.rule.strategy} failed: {type(exc).__name__}: {exc}"
             ) from None
+
+
+def _link_or_copy(source: Path, target: Path) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        target.hardlink_to(source)  # same work directory: no bytes copied
+    except OSError:
+        shutil.copyfile(source, target)
 
 
 def mask(

@@ -1,9 +1,9 @@
 """Restore: verify a snapshot's files, then rebuild schema and data in ONE target transaction.
 
 Order, as pg_restore: pre-data DDL, COPY of every table (FREEZE: the tables are new in this
-transaction), post-data DDL (constraints, indexes, triggers), sequences, matview refresh,
-ANALYZE. Everything happens inside one transaction, so any failure, a lost connection
-included, leaves the target exactly as it was.
+transaction), post-data DDL (constraints, indexes, triggers), sequences, matview refresh.
+Everything happens inside one transaction, so any failure, a lost connection included,
+leaves the target exactly as it was. ANALYZE follows the commit, in parallel.
 """
 
 from __future__ import annotations
@@ -76,6 +76,7 @@ class RestoreOptions:
     clean: bool = False
     jobs: int = 1
     allow_production: bool = False  # skip the production guard (logged)
+    analyze: bool = True  # ANALYZE after the commit (pg_restore does not)
     reporter: Reporter = field(default=NULL_REPORTER, repr=False, compare=False)
 
 
@@ -336,11 +337,6 @@ def restore(
                     conn.execute(
                         sql.SQL("REFRESH MATERIALIZED VIEW {}").format(sql.Identifier(schema, name))
                     )
-            step.what = "analyzing"
-            analyzed = [sql.Identifier(t.schema, t.name) for t in manifest.tables]
-            analyzed += [sql.Identifier(s, n) for s, n in manifest.matviews]
-            if analyzed:
-                conn.execute(sql.SQL("ANALYZE {}").format(sql.SQL(", ").join(analyzed)))
             step.what = "committing"
             conn.execute("COMMIT")
             report.seconds["finish"] = time.monotonic() - phase
@@ -363,5 +359,48 @@ def restore(
             ) from None
         finally:
             conn.close()
+    if options.analyze:
+        phase = time.monotonic()
+        _analyze(target_dsn, manifest, options.jobs)
+        report.seconds["analyze"] = time.monotonic() - phase
     report.seconds["total"] = time.monotonic() - timer
     return report
+
+
+def _analyze(target_dsn: str, manifest: Manifest, jobs: int) -> None:
+    """ANALYZE every restored table and materialized view, largest first, over `jobs`
+    connections.
+
+    It runs after the commit: statistics are not part of the all-or-nothing load, and
+    outside the transaction the tables can be analyzed in parallel. A failure here leaves
+    the restored data complete, so it is logged, not raised: autovacuum will analyze later.
+    """
+    pending = deque(
+        [(t.schema, t.name) for t in sorted(manifest.tables, key=lambda t: -t.rows)]
+        + [(s, n) for s, n in manifest.matviews]
+    )
+    lock = threading.Lock()
+
+    def worker() -> None:
+        try:
+            with contextlib.closing(connect(target_dsn, role="target")) as conn:
+                while True:
+                    with lock:
+                        if not pending:
+                            return
+                        schema, name = pending.popleft()
+                    conn.execute(sql.SQL("ANALYZE {}").format(sql.Identifier(schema, name)))
+        except (psycopg.Error, AnonymiserError) as exc:
+            log.warning(
+                "ANALYZE after the restore into %s failed (the data is restored and "
+                "committed; statistics will come from autovacuum or a manual ANALYZE): %s",
+                dsn_for_display(target_dsn),
+                first_line(exc),
+            )
+
+    count = max(1, min(jobs, len(pending)))
+    threads = [threading.Thread(target=worker, name=f"analyze-{i}") for i in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()

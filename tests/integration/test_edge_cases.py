@@ -9,8 +9,10 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from anonymiser.catalog import read_catalog
 from anonymiser.errors import ConfigError, SnapshotError
 from anonymiser.snapshot import create_snapshot, restore_snapshot
+from anonymiser.stages.extract import _refuse_rewritten
 from tests.integration.compare import assert_same_data, assert_same_schema
 
 
@@ -196,6 +198,18 @@ def test_a_truncate_during_extract_waits_for_the_snapshot(
     rows = {t.name: t.rows for t in manifest.tables}
     assert rows["small"] == 100, "the snapshot must not see a TRUNCATE committed after it"
     assert truncated_at and truncated_at[0] >= finished - 0.5
+
+
+def test_a_truncate_committed_between_snapshot_and_lock_is_refused(source_dsn: str) -> None:
+    run(source_dsn, "CREATE TABLE small AS SELECT generate_series(1, 100) AS id;")
+    with psycopg.connect(source_dsn, autocommit=True) as extract:
+        extract.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        table = read_catalog(extract).tables["public.small"]  # the snapshot is taken here
+        with psycopg.connect(source_dsn, autocommit=True) as other:
+            other.execute("TRUNCATE small")  # no lock held yet: it commits at once
+        extract.execute("LOCK TABLE small IN ACCESS SHARE MODE")
+        with pytest.raises(SnapshotError, match="concurrent DDL or TRUNCATE"):
+            _refuse_rewritten(extract, [table])
 
 
 def test_an_unparseable_dsn_never_echoes_its_password() -> None:

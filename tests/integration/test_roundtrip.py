@@ -259,6 +259,35 @@ def test_materialized_views_are_refreshed_not_copied(
     assert fetch(target_dsn, query) == fetch(source, query)
 
 
+def loaded_tables(manifest: Manifest) -> set[tuple[str, str]]:
+    return {(t.schema, t.name) for t in manifest.tables if t.rows and t.columns}
+
+
+def analyzed_tables(dsn: str, manifest: Manifest) -> set[tuple[str, str]]:
+    """The snapshot's non-empty tables that have planner statistics in `dsn`."""
+    stats = set(fetch(dsn, "SELECT DISTINCT schemaname, tablename FROM pg_stats"))
+    return loaded_tables(manifest) & stats
+
+
+def test_restore_analyzes_every_table_after_loading(
+    snapshot: Manifest, target_dsn: str, store: Path
+) -> None:
+    report = restore_snapshot(target_dsn, store, dataset=DATASET, version="v1", jobs=2)
+    assert loaded_tables(snapshot)
+    assert analyzed_tables(target_dsn, snapshot) == loaded_tables(snapshot)
+    assert "analyze" in report.seconds
+
+
+def test_restore_without_analyze_leaves_statistics_to_autovacuum(
+    snapshot: Manifest, target_dsn: str, store: Path
+) -> None:
+    report = restore_snapshot(target_dsn, store, dataset=DATASET, version="v1", analyze=False)
+    assert "analyze" not in report.seconds
+    # autovacuum may analyze on its own (autoanalyze_count); no ANALYZE was run by us
+    manual = fetch(target_dsn, "SELECT coalesce(sum(analyze_count), 0) FROM pg_stat_user_tables")
+    assert manual == [(0,)]
+
+
 def test_triggers_do_not_fire_while_loading_but_work_afterwards(
     snapshot: Manifest, source: str, target_dsn: str, store: Path
 ) -> None:

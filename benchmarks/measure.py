@@ -1,0 +1,189 @@
+"""Measuring one benchmark operation: a child process's wall time, peak RSS and result file.
+
+Also the facts about the machine and the code that a benchmark report names.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from psycopg import sql
+
+__all__ = [
+    "Measured",
+    "Operation",
+    "code_version",
+    "cpu_model",
+    "data_row_count",
+    "human_bytes",
+    "memory_total",
+    "module_version",
+    "rss_launcher",
+    "run_measured",
+    "tree_bytes",
+]
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass
+class Measured:
+    seconds: float
+    peak_rss_bytes: int
+    result: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Operation:
+    name: str
+    baseline: str  # the operation its ratio is taken against
+    runs: list[Measured] = field(default_factory=list)
+    size_bytes: int | None = None
+
+    def median(self) -> float:
+        return statistics.median(m.seconds for m in self.runs)
+
+    def spread(self) -> str:
+        times = [m.seconds for m in self.runs]
+        return f"{min(times):.2f}-{max(times):.2f}"
+
+    def peak_rss(self) -> int:
+        return max(m.peak_rss_bytes for m in self.runs)
+
+    def stage_medians(self) -> dict[str, float]:
+        stages: dict[str, list[float]] = {}
+        for m in self.runs:
+            for stage, seconds in m.result.get("stages", {}).items():
+                stages.setdefault(stage, []).append(float(seconds))
+        return {stage: statistics.median(values) for stage, values in stages.items()}
+
+
+# A forked child starts with its parent's peak RSS already on the books (Linux keeps the
+# high-water mark across fork and exec), so wait4 on a child of this ~100 MiB process would
+# report at least 100 MiB for anything. Peak RSS is therefore read through a small launcher:
+# GNU time where it exists, else a bare `python -S` that posix_spawns and wait4s the command.
+LAUNCHER = """
+import os, sys
+pid = os.posix_spawnp(sys.argv[2], sys.argv[2:], os.environ)
+_, status, usage = os.wait4(pid, 0)
+open(sys.argv[1], "w").write(str(usage.ru_maxrss))
+sys.exit(os.waitstatus_to_exitcode(status))
+"""
+
+
+def _gnu_time() -> str | None:
+    gnu_time = shutil.which("time", path="/usr/bin:/bin")
+    if gnu_time is None or sys.platform == "darwin":
+        return None
+    with tempfile.NamedTemporaryFile() as out:
+        probe = [gnu_time, "-f", "%M", "-o", out.name, "true"]
+        if subprocess.run(probe, capture_output=True, check=False).returncode != 0:
+            return None
+        return gnu_time if out.read().strip().isdigit() else None
+
+
+def rss_launcher() -> tuple[list[str], str]:
+    """A command prefix taking (rss file, command...) and its name for the report."""
+    gnu_time = _gnu_time()
+    if gnu_time:
+        return [gnu_time, "-f", "%M", "-o"], "GNU time (%M)"
+    return [sys.executable, "-S", "-c", LAUNCHER], "a python -S launcher (includes its own ~10 MiB)"
+
+
+def _rss_bytes(ru_maxrss: int) -> int:
+    return ru_maxrss if sys.platform == "darwin" else ru_maxrss * 1024  # macOS: bytes; Linux: KiB
+
+
+def run_measured(launcher: list[str], args: list[str], result_file: Path | None = None) -> Measured:
+    """Run `args` as a child; wall time, peak RSS and the JSON it left in result_file."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
+    with tempfile.TemporaryFile() as errors, tempfile.NamedTemporaryFile() as rss:
+        started = time.monotonic()
+        returncode = subprocess.run(
+            [*launcher, rss.name, *args], stdout=subprocess.DEVNULL, stderr=errors, env=env,
+            check=False,
+        ).returncode  # fmt: skip
+        seconds = time.monotonic() - started
+        if returncode != 0:
+            errors.seek(0)
+            tail = errors.read().decode(errors="replace").strip().splitlines()[-5:]
+            raise SystemExit(f"{Path(args[0]).name} failed ({returncode}): {' | '.join(tail)}")
+        peak = _rss_bytes(int(rss.read().split()[-1]))
+    result = json.loads(result_file.read_text()) if result_file else {}
+    return Measured(seconds, peak, result)
+
+
+def tree_bytes(path: Path) -> int:
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+
+
+def data_row_count(dsn: str) -> int:
+    """Rows in every ordinary table and leaf partition (what a snapshot copies)."""
+    with psycopg.connect(dsn) as conn:
+        tables = conn.execute(
+            "SELECT n.nspname, c.relname FROM pg_class c"
+            " JOIN pg_namespace n ON n.oid = c.relnamespace"
+            " WHERE c.relkind = 'r' AND n.nspname NOT IN ('pg_catalog', 'information_schema')"
+            " AND n.nspname !~ '^pg_toast'"
+        ).fetchall()
+        total = 0
+        for schema, name in tables:
+            query = sql.SQL("SELECT count(*) FROM ONLY {}").format(sql.Identifier(schema, name))
+            total += int(conn.execute(query).fetchone()[0])  # type: ignore[index]
+        return total
+
+
+def human_bytes(n: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if n < 1024 or unit == "GiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} GiB"
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def code_version() -> str:
+    """The checkout's commit, marked when the working tree differs from it."""
+    git = ["git", "-C", str(REPO_ROOT)]
+    head = subprocess.run([*git, "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
+    if head.returncode != 0:
+        return "unknown (not a git checkout)"
+    dirty = subprocess.run([*git, "status", "--porcelain"], capture_output=True, text=True)
+    return head.stdout.strip() + (" + uncommitted changes" if dirty.stdout.strip() else "")
+
+
+def memory_total() -> str:
+    try:
+        pages, page_size = os.sysconf("SC_PHYS_PAGES"), os.sysconf("SC_PAGE_SIZE")
+        return human_bytes(pages * page_size)
+    except (ValueError, OSError):
+        return "unknown"
+
+
+def module_version(module: str) -> str:
+    try:
+        return str(__import__(module).__version__)
+    except (ImportError, AttributeError):
+        return "unknown"
