@@ -170,6 +170,7 @@ class _Masker:
             for rel, rows in item.files:
                 _link_or_copy(self.extracted.root / rel, out_root / rel)
                 self.stats.rows += rows
+                progress.advance(rows, (out_root / rel).stat().st_size)
             return
         for rel, _ in item.files:
             source = pq.ParquetFile(self.extracted.root / rel)
