@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -22,6 +23,9 @@ __all__ = ["Finding", "Scanner", "analyzer", "scanner", "winners"]
 
 # (start, end, entity type, score)
 Finding = tuple[int, int, str, float]
+# python-phonenumbers tries 8 regions per candidate (most of the cost); every candidate holds
+# a digit, so a text without one has no phone number
+_DIGIT = re.compile(r"\d")
 
 
 @functools.lru_cache(maxsize=4)
@@ -122,6 +126,7 @@ class Scanner:
         self._factor = float(enhancer.context_similarity_factor)
         self._floor = float(enhancer.min_score_with_context_similarity)
         self._boosted = {r.id: self._lemmas and bool(r.context) for r in self.direct}
+        self._needs_digit = {r.id for r in self.direct if isinstance(r, PhoneRecognizer)}
 
     def scan(self, text: str) -> list[Finding]:
         """The findings analyze() returns, best first (score, then length).
@@ -148,7 +153,10 @@ class Scanner:
     def _direct(self, text: str) -> list[Finding] | None:
         """The findings without spaCy, or None when context could change them."""
         ceilings: dict[Finding, float] = {}
+        digits = _DIGIT.search(text) is not None
         for recognizer in self.direct:
+            if not digits and recognizer.id in self._needs_digit:
+                continue
             for r in recognizer.analyze(text, self.entities, None):
                 if r.score > 0:
                     key = (r.start, r.end, r.entity_type, r.score)
