@@ -19,12 +19,13 @@ import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from anonymiser.maskers._phone import phone_spans
+
 __all__ = ["Finding", "Scanner", "analyzer", "scanner", "winners"]
 
 # (start, end, entity type, score)
 Finding = tuple[int, int, str, float]
-# python-phonenumbers tries 8 regions per candidate (most of the cost); every candidate holds
-# a digit, so a text without one has no phone number
+# every candidate python-phonenumbers tries holds a digit: a text without one has no phone
 _DIGIT = re.compile(r"\d")
 
 
@@ -103,6 +104,7 @@ class Scanner:
     """Presidio's findings in a text at a threshold, for a set of entity types."""
 
     def __init__(self, model: str | None, entities: Sequence[str], threshold: float) -> None:
+        import regex
         from presidio_analyzer import EntityRecognizer, PatternRecognizer
         from presidio_analyzer.context_aware_enhancers import LemmaContextAwareEnhancer
         from presidio_analyzer.predefined_recognizers import PhoneRecognizer, SpacyRecognizer
@@ -126,7 +128,19 @@ class Scanner:
         self._factor = float(enhancer.context_similarity_factor)
         self._floor = float(enhancer.min_score_with_context_similarity)
         self._boosted = {r.id: self._lemmas and bool(r.context) for r in self.direct}
-        self._needs_digit = {r.id for r in self.direct if isinstance(r, PhoneRecognizer)}
+        # Presidio's own phone recognizer (not a subclass): its matcher's work is remembered
+        self._phones = {r.id for r in self.direct if type(r) is PhoneRecognizer}
+        # recognizers with Presidio's pattern loop: run here without its per-match bookkeeping
+        # (timing, explanation objects), their regexes compiled once
+        self._patterns: dict[str, list[tuple[Any, float]]] = {}
+        for r in self.direct:
+            if isinstance(r, PatternRecognizer) and type(r).analyze is PatternRecognizer.analyze:
+                patterns: list[Any] = list(r.patterns)  # type: ignore[has-type]
+                flags = r.global_regex_flags
+                self._patterns[r.id] = [
+                    (regex.compile(pattern.regex, flags=flags), pattern.score)
+                    for pattern in patterns
+                ]
 
     def scan(self, text: str) -> list[Finding]:
         """The findings analyze() returns, best first (score, then length).
@@ -155,12 +169,25 @@ class Scanner:
         ceilings: dict[Finding, float] = {}
         digits = _DIGIT.search(text) is not None
         for recognizer in self.direct:
-            if not digits and recognizer.id in self._needs_digit:
-                continue
-            for r in recognizer.analyze(text, self.entities, None):
-                if r.score > 0:
-                    key = (r.start, r.end, r.entity_type, r.score)
-                    ceiling = self._ceiling(r.score, recognizer.id)
+            if recognizer.id in self._phones:
+                if not digits:
+                    continue
+                kind, score = recognizer.supported_entities[0], recognizer.SCORE
+                regions = tuple(recognizer.supported_regions)
+                found = [
+                    (start, end, kind, score)
+                    for start, end in phone_spans(text, regions, recognizer.leniency)
+                ]
+            elif recognizer.id in self._patterns:
+                found = _pattern_findings(recognizer, self._patterns[recognizer.id], text)
+            else:
+                found = [
+                    (r.start, r.end, r.entity_type, r.score)
+                    for r in recognizer.analyze(text, self.entities, None)
+                ]
+            for key in found:
+                if key[3] > 0:
+                    ceiling = self._ceiling(key[3], recognizer.id)
                     ceilings[key] = max(ceilings.get(key, 0.0), ceiling)
         kept = []
         for finding, ceiling in ceilings.items():
@@ -172,7 +199,43 @@ class Scanner:
             for b, b_top in kept[i + 1 :]:
                 if a[0] < b[1] and b[0] < a[1] and not _settled(a[3], a_top, b[3], b_top):
                     return None  # context might change which of the two wins
-        return _best_first(finding for finding, _ in kept)
+        findings = [finding for finding, _ in kept]
+        # as Presidio's remove_duplicates: one inside another of its type scored as high goes
+        return _best_first(
+            f
+            for f in findings
+            if not any(
+                g is not f and g[2] == f[2] and g[0] <= f[0] and f[1] <= g[1] and f[3] <= g[3]
+                for g in findings
+            )
+        )
+
+
+def _pattern_findings(
+    recognizer: Any, patterns: list[tuple[Any, float]], text: str
+) -> list[Finding]:
+    """PatternRecognizer.analyze(): each regex match, scored by the pattern or its validation."""
+    from presidio_analyzer.pattern_recognizer import REGEX_TIMEOUT_SECONDS
+
+    kind = recognizer.supported_entities[0]
+    found = []
+    for compiled, pattern_score in patterns:
+        try:
+            for match in compiled.finditer(text, timeout=REGEX_TIMEOUT_SECONDS):
+                start, end = match.span()
+                if start == end:
+                    continue
+                score = pattern_score
+                valid = recognizer.validate_result(text[start:end])
+                if valid is not None:
+                    score = 1.0 if valid else 0.0
+                if recognizer.invalidate_result(text[start:end]):
+                    score = 0.0
+                if score > 0:
+                    found.append((start, end, kind, score))
+        except TimeoutError:  # as Presidio: a pattern that runs away is skipped
+            continue
+    return found
 
 
 def _settled(a: float, a_top: float, b: float, b_top: float) -> bool:
