@@ -19,7 +19,7 @@ __all__ = ["phone_spans"]
 # the matcher gives up after max_tries failed candidates; a remembered candidate does not
 # count, so only texts too short to reach that limit (65535) use the memory
 _MEMO_TEXT = 2000
-_MEMO_SIZE = 200_000
+_MEMO_SIZE = 100_000  # entries (~200 bytes each): the memory stays bounded
 _memo: dict[tuple[str | None, int, str, str, str], tuple[int, str, Any] | None] = {}
 
 
