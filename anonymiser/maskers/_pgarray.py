@@ -10,7 +10,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from anonymiser.maskers._vector import string_array
+from anonymiser.maskers._splice import join_replaced, real_quotes, split_at
 from anonymiser.maskers.base import byte_view
 
 __all__ = ["format_array", "map_elements", "parse_array"]
@@ -115,7 +115,7 @@ def map_elements(values: pa.Array, mask: Callable[[pa.Array], pa.Array]) -> pa.A
         return _map_slowly(values, valid, mask, pa.array([""] * len(values)))
     fast = valid & (ends - starts >= 2)
     fast &= (data[np.minimum(starts, len(data) - 1)] == _OPEN) & (data[ends - 1] == _CLOSE)
-    quotes = _real_quotes(data)
+    quotes = real_quotes(data)
     if ((np.searchsorted(quotes, ends) - np.searchsorted(quotes, starts)) % 2).any():
         # an unbalanced quote would flip what is quoted in every later row
         return _map_slowly(values, valid, mask, pa.array([""] * len(values)))
@@ -141,14 +141,7 @@ def map_elements(values: pa.Array, mask: Callable[[pa.Array], pa.Array]) -> pa.A
     fast[token_row[null][~_is_null(data, first[null], 0xFF)]] = False
     chosen = fast[token_row] & ~null
     first, end, token_row, quoted = first[chosen], end[chosen], token_row[chosen], quoted[chosen]
-    # the pieces of each row: text before its first element, element, text between, ...
-    per_row = np.bincount(token_row, minlength=len(starts))
-    before = np.concatenate(([0], np.cumsum(per_row)))
-    slot = token_row + 1 + 2 * np.arange(len(first))
-    bounds = np.empty(len(starts) + 2 * len(first) + 1, dtype=np.int64)
-    bounds[np.arange(len(starts)) + 2 * before[:-1]] = starts
-    bounds[slot], bounds[slot + 1], bounds[-1] = first, end, ends[-1]
-    pieces = string_array(bounds, data, None, pa.string())
+    pieces, slot, rows = split_at(starts, ends, data, first, end, token_row)
     elements = pieces.take(pa.array(slot))
     if quoted.any():
         where = pa.array(quoted)
@@ -157,26 +150,8 @@ def map_elements(values: pa.Array, mask: Callable[[pa.Array], pa.Array]) -> pa.A
             inside = pc.replace_substring_regex(inside, r"(?s)\\(.)", r"\1")
         elements = pc.replace_with_mask(elements, where, inside)
     text = _formatted(mask(elements)) if len(elements) else elements
-    taken = np.arange(len(pieces), dtype=np.int64)
-    taken[slot] = len(pieces) + np.arange(len(slot))
-    joined = pa.chunked_array([pieces, text], pa.string()).combine_chunks().take(pa.array(taken))
-    rows = np.arange(len(starts) + 1) + 2 * before
-    result = pc.binary_join(pa.ListArray.from_arrays(pa.array(rows, pa.int32()), joined), "")
+    result = join_replaced(pieces, slot, rows, text)
     return _map_slowly(values, valid & ~fast, mask, result)
-
-
-def _real_quotes(data: np.ndarray) -> np.ndarray:
-    """Positions of the double quotes that no backslash escapes."""
-    quotes = np.flatnonzero(data == _QUOTE)
-    backslashes = np.flatnonzero(data == _BACKSLASH)
-    if not len(backslashes):
-        return quotes
-    # in a run of backslashes the 1st, 3rd, ... escape the byte after them
-    run_start = np.maximum.accumulate(
-        np.where(np.diff(backslashes, prepend=-2) != 1, backslashes, 0)
-    )
-    escaping = backslashes[(backslashes - run_start) % 2 == 0]
-    return quotes[~np.isin(quotes, escaping + 1)]
 
 
 def _map_slowly(

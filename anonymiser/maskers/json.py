@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Iterator, Mapping
 from typing import Any, ClassVar
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from anonymiser.maskers._jsontext import mask_at_key
 from anonymiser.maskers._nested import NestedRule, element_column
 from anonymiser.maskers.base import (
     ColumnSpec,
@@ -76,6 +79,15 @@ def _slots(node: Any, steps: list[Step]) -> Iterator[tuple[Any, Any]]:
             yield node, key
 
 
+def _key_path(steps: list[Step]) -> tuple[str, bool] | None:
+    """(key, each) of `$.key` / `$.key[*]`, the paths masked in place in the JSON text."""
+    if len(steps) == 1 and isinstance(steps[0], str):
+        return steps[0], False
+    if len(steps) == 2 and isinstance(steps[0], str) and steps[1] is _ALL:
+        return steps[0], True
+    return None
+
+
 def _text(scalar: Any) -> str:
     return scalar if isinstance(scalar, str) else json.dumps(scalar)
 
@@ -127,6 +139,21 @@ class Json(Strategy):
     def mask(self, values: pa.Array, ctx: MaskContext) -> pa.Array:
         return map_unique(values, lambda unique: self._documents(unique, ctx))
 
+    def _documents(self, unique: pa.Array, ctx: MaskContext) -> pa.Array:
+        """In place in the JSON text where every path is `$.key` or `$.key[*]`, else parsed."""
+        keys = [_key_path(steps) for steps, _ in self.rules]
+        if None in keys or not len(unique):
+            return self._parsed(unique, ctx)
+        docs, slow = unique, np.zeros(len(unique), dtype=bool)
+        for key_path, (_, rule) in zip(keys, self.rules, strict=True):
+            key, each = key_path or ("", False)
+            docs, redo = mask_at_key(docs, key, each, functools.partial(rule.mask, ctx=ctx))
+            slow |= redo
+        if slow.any():
+            where = pa.array(slow)
+            docs = pc.replace_with_mask(docs, where, self._parsed(unique.filter(where), ctx))
+        return docs
+
     def originals(self, values: pa.Array) -> pa.Array | None:
         """The scalars at the paths whose nested rule replaces them (for the leak check)."""
         found: list[str] = []
@@ -137,7 +164,8 @@ class Json(Strategy):
                     found.extend(_text(c[k]) for c, k in _slots(doc, steps))
         return pa.array(found, pa.string())
 
-    def _documents(self, unique: pa.Array, ctx: MaskContext) -> pa.Array:
+    def _parsed(self, unique: pa.Array, ctx: MaskContext) -> pa.Array:
+        """Every document parsed and, where a path applied, written back by Python's json."""
         texts = unique.to_pylist()
         docs = [json.loads(text) for text in texts]
         changed = [False] * len(docs)

@@ -3,20 +3,20 @@
 Presidio's default NLP engine downloads en_core_web_lg on first use. This one never downloads:
 it runs a blank spaCy pipeline (tokenizer only) with Presidio's pattern recognizers (emails,
 phones, cards, IBANs, URLs, IPs, UK NINO, NHS numbers, postcodes), or a named spaCy model when
-that model is installed. Names have no pattern: they are found through `ctx.known`, the values
-masked in structured columns of the same snapshot, and get the same pseudonym as there.
+that model is installed (anonymiser.maskers._scan: the engine and a fast scanner giving the
+same findings). Names have no pattern: they are found through `ctx.known`, the values masked
+in structured columns of the same snapshot, and get the same pseudonym as there.
 """
 
 from __future__ import annotations
 
-import functools
-import logging
 import re
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
 import pyarrow as pa
 
+from anonymiser.maskers._scan import analyzer, scanner, winners
 from anonymiser.maskers._vector import text_problem
 from anonymiser.maskers.base import (
     ColumnSpec,
@@ -48,58 +48,6 @@ _WORD = re.compile(r"\w[\w@.+'\u2019-]*\w|\w")
 _LONGEST_KNOWN = 4  # words in the longest known value looked up (full names)
 
 
-@functools.lru_cache(maxsize=4)
-def analyzer(model: str | None = None) -> Any:
-    """An AnalyzerEngine that cannot download anything (blank spaCy unless `model` is installed)."""
-    import spacy
-    import tldextract
-    from presidio_analyzer import AnalyzerEngine, Pattern, RecognizerRegistry
-    from presidio_analyzer.nlp_engine import SpacyNlpEngine
-    from presidio_analyzer.predefined_recognizers import (
-        EmailRecognizer,
-        UkNinoRecognizer,
-        UkPostcodeRecognizer,
-    )
-
-    # Presidio's email check calls tldextract, which fetches the public suffix list over the
-    # network; this one reads the snapshot bundled with tldextract instead
-    offline_suffixes = tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None)
-
-    class OfflineEmailRecognizer(EmailRecognizer):
-        def validate_result(self, pattern_text: str) -> bool:
-            return bool(offline_suffixes(pattern_text.rsplit("@", 1)[-1]).fqdn)
-
-    class OfflineSpacyEngine(SpacyNlpEngine):
-        def load(self) -> None:
-            if model is not None and spacy.util.is_package(model):
-                pipeline = spacy.load(model)
-            else:
-                pipeline = spacy.blank("en")
-            self.nlp = {"en": pipeline}  # type: ignore[assignment]
-
-    engine = OfflineSpacyEngine(models=[{"lang_code": "en", "model_name": model or "blank"}])
-    engine.load()
-    registry = RecognizerRegistry(supported_languages=["en"])
-    # loading warns once per recognizer of another language (es, it, pl ...): not news
-    loader_log = logging.getLogger("presidio-analyzer")
-    level = loader_log.level
-    loader_log.setLevel(logging.ERROR)
-    try:
-        registry.load_predefined_recognizers(languages=["en"], nlp_engine=engine)
-    finally:
-        loader_log.setLevel(level)
-    registry.remove_recognizer("EmailRecognizer")
-    registry.add_recognizer(OfflineEmailRecognizer())
-    registry.add_recognizer(UkNinoRecognizer())
-    # Presidio scores a bare postcode 0.1 (many short codes look alike); in our free text a
-    # postcode-shaped token is worth replacing
-    postcode = UkPostcodeRecognizer.PATTERNS[0]
-    registry.add_recognizer(
-        UkPostcodeRecognizer(patterns=[Pattern(postcode.name, postcode.regex, 0.5)])
-    )
-    return AnalyzerEngine(registry=registry, nlp_engine=engine, supported_languages=["en"])
-
-
 @register
 class Presidio(Strategy):
     """Scrubs free text offline: Presidio's pattern recognisers find emails, phone numbers,
@@ -125,58 +73,49 @@ class Presidio(Strategy):
             raise RuleError("strategy presidio: entities must be a list of entity names")
         if not 0 <= self.options["threshold"] <= 1:
             raise RuleError("strategy presidio: threshold must be between 0 and 1")
-        self._known: tuple[int, dict[str, str]] = (0, {})
+        self._known: tuple[int, KnownValues] = (0, KnownValues({}))
         return text_problem(self.name, column)
 
     def mask(self, values: pa.Array, ctx: MaskContext) -> pa.Array:
         return map_unique(values, lambda unique: self._scrub(unique, ctx))
 
-    def _known_lookup(self, known: Mapping[str, Mapping[str, str]]) -> dict[str, str]:
+    def _known_values(self, known: Mapping[str, Mapping[str, str]]) -> KnownValues:
+        # built once per snapshot: every batch of every column shares the same `known`
         if self._known[0] != id(known):
-            merged = {
-                " ".join(original.casefold().split()): pseudonym
-                for mapping in known.values()
-                for original, pseudonym in mapping.items()
-                if original
-            }
-            self._known = (id(known), merged)
+            self._known = (id(known), KnownValues(known))
         return self._known[1]
 
     def _scrub(self, unique: pa.Array, ctx: MaskContext) -> pa.Array:
-        engine = analyzer(self.options["model"])
-        lookup = self._known_lookup(ctx.known)
-        entities = list(self.options["entities"])
+        options = self.options
+        scan = scanner(options["model"], tuple(options["entities"]), options["threshold"]).scan
+        known = self._known_values(ctx.known)
         texts: list[str] = unique.to_pylist()
         spans_per_text: list[list[tuple[int, int, str | None, str]]] = []
         found: dict[str, set[str]] = {}
         for text in texts:
-            spans = _known_spans(text, lookup)
-            results = (
-                engine.analyze(
-                    text,
-                    language="en",
-                    entities=entities,
-                    score_threshold=self.options["threshold"],
-                )
-                if text.strip()
-                else []
-            )
-            for result in sorted(results, key=lambda r: (-r.score, r.start - r.end)):
-                if any(result.start < end and start < result.end for start, end, *_ in spans):
-                    continue
-                original = text[result.start : result.end]
-                spans.append((result.start, result.end, result.entity_type, original))
-                found.setdefault(result.entity_type, set()).add(original)
+            spans = known.spans(text)
+            taken = [(start, end) for start, end, *_ in spans]
+            for start, end, kind, _ in winners(scan(text), taken):
+                original = text[start:end]
+                spans.append((start, end, kind, original))
+                found.setdefault(kind, set()).add(original)
             spans_per_text.append(spans)
         fakes = {
             kind: self._fakes(kind, sorted(originals), ctx) for kind, originals in found.items()
         }
         out = []
         for text, spans in zip(texts, spans_per_text, strict=True):
-            for start, end, kind, original in sorted(spans, reverse=True):
-                replacement = lookup[original] if kind is None else fakes[kind][original]
-                text = text[:start] + replacement + text[end:]
-            out.append(text)
+            if not spans:
+                out.append(text)
+                continue
+            pieces: list[str] = []
+            end = len(text)
+            for start, stop, entity, original in sorted(spans, reverse=True):
+                replacement = known.lookup[original] if entity is None else fakes[entity][original]
+                pieces += (text[stop:end], replacement)
+                end = start
+            pieces.append(text[:end])
+            out.append("".join(reversed(pieces)))
         return pa.array(out, unique.type)
 
     def _fakes(self, kind: str, originals: list[str], ctx: MaskContext) -> dict[str, str]:
@@ -191,21 +130,49 @@ class Presidio(Strategy):
         return dict(zip(originals, masked.to_pylist(), strict=True))
 
 
-def _known_spans(text: str, lookup: Mapping[str, str]) -> list[tuple[int, int, str | None, str]]:
-    """Spans of `text` equal (case and spacing aside) to a known original value."""
-    if not lookup:
-        return []
-    words = list(_WORD.finditer(text))
-    spans: list[tuple[int, int, str | None, str]] = []
-    i = 0
-    while i < len(words):
-        for n in range(min(_LONGEST_KNOWN, len(words) - i), 0, -1):
-            start, end = words[i].start(), words[i + n - 1].end()
-            candidate = " ".join(text[start:end].casefold().split())
-            if candidate in lookup:
-                spans.append((start, end, None, candidate))
-                i += n
-                break
-        else:
-            i += 1
-    return spans
+class KnownValues:
+    """Known original values (case and spacing aside) -> pseudonym, and where they occur in text.
+
+    One Aho-Corasick automaton over all known values tells, in one pass over a text, whether
+    any can occur in it; only then are its word sequences looked up.
+    """
+
+    def __init__(self, known: Mapping[str, Mapping[str, str]]) -> None:
+        import ahocorasick
+
+        self.lookup = {
+            _normal(original): pseudonym
+            for mapping in known.values()
+            for original, pseudonym in mapping.items()
+            if original
+        }
+        self._automaton: Any = None
+        if self.lookup:
+            self._automaton = ahocorasick.Automaton()
+            for value in self.lookup:
+                self._automaton.add_word(value, None)
+            self._automaton.make_automaton()
+
+    def spans(self, text: str) -> list[tuple[int, int, str | None, str]]:
+        """Spans of `text` equal (case and spacing aside) to a known value, longest first."""
+        # a known value in the text is a substring of the text's own normal form
+        if self._automaton is None or next(self._automaton.iter(_normal(text)), None) is None:
+            return []
+        words = list(_WORD.finditer(text))
+        spans: list[tuple[int, int, str | None, str]] = []
+        i = 0
+        while i < len(words):
+            for n in range(min(_LONGEST_KNOWN, len(words) - i), 0, -1):
+                start, end = words[i].start(), words[i + n - 1].end()
+                candidate = _normal(text[start:end])
+                if candidate in self.lookup:
+                    spans.append((start, end, None, candidate))
+                    i += n
+                    break
+            else:
+                i += 1
+        return spans
+
+
+def _normal(text: str) -> str:
+    return " ".join(text.casefold().split())

@@ -8,7 +8,7 @@ as the structured columns), which Presidio detects again. A finding is residual 
 its text also appears in the original text of the same row: it survived masking. Anything
 the mask stage introduced is a pseudonym by construction. (Row i of a masked part is row i
 of the extracted part, so the original is at hand.) The engine is the mask stage's own
-offline one (anonymiser.maskers.presidio.analyzer), with the rule's entities, at the higher
+offline one (anonymiser.maskers._scan), with the rule's entities, at the higher
 of the rule's threshold and the configured one.
 """
 
@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-from anonymiser.maskers.presidio import analyzer
+from anonymiser.maskers._scan import scanner, winners
 from anonymiser.verify.model import CheckResult, VerificationReport, VerifySettings
 from anonymiser.verify.output import Output, as_array
 
@@ -35,23 +35,14 @@ def residual_findings(
     pairs: list[tuple[str, str]], entities: list[str], threshold: float, model: str | None = None
 ) -> dict[str, int]:
     """Findings per entity type in the masked texts whose text is also in the original row."""
-    engine = analyzer(model)
+    scan = scanner(model, tuple(entities), threshold).scan
     found: dict[str, int] = {}
     for original, masked in pairs:
-        if not masked.strip():
-            continue
-        taken: list[tuple[int, int]] = []
-        results = engine.analyze(
-            masked, language="en", entities=entities, score_threshold=threshold
-        )
         # as the mask stage does: the best finding of overlapping ones wins (a URL inside
         # an email address is part of that address)
-        for result in sorted(results, key=lambda r: (-r.score, r.start - r.end)):
-            if any(result.start < end and start < result.end for start, end in taken):
-                continue
-            taken.append((result.start, result.end))
-            if masked[result.start : result.end].casefold() in original.casefold():
-                found[result.entity_type] = found.get(result.entity_type, 0) + 1
+        for start, end, kind, _ in winners(scan(masked), []):
+            if masked[start:end].casefold() in original.casefold():
+                found[kind] = found.get(kind, 0) + 1
     return found
 
 

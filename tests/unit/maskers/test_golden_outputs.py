@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.unit.maskers.conftest import column, run
+from tests.unit.maskers.conftest import column, ctx, run
 
 TEXT = ["John Smith", "", None, "zoë-ann@x.io", "AB 12 34 56 C", "q" * 300, "日本 9"]
 TIMES = [
@@ -42,3 +42,37 @@ def test_keyed_outputs_stay_what_they_were(
     out = run(strategy, params, values, column(base))
     assert out[0] == first
     assert hashlib.sha256(json.dumps(out).encode()).hexdigest()[:16] == digest
+
+
+FREE_TEXT = [
+    "Call Jane Smith on 07700 900123 or jane@corp.co.uk. NI: AB123456C, lives SW1A 1AA.",
+    "mail bob@school.org.uk or see www.school.org.uk", "", None, "card 4111 1111 1111 1111",
+    "server 192.168.0.1, phone number (212) 555-0100",
+]  # fmt: skip
+KNOWN = {
+    "PERSON": {"Jane Smith": "Alice Jones"},
+    "EMAIL_ADDRESS": {"jane@corp.co.uk": "alice.j@example.com"},
+}
+DOCS = [
+    '{"email": "jane@corp.co.uk", "items": [{"name": "Zoë", "n": 1.50}], "keep": "me"}',
+    '{"other": 1}', "[]", None, '{"email": 12345678}',
+]  # fmt: skip
+JSON_PATHS = {
+    "$.email": {"strategy": "hash", "length": 8},
+    "$.items[*].name": {"strategy": "redact"},
+}
+
+
+def test_presidio_outputs_stay_what_they_were() -> None:
+    out = run("presidio", {}, FREE_TEXT, column("text"), ctx(known=KNOWN))
+    assert out[0] == (
+        "Call Alice Jones on +44(0)113 4960572 or alice.j@example.com. NI: HM634365C, "
+        "lives NE4A 9PT."
+    )
+    assert hashlib.sha256(json.dumps(out).encode()).hexdigest()[:16] == "6e847b9156dc4868"
+
+
+def test_json_outputs_stay_what_they_were() -> None:
+    out = run("json", {"paths": JSON_PATHS}, DOCS, column("jsonb"))
+    assert out[0] == '{"email": "be098962", "items": [{"name": "xxx", "n": 1.5}], "keep": "me"}'
+    assert hashlib.sha256(json.dumps(out).encode()).hexdigest()[:16] == "f41fbe9e32235988"

@@ -3,9 +3,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pyarrow as pa
 import pytest
 
-from anonymiser.maskers import RuleError
+from anonymiser.maskers import RuleError, get_strategy
 from tests.unit.maskers.conftest import column, ctx, run
 
 RULES: dict[str, Any] = {
@@ -60,3 +61,34 @@ def test_json_changes_with_the_round() -> None:
     assert run("json", {"paths": RULES}, text, column("jsonb")) != run(
         "json", {"paths": RULES}, text, column("jsonb"), ctx(round=1)
     )
+
+
+def test_text_around_the_masked_scalars_is_kept_byte_for_byte() -> None:
+    docs = ['{"n": 1.50, "email": "a@b.c"}', '{"email":"a@b.c","z":[1e5]}']
+    out = run("json", {"paths": {"$.email": {"strategy": "redact"}}}, docs, column("jsonb"))
+    assert out == ['{"n": 1.50, "email": "x@x.x"}', '{"email":"x@x.x","z":[1e5]}']
+
+
+KEY_PATHS: dict[str, Any] = {
+    "$.email[*]": {"strategy": "hash", "length": 6},
+    "$.phone": {"strategy": "fake", "provider": "phone_number"},
+    "$.n": {"strategy": "null"},
+}
+CANONICAL = [
+    {"email": ["a@b.c", None, "Zoë"], "phone": "07700 900123", "n": 12},
+    {"email": "not a list", "phone": 7700900123, "n": -3},
+    {"email": [], "phone": {"home": "1"}, "n": 0},  # a container at $.phone: parsed
+    {"email": ['q"uote', "back\\slash"], "phone": "x\ny"},  # escapes: parsed
+    {"email": [["nested"]], "phone": None, "n": 1.5},
+    {"phone": True, "other": {"email": "deep@x.org"}},
+    ["email", {"email": "in an array"}],
+    "email",
+    {},
+]
+
+
+def test_in_place_masking_gives_what_parsing_gives_on_canonical_json() -> None:
+    texts = [json.dumps(doc, ensure_ascii=False) for doc in CANONICAL]
+    masker = get_strategy("json")({"paths": KEY_PATHS}, column("jsonb"))
+    parsed = masker._parsed(pa.array(texts), ctx()).to_pylist()  # type: ignore[attr-defined]
+    assert run("json", {"paths": KEY_PATHS}, texts, column("jsonb")) == parsed

@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from anonymiser.maskers import RuleError
+from anonymiser.maskers.presidio import DEFAULT_ENTITIES
 from tests.unit.maskers.conftest import ctx, run
 
 TEXT = "Call Jane Smith on 07700 900123 or jane@corp.co.uk. NI: AB123456C, lives SW1A 1AA."
@@ -61,3 +62,29 @@ def test_a_model_that_is_not_installed_is_not_downloaded() -> None:
 def test_presidio_refuses_bad_params(params: dict[str, object]) -> None:
     with pytest.raises(RuleError):
         run("presidio", params, [])
+
+
+TRICKY = [
+    TEXT,
+    "phone number (212) 555-0100, call 020 7946 0958 ext. 123 at 10:30",
+    "card 4111 1111 1111 1111 and iban GB82 WEST 1234 5698 7654 32 transaction",
+    "server ip 192.168.0.1 and fe80::1ff:fe23:4567:890a, url http://x.y.com",
+    "NHS number 943 476 5919; postcode M1 1AE delivery address EC1A 1BB",
+    "mail to x@y.com, see www.gov.uk/guidance or test@www.gov.uk",
+    "number 900 123 1234 postcode 12345",
+]
+
+
+@pytest.mark.parametrize("threshold", [0.3, 0.35, 0.5, 0.6, 0.9])
+def test_the_fast_scanner_finds_what_presidio_analyze_finds(threshold: float) -> None:
+    from anonymiser.maskers._scan import Scanner
+
+    scanner = Scanner(None, DEFAULT_ENTITIES, threshold)
+    assert scanner.fast
+    for text in TRICKY:
+        results = scanner.engine.analyze(
+            text, language="en", entities=list(DEFAULT_ENTITIES), score_threshold=threshold
+        )
+        assert sorted(scanner.scan(text)) == sorted(
+            (r.start, r.end, r.entity_type, r.score) for r in results
+        )

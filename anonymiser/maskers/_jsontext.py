@@ -1,0 +1,180 @@
+"""JSON text as PostgreSQL writes it: the scalars at `$.key` / `$.key[*]` masked in place.
+
+The documents of a column are read together with NumPy (string literals by unescaped
+quotes, nesting by the brackets outside them); each scalar at the path is cut out, all of
+them are masked in one call, and the new values are spliced back into the original text,
+which is otherwise kept byte for byte. A document this reading is not sure about (escapes in
+a key or value, a container or a fraction at the path, a key twice, unusual spacing) is
+reported back for the Python parser.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from anonymiser.maskers._splice import join_replaced, real_quotes, split_at
+from anonymiser.maskers.base import byte_view
+
+__all__ = ["mask_at_key"]
+
+_OPEN_OBJECT, _OPEN_ARRAY, _CLOSE_ARRAY, _QUOTE, _COLON, _SPACE = b'{[]": '
+_BRACKETS = np.zeros(256, dtype=np.int8)
+_BRACKETS[[ord("{"), ord("[")]] = 1
+_BRACKETS[[ord("}"), ord("]")]] = -1
+_DIGIT = np.zeros(256, dtype=bool)
+_DIGIT[list(b"0123456789")] = True
+# what may stand outside strings in an array of strings and literals
+_IN_STRING_ARRAY = np.zeros(256, dtype=bool)
+_IN_STRING_ARRAY[list(b", nulltruefalse")] = True
+# a document that is left unchanged by a key path: not an object
+_NOT_OBJECT = np.zeros(256, dtype=bool)
+_NOT_OBJECT[list(b'["-0123456789tfn')] = True
+_END_OF_NUMBER = np.zeros(256, dtype=bool)
+_END_OF_NUMBER[list(b",}] \t\r\n")] = True
+_NEEDS_ESCAPE = r'["\\\x00-\x1f]'
+
+
+def mask_at_key(
+    docs: pa.Array, key: str, each: bool, mask: Callable[[pa.Array], pa.Array]
+) -> tuple[pa.Array, np.ndarray]:
+    """`docs` with the scalars at `$.key` (or each element of `$.key[*]`) masked, and which
+    documents the Python parser must redo instead."""
+    offsets, data, valid = byte_view(docs)
+    base = int(offsets[0])
+    data = data[base : int(offsets[-1])]
+    offsets = offsets - base
+    starts, ends = offsets[:-1], offsets[1:]
+    n = len(starts)
+    every = np.ones(n, dtype=bool)
+    wanted = key.encode()
+    if not len(data) or b'"' in wanted or b"\\" in wanted:
+        return docs, every
+    quotes = real_quotes(data)
+    if ((np.searchsorted(quotes, ends) - np.searchsorted(quotes, starts)) % 2).any():
+        return docs, every  # an unbalanced quote would flip what is quoted in later rows
+    brackets = np.flatnonzero(_BRACKETS[data])
+    brackets = brackets[np.searchsorted(quotes, brackets) % 2 == 0]
+    depth_after = np.cumsum(_BRACKETS[data[brackets]], dtype=np.int64)
+
+    def depth(at: np.ndarray) -> np.ndarray:
+        i = np.searchsorted(brackets, at)
+        return np.where(i > 0, depth_after[np.maximum(i - 1, 0)], 0)
+
+    if depth(starts).any():
+        return docs, every  # unbalanced brackets
+    filled = valid & (ends > starts)
+    head = data[np.minimum(starts, len(data) - 1)]
+    slow = filled & (head != _OPEN_OBJECT) & ~_NOT_OBJECT[head]
+    objects = filled & (head == _OPEN_OBJECT)
+    opening, closing = quotes[0::2], quotes[1::2]
+    row = np.searchsorted(ends, opening, side="right")
+    backslashes = np.flatnonzero(data == ord("\\"))
+
+    def escapes(first: np.ndarray, end: np.ndarray) -> np.ndarray:
+        return np.searchsorted(backslashes, end) > np.searchsorted(backslashes, first)
+
+    escaped = escapes(opening, closing)
+    after = data[np.minimum(closing + 1, len(data) - 1)]
+    top = objects[row] & (depth(opening) == 1)
+    is_key = top & (after == _COLON)
+    slow[row[top & ~is_key & (after != ord(",")) & (after != ord("}"))]] = True
+    slow[row[is_key & escaped]] = True
+    named = is_key & (closing - opening - 1 == len(wanted))
+    for at, byte in enumerate(wanted):
+        named[named] &= data[opening[named] + 1 + at] == byte
+    found = np.flatnonzero(named)
+    slow |= np.bincount(row[found], minlength=n) > 1
+    value = closing[found] + 2
+    value += data[np.minimum(value, len(data) - 1)] == _SPACE
+    first = data[value]
+    slow[row[found][np.isin(first, list(b" \t\r\n{"))]] = True
+    spans: list[tuple[np.ndarray, np.ndarray]] = []
+    if each:
+        arrays = value[first == _OPEN_ARRAY]
+        j = np.searchsorted(brackets, arrays) + 1
+        close = brackets[np.minimum(j, len(brackets) - 1)]
+        flat = data[close] == _CLOSE_ARRAY  # no container inside
+        slow[np.searchsorted(ends, arrays[~flat], side="right")] = True
+        arrays, close = arrays[flat], close[flat]
+        # strings inside each array; anything but literals and commas outside them is slow
+        inside = _ranges(arrays + 1, close)
+        bare = inside[(np.searchsorted(quotes, inside) % 2 == 0) & ~_IN_STRING_ARRAY[data[inside]]]
+        bare = bare[~np.isin(bare, quotes)]
+        slow[np.searchsorted(ends, bare, side="right")] = True
+        element = np.zeros(len(opening), dtype=bool)
+        if len(arrays):
+            k = np.searchsorted(arrays, opening) - 1
+            element = (k >= 0) & (opening < close[np.maximum(k, 0)])
+        slow[row[element & escaped]] = True
+        spans.append((opening[element], closing[element] + 1))
+    else:
+        strings = first == _QUOTE
+        index = np.searchsorted(quotes, value[strings])
+        close = quotes[np.minimum(index + 1, len(quotes) - 1)]
+        string_rows = row[found][strings]
+        slow[string_rows[escapes(value[strings], close)]] = True
+        spans.append((value[strings], close + 1))
+        numbers = value[(first == ord("-")) | _DIGIT[first]]
+        stops = np.flatnonzero(_END_OF_NUMBER[data])
+        stop = stops[np.searchsorted(stops, numbers)]
+        slow[
+            np.searchsorted(ends, numbers[~_plain_integers(data, numbers, stop)], side="right")
+        ] = True
+        spans.append((numbers, stop))
+        slow[row[found][first == _OPEN_ARRAY]] = True
+    first_byte = np.concatenate([s for s, _ in spans])
+    end_byte = np.concatenate([e for _, e in spans])
+    span_row = np.searchsorted(ends, first_byte, side="right")
+    keep = ~slow[span_row]
+    first_byte, end_byte, span_row = first_byte[keep], end_byte[keep], span_row[keep]
+    if not len(first_byte):
+        return docs, slow
+    order = np.argsort(first_byte, kind="stable")
+    first_byte, end_byte, span_row = first_byte[order], end_byte[order], span_row[order]
+    pieces, slot, rows = split_at(starts, ends, data, first_byte, end_byte, span_row)
+    scalars = pieces.take(pa.array(slot))
+    quoted = pa.array(data[first_byte] == _QUOTE)
+    scalars = pc.if_else(quoted, pc.utf8_slice_codeunits(scalars, 1, -1), scalars)
+    out = join_replaced(pieces, slot, rows, _json_strings(mask(scalars).cast(pa.string())))
+    if docs.null_count:
+        out = pc.if_else(docs.is_valid(), out, pa.nulls(n, pa.string()))
+    return out.cast(docs.type), slow
+
+
+def _ranges(first: np.ndarray, end: np.ndarray) -> np.ndarray:
+    """All positions of the ranges [first, end), concatenated."""
+    lengths = np.maximum(end - first, 0)
+    total = int(lengths.sum())
+    before = np.cumsum(lengths) - lengths
+    return np.repeat(first - before, lengths) + np.arange(total, dtype=np.int64)
+
+
+def _plain_integers(data: np.ndarray, starts: np.ndarray, stops: np.ndarray) -> np.ndarray:
+    """Whether each number is written as Python writes it back: digits, no leading zero, no -0."""
+    digits_from = starts + (data[starts] == ord("-"))
+    ok: np.ndarray = stops > digits_from
+    lead = data[np.minimum(digits_from, len(data) - 1)]
+    ok &= (lead != ord("0")) | (stops - digits_from == 1) & (digits_from == starts)
+    inside = _ranges(digits_from, stops)
+    owner = np.repeat(np.arange(len(starts)), np.maximum(stops - digits_from, 0))
+    ok[owner[~_DIGIT[data[inside]]]] = False
+    return ok
+
+
+def _json_strings(values: pa.Array) -> pa.Array:
+    """Each value as a JSON string literal (as json.dumps(..., ensure_ascii=False)); null."""
+    filled = pc.fill_null(values, "")
+    escape = pc.match_substring_regex(filled, _NEEDS_ESCAPE)
+    out = pc.binary_join_element_wise('"', filled, '"', "")
+    if pc.any(escape).as_py():
+        chosen = filled.filter(escape).to_pylist()
+        dumped = pa.array([json.dumps(v, ensure_ascii=False) for v in chosen], pa.string())
+        out = pc.replace_with_mask(out, escape, dumped)
+    if values.null_count:
+        out = pc.if_else(values.is_valid(), out, pa.scalar("null"))
+    return out

@@ -1,0 +1,253 @@
+"""The offline Presidio engine and a fast scanner giving the same findings as its analyze().
+
+Presidio's analyze() runs spaCy over every text (a few hundred microseconds) to get the
+lemmas its context enhancement looks at (a context word such as "phone" before a match raises
+its score). Without an NER model the pipeline only tokenises and the enhancement is the one
+thing it feeds. So the scanner calls the recognizers directly and skips spaCy and the
+enhancement whenever they cannot change the outcome: a blank pipeline has no lemmas, so
+nothing is boosted; and should a pipeline have lemmas, whenever every finding below the
+threshold stays below it however it is boosted and, of overlapping findings, the winner is the
+same whether or not either is boosted. Any other text (and every text when an NER model runs)
+goes through analyze() itself.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import re
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from anonymiser.maskers._phone import phone_spans
+
+__all__ = ["Finding", "Scanner", "analyzer", "scanner", "winners"]
+
+# (start, end, entity type, score)
+Finding = tuple[int, int, str, float]
+# every candidate python-phonenumbers tries holds a digit: a text without one has no phone
+_DIGIT = re.compile(r"\d")
+
+
+@functools.lru_cache(maxsize=4)
+def analyzer(model: str | None = None) -> Any:
+    """An AnalyzerEngine that cannot download anything (blank spaCy unless `model` is installed)."""
+    import spacy
+    import tldextract
+    from presidio_analyzer import AnalyzerEngine, Pattern, RecognizerRegistry
+    from presidio_analyzer.nlp_engine import SpacyNlpEngine
+    from presidio_analyzer.predefined_recognizers import (
+        EmailRecognizer,
+        UkNinoRecognizer,
+        UkPostcodeRecognizer,
+    )
+
+    # Presidio's email check calls tldextract, which fetches the public suffix list over the
+    # network; this one reads the snapshot bundled with tldextract instead
+    offline_suffixes = tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None)
+
+    @functools.lru_cache(maxsize=65536)
+    def known_domain(domain: str) -> bool:  # ~15 us a call; a column has few domains
+        return bool(offline_suffixes(domain).fqdn)
+
+    class OfflineEmailRecognizer(EmailRecognizer):
+        def validate_result(self, pattern_text: str) -> bool:
+            return known_domain(pattern_text.rsplit("@", 1)[-1])
+
+    class OfflineSpacyEngine(SpacyNlpEngine):
+        def load(self) -> None:
+            if model is not None and spacy.util.is_package(model):
+                pipeline = spacy.load(model)
+            else:
+                pipeline = spacy.blank("en")
+            self.nlp = {"en": pipeline}  # type: ignore[assignment]
+
+    engine = OfflineSpacyEngine(models=[{"lang_code": "en", "model_name": model or "blank"}])
+    engine.load()
+    registry = RecognizerRegistry(supported_languages=["en"])
+    # loading warns once per recognizer of another language (es, it, pl ...): not news
+    loader_log = logging.getLogger("presidio-analyzer")
+    level = loader_log.level
+    loader_log.setLevel(logging.ERROR)
+    try:
+        registry.load_predefined_recognizers(languages=["en"], nlp_engine=engine)
+    finally:
+        loader_log.setLevel(level)
+    registry.remove_recognizer("EmailRecognizer")
+    registry.add_recognizer(OfflineEmailRecognizer())
+    registry.add_recognizer(UkNinoRecognizer())
+    # Presidio scores a bare postcode 0.1 (many short codes look alike); in our free text a
+    # postcode-shaped token is worth replacing
+    postcode = UkPostcodeRecognizer.PATTERNS[0]
+    registry.add_recognizer(
+        UkPostcodeRecognizer(patterns=[Pattern(postcode.name, postcode.regex, 0.5)])
+    )
+    return AnalyzerEngine(registry=registry, nlp_engine=engine, supported_languages=["en"])
+
+
+def winners(findings: Iterable[Finding], taken: list[tuple[int, int]]) -> Iterable[Finding]:
+    """The findings, best first, that overlap no span already taken (nor a better finding).
+
+    A URL inside an email address is part of that address; `taken` grows as findings win.
+    """
+    for finding in findings:
+        start, end = finding[0], finding[1]
+        if any(start < other_end and other_start < end for other_start, other_end in taken):
+            continue
+        taken.append((start, end))
+        yield finding
+
+
+def _best_first(findings: Iterable[Finding]) -> list[Finding]:
+    """Presidio's result order (type, start, longest, best), then best score and longest first."""
+    ordered = sorted(findings, key=lambda f: (f[2], f[0], f[0] - f[1], -f[3]))
+    return sorted(ordered, key=lambda f: (-f[3], f[0] - f[1]))
+
+
+class Scanner:
+    """Presidio's findings in a text at a threshold, for a set of entity types."""
+
+    def __init__(self, model: str | None, entities: Sequence[str], threshold: float) -> None:
+        import regex
+        from presidio_analyzer import EntityRecognizer, PatternRecognizer
+        from presidio_analyzer.context_aware_enhancers import LemmaContextAwareEnhancer
+        from presidio_analyzer.predefined_recognizers import PhoneRecognizer, SpacyRecognizer
+
+        self.engine = analyzer(model)
+        self.entities = list(entities)
+        self.threshold = threshold
+        recognizers = self.engine.registry.get_recognizers(language="en", entities=self.entities)
+        pipeline = self.engine.nlp_engine.nlp["en"]
+        self.direct = [r for r in recognizers if not isinstance(r, SpacyRecognizer)]
+        # without pipeline components spaCy finds no entities and only feeds the enhancement
+        self.fast = not pipeline.pipe_names and all(
+            isinstance(r, PatternRecognizer | PhoneRecognizer)
+            and type(r).enhance_using_context is EntityRecognizer.enhance_using_context
+            for r in self.direct
+        )
+        enhancer = self.engine.context_aware_enhancer
+        # the lemma enhancer compares context words with lemmas: a blank pipeline has none
+        probe = self.engine.nlp_engine.process_text("call my phone number", "en")
+        self._lemmas = any(probe.lemmas) or not isinstance(enhancer, LemmaContextAwareEnhancer)
+        self._factor = float(enhancer.context_similarity_factor)
+        self._floor = float(enhancer.min_score_with_context_similarity)
+        self._boosted = {r.id: self._lemmas and bool(r.context) for r in self.direct}
+        # Presidio's own phone recognizer (not a subclass): its matcher's work is remembered
+        self._phones = {r.id for r in self.direct if type(r) is PhoneRecognizer}
+        # recognizers with Presidio's pattern loop: run here without its per-match bookkeeping
+        # (timing, explanation objects), their regexes compiled once
+        self._patterns: dict[str, list[tuple[Any, float]]] = {}
+        for r in self.direct:
+            if isinstance(r, PatternRecognizer) and type(r).analyze is PatternRecognizer.analyze:
+                patterns: list[Any] = list(r.patterns)  # type: ignore[has-type]
+                flags = r.global_regex_flags
+                self._patterns[r.id] = [
+                    (regex.compile(pattern.regex, flags=flags), pattern.score)
+                    for pattern in patterns
+                ]
+
+    def scan(self, text: str) -> list[Finding]:
+        """The findings analyze() returns, best first (score, then length).
+
+        The scores are those before context enhancement when it cannot change the outcome.
+        """
+        if not text.strip():
+            return []
+        if self.fast:
+            found = self._direct(text)
+            if found is not None:
+                return found
+        results = self.engine.analyze(
+            text, language="en", entities=self.entities, score_threshold=self.threshold
+        )
+        return _best_first((r.start, r.end, r.entity_type, r.score) for r in results)
+
+    def _ceiling(self, score: float, recognizer_id: str) -> float:
+        """The highest score the context enhancement can give (same arithmetic as Presidio)."""
+        if not self._boosted[recognizer_id]:
+            return score
+        return min(max(score + self._factor, self._floor), 1.0)
+
+    def _direct(self, text: str) -> list[Finding] | None:
+        """The findings without spaCy, or None when context could change them."""
+        ceilings: dict[Finding, float] = {}
+        digits = _DIGIT.search(text) is not None
+        for recognizer in self.direct:
+            if recognizer.id in self._phones:
+                if not digits:
+                    continue
+                kind, score = recognizer.supported_entities[0], recognizer.SCORE
+                regions = tuple(recognizer.supported_regions)
+                found = [
+                    (start, end, kind, score)
+                    for start, end in phone_spans(text, regions, recognizer.leniency)
+                ]
+            elif recognizer.id in self._patterns:
+                found = _pattern_findings(recognizer, self._patterns[recognizer.id], text)
+            else:
+                found = [
+                    (r.start, r.end, r.entity_type, r.score)
+                    for r in recognizer.analyze(text, self.entities, None)
+                ]
+            for key in found:
+                if key[3] > 0:
+                    ceiling = self._ceiling(key[3], recognizer.id)
+                    ceilings[key] = max(ceilings.get(key, 0.0), ceiling)
+        kept = []
+        for finding, ceiling in ceilings.items():
+            if finding[3] >= self.threshold:
+                kept.append((finding, ceiling))
+            elif ceiling >= self.threshold:
+                return None  # context might lift it over the threshold
+        for i, (a, a_top) in enumerate(kept):
+            for b, b_top in kept[i + 1 :]:
+                if a[0] < b[1] and b[0] < a[1] and not _settled(a[3], a_top, b[3], b_top):
+                    return None  # context might change which of the two wins
+        findings = [finding for finding, _ in kept]
+        # as Presidio's remove_duplicates: one inside another of its type scored as high goes
+        return _best_first(
+            f
+            for f in findings
+            if not any(
+                g is not f and g[2] == f[2] and g[0] <= f[0] and f[1] <= g[1] and f[3] <= g[3]
+                for g in findings
+            )
+        )
+
+
+def _pattern_findings(
+    recognizer: Any, patterns: list[tuple[Any, float]], text: str
+) -> list[Finding]:
+    """PatternRecognizer.analyze(): each regex match, scored by the pattern or its validation."""
+    from presidio_analyzer.pattern_recognizer import REGEX_TIMEOUT_SECONDS
+
+    kind = recognizer.supported_entities[0]
+    found = []
+    for compiled, pattern_score in patterns:
+        try:
+            for match in compiled.finditer(text, timeout=REGEX_TIMEOUT_SECONDS):
+                start, end = match.span()
+                if start == end:
+                    continue
+                score = pattern_score
+                valid = recognizer.validate_result(text[start:end])
+                if valid is not None:
+                    score = 1.0 if valid else 0.0
+                if recognizer.invalidate_result(text[start:end]):
+                    score = 0.0
+                if score > 0:
+                    found.append((start, end, kind, score))
+        except TimeoutError:  # as Presidio: a pattern that runs away is skipped
+            continue
+    return found
+
+
+def _settled(a: float, a_top: float, b: float, b_top: float) -> bool:
+    """Whether two scores compare the same way whatever context does to each."""
+    return a > b_top or b > a_top or (a == a_top and b == b_top)
+
+
+@functools.lru_cache(maxsize=16)
+def scanner(model: str | None, entities: tuple[str, ...], threshold: float) -> Scanner:
+    """A shared Scanner per configuration (the mask stage and the re-scan build the same)."""
+    return Scanner(model, entities, threshold)
