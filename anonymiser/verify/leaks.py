@@ -11,7 +11,8 @@ somewhere (a fake first name "Olivia" for one person is another person's real fi
 such a value in the output cannot be told from a pseudonym, and a lone common value does
 not identify anyone.
 
-Where: every text and integer column of every table, compared case-insensitively, as a whole
+Where: every text, integer and bytea column of every table (bytea as PostgreSQL's hex text;
+floats and booleans are not searched), compared case-insensitively, as a whole
 value or, for originals that are more than one word of letters (emails, phone numbers, full
 names, addresses), as whole words inside a longer text (free text, JSON documents, array
 literals). A lone first name or surname inside text is too ambiguous to call a leak, and so
@@ -39,7 +40,7 @@ from anonymiser.maskers.base import Strategy, byte_view
 from anonymiser.rules.lint import ColumnPlan
 from anonymiser.stages.extract import ExtractedTable
 from anonymiser.verify.model import CheckResult, VerificationReport, VerifySettings
-from anonymiser.verify.output import BATCH_ROWS, Output, as_array
+from anonymiser.verify.output import BATCH_ROWS, Output, as_array, pg_text
 
 __all__ = ["LeakPatterns", "check_leaks", "find_in", "searchable"]
 
@@ -47,14 +48,24 @@ _MERGE_AT = 1 << 20  # merge pending distinct values once this many are held
 
 
 def searchable(dtype: pa.DataType) -> bool:
-    """Columns an original value can hide in: text (JSON, arrays, free text) and integers."""
+    """Columns an original can hide in: text (JSON, arrays, free text ...), integers, bytea.
+
+    Not floats nor booleans (a documented gap): two booleans, or a measurement's digits,
+    turn up by chance far more often than as a leak.
+    """
     return bool(
-        pa.types.is_string(dtype) or pa.types.is_large_string(dtype) or pa.types.is_integer(dtype)
+        pa.types.is_string(dtype)
+        or pa.types.is_large_string(dtype)
+        or pa.types.is_integer(dtype)
+        or pa.types.is_binary(dtype)
+        or pa.types.is_large_binary(dtype)
     )
 
 
 def _normalised(values: pa.Array, min_length: int) -> pa.Array:
-    text = as_array(pc.utf8_lower(values.cast(pa.string()))).drop_null()
+    # bytea compares as PostgreSQL's hex text (\x0aff): a copied value is found in a bytea
+    # column and in text that holds it the way PostgreSQL prints it
+    text = as_array(pc.utf8_lower(pg_text(values))).drop_null()
     return as_array(pc.unique(text.filter(pc.greater_equal(pc.utf8_length(text), min_length))))
 
 
@@ -119,7 +130,7 @@ def find_in(
 
     A single-word pattern counts only as a whole value, unless `every_word`.
     """
-    text_values = as_array(pc.utf8_lower(values.cast(pa.string())))
+    text_values = as_array(pc.utf8_lower(pg_text(values)))
     if not len(text_values):
         return
     offsets, data, _ = byte_view(text_values)

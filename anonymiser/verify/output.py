@@ -15,16 +15,25 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from anonymiser.catalog import Catalog, Table
+from anonymiser.pg.types import binary_to_pg_hex
 from anonymiser.rules.lint import ColumnPlan, MaskPlan
 from anonymiser.stages.extract import Extracted, ExtractedTable
 
-__all__ = ["BATCH_ROWS", "Output", "as_array", "null_mask"]
+__all__ = ["BATCH_ROWS", "Output", "as_array", "null_mask", "pg_text"]
 
 BATCH_ROWS = 64 * 1024
 
 
 def as_array(values: pa.Array | pa.ChunkedArray) -> pa.Array:
     return values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
+
+
+def pg_text(values: pa.Array | pa.ChunkedArray) -> pa.Array:
+    """Values as PostgreSQL writes them as text: bytea as hex (\\x0aff), the rest cast."""
+    array = as_array(values)
+    if pa.types.is_binary(array.type) or pa.types.is_large_binary(array.type):
+        return binary_to_pg_hex(array).cast(pa.string())
+    return array.cast(pa.string())
 
 
 @dataclass

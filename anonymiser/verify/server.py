@@ -26,12 +26,11 @@ from psycopg import sql
 
 from anonymiser.catalog import Index
 from anonymiser.pg.connect import connect, first_line
-from anonymiser.pg.types import binary_to_pg_hex
 from anonymiser.rules.plan import mentions
 from anonymiser.stages.extract import ExtractedTable
 from anonymiser.verify.constraints import duplicate_rows, nulls_distinct, plain_unique_keys
 from anonymiser.verify.model import CheckResult, VerificationReport
-from anonymiser.verify.output import Output, as_array
+from anonymiser.verify.output import Output, pg_text
 
 __all__ = ["check_on_server", "constraint_expression"]
 
@@ -177,13 +176,6 @@ def _plan(
     return work
 
 
-def _as_text(values: pa.Array | pa.ChunkedArray) -> list[str | None]:
-    array = as_array(values)
-    if pa.types.is_binary(array.type) or pa.types.is_large_binary(array.type):
-        array = binary_to_pg_hex(array)
-    return array.cast(pa.string()).to_pylist()  # type: ignore[no-any-return]
-
-
 def _relation(columns: list[str], types: dict[str, str]) -> sql.Composable:
     """The batch as a relation `v` of typed columns named as in the table."""
     return sql.SQL("(SELECT {} FROM unnest({}) AS u({})) AS v").format(
@@ -219,7 +211,7 @@ def _evaluate(
     paths = [output.masked.root / rel for rel, _ in work.item.files]
     failed: str | None = None
     for batch in output.batches(paths, columns):
-        params = [_as_text(batch.column(c)) for c in columns]
+        params = [pg_text(batch.column(c)).to_pylist() for c in columns]
         try:
             if count_query is not None:
                 counts = conn.execute(count_query, params).fetchone() or ()
