@@ -9,7 +9,9 @@ import psycopg
 import pytest
 
 from anonymiser.errors import VerificationFailed
+from anonymiser.rules.model import RulesInvalid
 from anonymiser.snapshot import create_snapshot, load_manifest
+from anonymiser.verify import VerifySettings
 from tests.conftest import TEST_MASKING_KEY
 
 KEY = TEST_MASKING_KEY.encode()
@@ -24,7 +26,7 @@ def make_source(dsn: str, schema: str) -> str:
 def create(source: str, tmp_path: Path, rules: str, **kwargs: object) -> Path:
     """Cut fullset v1 of `source` under `rules`; the store it went to."""
     folder = tmp_path / "rules"
-    folder.mkdir(exist_ok=True)
+    folder.mkdir(parents=True, exist_ok=True)
     (folder / "rules.yaml").write_text(rules)
     store = tmp_path / "store"
     create_snapshot(source, store, "fullset", "v1", rules_dir=folder, key=KEY, **kwargs)  # type: ignore[arg-type]
@@ -72,3 +74,90 @@ def test_bytea_original_copied_into_a_kept_bytea_column_is_a_leak(
         create(source, tmp_path, BYTEA_RULES)
     assert "leak public.files.blob (rule hash): 3 failing of 50" in str(failed.value)
     assert "public.files.spare (3 rows)" in str(failed.value)
+
+
+NESTED = """
+CREATE TABLE people (id int PRIMARY KEY, profile jsonb, notes text[]);
+INSERT INTO people VALUES (1, '{"bio": "Call Jane Doe on 020 7946 0018"}', '{"ring Jane"}');
+"""
+
+
+@pytest.mark.parametrize(
+    "rule",
+    [
+        '{strategy: json, paths: {"$.bio": {strategy: presidio}}, reason: bio}',
+        "{strategy: array, rule: {strategy: presidio}, reason: notes}",
+    ],
+)
+def test_nested_presidio_is_a_rule_error_naming_the_column(
+    rule: str, source_dsn: str, tmp_path: Path
+) -> None:
+    column = "profile" if "json" in rule else "notes"
+    other = "notes" if column == "profile" else "profile"
+    rules = f"""
+tables:
+  public.people:
+    columns:
+      id: {{strategy: keep, reason: key}}
+      {column}: {rule}
+      {other}: {{strategy: "null", reason: test}}
+"""
+    with pytest.raises(RulesInvalid) as failed:
+        create(make_source(source_dsn, NESTED), tmp_path, rules)
+    message = str(failed.value)
+    assert f"public.people.{column}" in message and "presidio cannot be nested" in message
+    assert "\n" not in message
+
+
+NOTES = """
+CREATE TABLE calls (id int, made date NOT NULL, notes text) PARTITION BY RANGE (made);
+CREATE TABLE calls_2024 PARTITION OF calls FOR VALUES FROM ('2024-01-01') TO ('2025-01-01');
+CREATE TABLE calls_2025 PARTITION OF calls FOR VALUES FROM ('2025-01-01') TO ('2026-01-01');
+INSERT INTO calls VALUES
+    (1, '2024-03-01', 'Rang back on 020 7946 0018 about the course'),
+    (2, '2025-03-01', 'Rang back on 020 7946 0099 about the course'),
+    (3, '2025-04-01', 'Nothing to note');
+"""
+
+
+def notes_rules(presidio: str) -> str:
+    return f"""
+tables:
+  public.calls:
+    columns:
+      id: {{strategy: keep, reason: key}}
+      made: {{strategy: keep, reason: date}}
+      notes: {presidio}
+"""
+
+
+def test_presidio_rule_cannot_weaken_its_own_rescan(source_dsn: str, tmp_path: Path) -> None:
+    # the rule masks e-mail addresses only, at a threshold nothing reaches: the phone numbers
+    # survive masking, and the re-scan (default entities, --presidio-threshold) finds them
+    weak = "{strategy: presidio, entities: [EMAIL_ADDRESS], threshold: 1.0, reason: weak}"
+    with pytest.raises(VerificationFailed) as failed:
+        create(make_source(source_dsn, NOTES), tmp_path, notes_rules(weak))
+    assert "presidio public.calls.notes (rule presidio): 2 failing of 3" in str(failed.value)
+    assert "PHONE_NUMBER 2" in str(failed.value)
+
+
+def test_presidio_max_findings_counts_the_whole_column_not_each_partition(
+    source_dsn: str, tmp_path: Path
+) -> None:
+    weak = "{strategy: presidio, entities: [EMAIL_ADDRESS], reason: weak}"
+    source = make_source(source_dsn, NOTES)
+    with pytest.raises(VerificationFailed) as failed:  # one residual in each partition
+        create(
+            source,
+            tmp_path,
+            notes_rules(weak),
+            verification=VerifySettings(presidio_max_findings=1),
+        )
+    assert "2 residual findings" in str(failed.value) and "1 allowed" in str(failed.value)
+    store = create(
+        source,
+        tmp_path / "again",
+        notes_rules(weak),
+        verification=VerifySettings(presidio_max_findings=2),
+    )
+    assert list(checks(store, "presidio")) == ["public.calls.notes"]
