@@ -161,3 +161,34 @@ def test_presidio_max_findings_counts_the_whole_column_not_each_partition(
         verification=VerifySettings(presidio_max_findings=2),
     )
     assert list(checks(store, "presidio")) == ["public.calls.notes"]
+
+
+CONTACTS = """
+CREATE TABLE contacts (id int PRIMARY KEY, name text, address text, doc jsonb, note text);
+INSERT INTO contacts VALUES
+    (1, ' Beatrice ', E'Flat 2\\n10 High Street', NULL, 'Beatrice'),
+    (2, 'Zoë Ångström', E'The "Old" Mill\\\\Lane', NULL, NULL);
+UPDATE contacts SET doc = jsonb_build_object('address', address);
+"""
+
+
+def test_originals_escaped_in_json_or_padded_with_spaces_are_leaks(
+    source_dsn: str, tmp_path: Path
+) -> None:
+    rules = """
+tables:
+  public.contacts:
+    columns:
+      id: {strategy: keep, reason: key}
+      name: {strategy: fake, provider: first_name, reason: name}
+      address: {strategy: redact, reason: address}
+      doc: {strategy: keep, reason: "test: holds the address"}
+      note: {strategy: keep, reason: "test: holds the name"}
+"""
+    with pytest.raises(VerificationFailed) as failed:
+        create(make_source(source_dsn, CONTACTS), tmp_path, rules)
+    message = str(failed.value)
+    assert "leak public.contacts.address (rule redact): 2 failing of 2" in message
+    assert "public.contacts.doc (2 rows)" in message
+    assert "leak public.contacts.name (rule fake): 1 failing of 2" in message
+    assert "public.contacts.note (1 rows)" in message
