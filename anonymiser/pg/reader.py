@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import io
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import psycopg
 import pyarrow as pa
@@ -126,8 +126,13 @@ def read_table_batches(
     *,
     block_size: int = DEFAULT_BLOCK_SIZE,
     where: sql.Composable | None = None,
+    server_rows: Callable[[int], None] | None = None,
 ) -> Iterator[pa.RecordBatch]:
-    """Yield the table's rows (those matching `where` if given) as batches of `arrow_schema`."""
+    """Yield the table's rows (those matching `where` if given) as batches of `arrow_schema`.
+
+    Once the COPY has ended, `server_rows` gets the row count the server reported for it
+    (its `COPY n` command tag): a count independent of the batches parsed here.
+    """
     schema = arrow_schema(table)
     cols = table.copy_columns
     positional = [f"c{i}" for i in range(len(cols))]
@@ -145,27 +150,42 @@ def read_table_batches(
         true_values=["t"],
         false_values=["f"],
     )
-    with conn.cursor() as cur, cur.copy(_copy_query(table, where)) as copy:
-        stream = _CopyStream(iter(copy))
-        if stream.at_end():
-            return  # an empty table: pyarrow refuses an empty CSV stream
-        reader = pacsv.open_csv(
-            stream,
-            read_options=read_options,
-            parse_options=parse_options,
-            convert_options=convert_options,
-        )
-        try:
-            for batch in reader:
-                arrays = list(batch.columns)
-                for i in decode_hex:
-                    arrays[i] = pg_hex_to_binary(arrays[i])
-                yield pa.RecordBatch.from_arrays(arrays, schema=schema)
-        except pa.ArrowInvalid:
-            # finish the COPY normally so the snapshot transaction stays usable for a retry
-            while stream.read(1 << 20):
-                pass
-            raise
-        # drain anything the parser left so the COPY ends cleanly
+    with conn.cursor() as cur:
+        with cur.copy(_copy_query(table, where)) as copy:
+            stream = _CopyStream(iter(copy))
+            if not stream.at_end():  # an empty table: pyarrow refuses an empty CSV stream
+                yield from _parse(
+                    stream, schema, decode_hex, read_options, parse_options, convert_options
+                )
+        if server_rows is not None:
+            server_rows(cur.rowcount)
+
+
+def _parse(
+    stream: _CopyStream,
+    schema: pa.Schema,
+    decode_hex: list[int],
+    read_options: pacsv.ReadOptions,
+    parse_options: pacsv.ParseOptions,
+    convert_options: pacsv.ConvertOptions,
+) -> Iterator[pa.RecordBatch]:
+    reader = pacsv.open_csv(
+        stream,
+        read_options=read_options,
+        parse_options=parse_options,
+        convert_options=convert_options,
+    )
+    try:
+        for batch in reader:
+            arrays = list(batch.columns)
+            for i in decode_hex:
+                arrays[i] = pg_hex_to_binary(arrays[i])
+            yield pa.RecordBatch.from_arrays(arrays, schema=schema)
+    except pa.ArrowInvalid:
+        # finish the COPY normally so the snapshot transaction stays usable for a retry
         while stream.read(1 << 20):
             pass
+        raise
+    # drain anything the parser left so the COPY ends cleanly
+    while stream.read(1 << 20):
+        pass

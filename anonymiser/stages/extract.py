@@ -67,6 +67,13 @@ class ExtractedTable:
     table: Table
     files: list[tuple[str, int]] = field(default_factory=list)  # (relative path, rows)
     rows: int = 0
+    # rows the server reported for the dataset's query (COPY's "COPY n" tag, or the count
+    # of a table with no columns): the verification gate compares the files against it
+    server_rows: int | None = None
+
+    def set_server_rows(self, rows: int) -> None:
+        self.server_rows = rows
+
     seconds: float = 0.0
 
 
@@ -122,7 +129,7 @@ def _extract_table(
                 sql.SQL(" WHERE {}").format(where) if where is not None else sql.SQL(""),
             )
         ).fetchone()
-        result.rows = int(row[0]) if row else 0
+        result.rows = result.server_rows = int(row[0]) if row else 0
         if progress is not None:
             progress.advance(rows=result.rows)
         result.seconds = time.monotonic() - started
@@ -176,7 +183,9 @@ def _write_parts(
         return pq.ParquetWriter(root / rel, schema, compression=options.compression)
 
     try:
-        for batch in read_table_batches(conn, table, block_size=block_size, where=where):
+        for batch in read_table_batches(
+            conn, table, block_size=block_size, where=where, server_rows=result.set_server_rows
+        ):
             if writer is None:
                 writer = open_part()
                 part_rows = part_bytes = 0

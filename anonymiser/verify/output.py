@@ -52,6 +52,10 @@ class Output:
     def tables(self) -> list[ExtractedTable]:
         return self.masked.tables
 
+    def masked_table(self, qualified: str) -> ExtractedTable | None:
+        """The mask stage's entry of a data table (None if it lost the table)."""
+        return next((i for i in self.masked.tables if i.table.qualified == qualified), None)
+
     def rules(self, table: Table) -> dict[str, ColumnPlan]:
         return self.plan.for_table(table.qualified) if self.plan is not None else {}
 
