@@ -263,10 +263,15 @@ def read_catalog(conn: psycopg.Connection) -> Catalog:
     qualified = {oid: t.qualified for oid, t in by_oid.items()}
     for relid, conname, contype, conkey, confrelid, confkey, definition in conn.execute(
         """
-        SELECT conrelid, conname, contype, conkey, confrelid, confkey,
-               pg_catalog.pg_get_constraintdef(oid)
-        FROM pg_constraint WHERE conrelid = ANY(%s) AND contype IN ('p', 'u', 'f', 'c')
-        ORDER BY conrelid, conname
+        SELECT c.conrelid, c.conname, c.contype, c.conkey, c.confrelid, c.confkey,
+               pg_catalog.pg_get_constraintdef(c.oid)
+        FROM pg_constraint c WHERE c.conrelid = ANY(%s) AND c.contype IN ('p', 'u', 'f', 'c')
+          -- not the hidden copies of a foreign key onto a partitioned table, one per
+          -- referenced partition (the key is the one onto the partitioned table); a
+          -- partition's own copy of its parent's constraint has another conrelid and stays
+          AND NOT EXISTS (SELECT 1 FROM pg_constraint p
+                          WHERE p.oid = c.conparentid AND p.conrelid = c.conrelid)
+        ORDER BY c.conrelid, c.conname
         """,
         (oids,),
     ).fetchall():

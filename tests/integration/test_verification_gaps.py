@@ -37,10 +37,15 @@ def create(source: str, tmp_path: Path, rules: str, **kwargs: object) -> Path:
     return store
 
 
-def checks(store: Path, name: str) -> dict[str, dict[str, object]]:
+def checks_list(store: Path, name: str, dataset: str = "fullset") -> list[dict[str, Any]]:
+    """The manifest's results of one check family."""
+    found = load_manifest(store, dataset, "v1").verification["checks"]
+    return [c for c in found if c["name"] == name]
+
+
+def checks(store: Path, name: str) -> dict[str, dict[str, Any]]:
     """The manifest's results of one check family, by table.column."""
-    found = load_manifest(store, "fullset", "v1").verification["checks"]
-    return {f"{c['table']}.{c['column']}": c for c in found if c["name"] == name}
+    return {f"{c['table']}.{c['column']}": c for c in checks_list(store, name)}
 
 
 BYTEA = """
@@ -232,9 +237,44 @@ def test_server_row_count_of_a_subset_is_of_the_rows_the_dataset_selects(
     (rules / "rules.yaml").write_text(BYTEA_RULES)
     store = tmp_path / "store"
     create_snapshot(source, store, "few", "v1", rules_dir=rules, key=KEY, datasets_dir=dataset)
-    (count,) = [
-        c
-        for c in load_manifest(store, "few", "v1").verification["checks"]
-        if c["name"] == "row_count"
-    ]
+    (count,) = checks_list(store, "row_count", "few")
     assert count["checked"] == 7 and count["failures"] == 0
+
+
+PARTITIONED_PARENT = """
+CREATE TABLE events (id int, year int, PRIMARY KEY (id, year)) PARTITION BY LIST (year);
+CREATE TABLE events_2024 PARTITION OF events FOR VALUES IN (2024);
+CREATE TABLE events_2025 PARTITION OF events FOR VALUES IN (2025);
+CREATE TABLE tickets (id int PRIMARY KEY, event_id int, event_year int,
+                      FOREIGN KEY (event_id, event_year) REFERENCES events);
+CREATE TABLE seats (id int, event_id int, event_year int,
+                    FOREIGN KEY (event_id, event_year) REFERENCES events) PARTITION BY HASH (id);
+CREATE TABLE seats_0 PARTITION OF seats FOR VALUES WITH (MODULUS 2, REMAINDER 0);
+CREATE TABLE seats_1 PARTITION OF seats FOR VALUES WITH (MODULUS 2, REMAINDER 1);
+INSERT INTO events SELECT g, 2024 + g % 2 FROM generate_series(1, 10) g;
+INSERT INTO tickets SELECT g, g % 10 + 1, 2024 + (g % 10 + 1) % 2 FROM generate_series(1, 40) g;
+INSERT INTO seats SELECT * FROM tickets;
+"""
+
+
+def test_foreign_key_onto_a_partitioned_table_resolves_across_its_partitions(
+    source_dsn: str, tmp_path: Path
+) -> None:
+    rules = """
+tables:
+  public.events:
+    columns: {id: {strategy: keep, reason: key}, year: {strategy: keep, reason: key}}
+  public.tickets:
+    defaults: {strategy: keep, reason: "not personal"}
+    columns: {id: {}, event_id: {}, event_year: {}}
+  public.seats:
+    defaults: {strategy: keep, reason: "not personal"}
+    columns: {id: {}, event_id: {}, event_year: {}}
+"""
+    store = create(make_source(source_dsn, PARTITIONED_PARENT), tmp_path, rules)
+    fks = {c["table"]: (c["checked"], c["failures"]) for c in checks_list(store, "foreign_key")}
+    assert fks["public.tickets"] == (40, 0)
+    # a partitioned child's key is checked on each of its partitions, once
+    assert fks["public.seats_0"][1] == fks["public.seats_1"][1] == 0
+    assert fks["public.seats_0"][0] + fks["public.seats_1"][0] == 40
+    assert len(checks_list(store, "foreign_key")) == 3
