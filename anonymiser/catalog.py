@@ -64,6 +64,9 @@ class Column:
     generated: str = ""  # "s" for a stored generated column
     identity: str = ""  # "a" (ALWAYS) or "d" (BY DEFAULT)
     has_default: bool = False
+    # equal values are equal bytes: not for citext nor a nondeterministic collation, whose
+    # equality (unique keys) only the server can evaluate
+    bytewise_equal: bool = True
 
     @property
     def is_generated(self) -> bool:
@@ -234,11 +237,14 @@ def read_catalog(conn: psycopg.Connection) -> Catalog:
         gen,
         ident,
         hasdef,
+        nondeterministic,
     ) in conn.execute(
         f"""
             SELECT a.attrelid, a.attnum, a.attname, pg_catalog.format_type(a.atttypid, a.atttypmod),
                    a.atttypid, {_TYPE_NAME.format(t="t")}, t.typcategory, a.attnotnull,
-                   a.attgenerated, a.attidentity, a.atthasdef
+                   a.attgenerated, a.attidentity, a.atthasdef,
+                   EXISTS (SELECT 1 FROM pg_collation co
+                           WHERE co.oid = a.attcollation AND NOT co.collisdeterministic)
             FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid
             WHERE a.attrelid = ANY(%s) AND a.attnum > 0 AND NOT a.attisdropped
             ORDER BY a.attrelid, a.attnum
@@ -257,6 +263,7 @@ def read_catalog(conn: psycopg.Connection) -> Catalog:
                 generated=gen,
                 identity=ident,
                 has_default=hasdef,
+                bytewise_equal=not nondeterministic and base.rsplit(".", 1)[-1] != "citext",
             )
         )
         names[relid][attnum] = attname

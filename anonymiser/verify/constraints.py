@@ -134,11 +134,18 @@ def _dangling(
 
 
 def plain_unique_keys(table: Table) -> list[tuple[Index, list[str]]]:
-    """Unique indexes (PK and UNIQUE constraints have one each) over plain columns, no predicate."""
+    """Unique indexes (PK and UNIQUE constraints have one each) that Arrow can check.
+
+    Over plain columns, no predicate, and every column's equality bytewise: a key over a
+    citext column or one with a nondeterministic collation is compared by the server.
+    """
+    exact = {c.name for c in table.columns if c.bytewise_equal}
     return [
         (index, [c for c in index.columns if c is not None])
         for index in table.indexes
-        if index.unique and index.predicate is None and all(c is not None for c in index.columns)
+        if index.unique
+        and index.predicate is None
+        and all(c is not None and c in exact for c in index.columns)
     ]
 
 

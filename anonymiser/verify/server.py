@@ -54,7 +54,13 @@ SELECT c.attname,
               WHERE d.attname = c.attname AND x.contype = 'c' AND x.convalidated),
        (SELECT bool_or(t.typnotnull) FROM chain d JOIN pg_catalog.pg_type t ON t.oid = d.oid
          WHERE d.attname = c.attname AND t.typtype = 'd'),
-       (SELECT t.typtype = 'd' FROM pg_catalog.pg_type t WHERE t.oid = c.top)
+       (SELECT t.typtype = 'd' FROM pg_catalog.pg_type t WHERE t.oid = c.top),
+       (SELECT pg_catalog.format('%%I.%%I', n.nspname, co.collname)
+          FROM pg_catalog.pg_attribute a
+          JOIN pg_catalog.pg_collation co ON co.oid = a.attcollation
+          JOIN pg_catalog.pg_namespace n ON n.oid = co.collnamespace
+         WHERE a.attrelid = %s::regclass AND a.attname = c.attname
+           AND NOT co.collisdeterministic)
 FROM chain c WHERE c.depth = 0
 """
 _INDEX = """
@@ -85,6 +91,10 @@ class _Work:
     indexes: list[tuple[CheckResult, Index, list[str], str | None, set[str]]] = field(
         default_factory=list
     )
+    # unique indexes over citext or a nondeterministic collation: grouped by the server
+    grouped: list[tuple[CheckResult, Index, list[str], str | None, set[str]]] = field(
+        default_factory=list
+    )
 
 
 def check_on_server(output: Output, report: VerificationReport, source_dsn: str) -> None:
@@ -98,7 +108,7 @@ def check_on_server(output: Output, report: VerificationReport, source_dsn: str)
         conn.execute("SELECT pg_catalog.set_config('default_transaction_read_only', 'on', false)")
         for item, masked in todo:
             work = _plan(conn, output, item, set(masked))
-            if work.counts or work.indexes:
+            if work.counts or work.indexes or work.grouped:
                 _evaluate(conn, output, work, report)
 
 
@@ -108,10 +118,12 @@ def _plan(
     table = item.table
     work = _Work(item)
     stored = {c.name for c in table.copy_columns}
-    for name, base, exact, domain_checks, domain_not_null, is_domain in conn.execute(
-        _COLUMN_TYPES, (table.qualified, table.qualified)
+    for name, base, exact, domain_checks, domain_not_null, is_domain, collation in conn.execute(
+        _COLUMN_TYPES, (table.qualified, table.qualified, table.qualified)
     ).fetchall():
         work.types[name] = base if is_domain else exact
+        if collation is not None:  # the key's equality is the collation's
+            work.types[name] += f" COLLATE {collation}"
         if name not in masked or not is_domain:
             continue
         rule = output.strategy(table, [name])
@@ -172,7 +184,10 @@ def _plan(
             output.strategy(table, touched),
             detail=index.name,
         )
-        work.indexes.append((result, index, list(keys), predicate, reads))
+        inexact = any(not c.bytewise_equal for c in table.columns if c.name in reads)
+        (work.grouped if inexact else work.indexes).append(
+            (result, index, list(keys), predicate, reads)
+        )
     return work
 
 
@@ -195,7 +210,13 @@ def _evaluate(
 ) -> None:
     started = time.monotonic()
     table = work.item.table
-    columns = sorted(set().union(*(r for *_, r in work.counts), *(r for *_, r in work.indexes)))
+    columns = sorted(
+        set().union(
+            *(r for *_, r in work.counts),
+            *(r for *_, r in work.indexes),
+            *(r for *_, r in work.grouped),
+        )
+    )
     relation = _relation(columns, work.types)
     count_query = (
         sql.SQL("SELECT {} FROM {}").format(
@@ -210,8 +231,12 @@ def _evaluate(
     keys: list[list[pa.Table]] = [[] for _ in work.indexes]
     paths = [output.masked.root / rel for rel, _ in work.item.files]
     failed: str | None = None
+    whole: list[list[str | None]] = [[] for _ in columns]  # for work.grouped
     for batch in output.batches(paths, columns):
         params = [pg_text(batch.column(c)).to_pylist() for c in columns]
+        if work.grouped:
+            for values, more in zip(whole, params, strict=True):
+                values += more
         try:
             if count_query is not None:
                 counts = conn.execute(count_query, params).fetchone() or ()
@@ -241,6 +266,12 @@ def _evaluate(
         except psycopg.Error as exc:  # a masked value the column type or an expression refuses
             failed = first_line(exc)
             break
+    if failed is None:
+        try:
+            for result, index, exprs, predicate, _ in work.grouped:
+                _count_duplicates(conn, relation, whole, result, index, exprs, predicate)
+        except psycopg.Error as exc:
+            failed = first_line(exc)
     for (result, index, exprs, _, _), found in zip(work.indexes, keys, strict=True):
         if found:
             names = [f"k{i}" for i in range(len(exprs))]
@@ -249,7 +280,7 @@ def _evaluate(
             )
         if result.failures:
             result.detail = f"{index.name}: duplicate values"
-    results = [r for r, *_ in work.counts] + [r for r, *_ in work.indexes]
+    results = [c[0] for c in work.counts] + [i[0] for i in (*work.indexes, *work.grouped)]
     for result in results:
         result.seconds = (time.monotonic() - started) / len(results)
         if failed is not None:
@@ -258,3 +289,38 @@ def _evaluate(
                 f"the source server refused the masked values of {table.qualified}: {failed}"
             )
         report.add(result)
+
+
+def _count_duplicates(
+    conn: psycopg.Connection,
+    relation: sql.Composable,
+    params: list[list[str | None]],
+    result: CheckResult,
+    index: Index,
+    exprs: list[str],
+    predicate: str | None,
+) -> None:
+    """Duplicate keys of the whole table by the server's own equality (citext, collations).
+
+    Every key of the table travels in one statement: rows equal under a case- or
+    accent-insensitive equality may sit in different batches.
+    """
+    names = [sql.Identifier(f"k{i}") for i in range(len(exprs))]
+    keys = sql.SQL("SELECT {} FROM {}{}").format(
+        sql.SQL(", ").join(
+            sql.SQL("({}) AS {}").format(sql.SQL(e), n) for e, n in zip(exprs, names, strict=True)
+        ),
+        relation,
+        sql.SQL(" WHERE {}").format(sql.SQL(predicate)) if predicate else sql.SQL(""),
+    )
+    no_null = sql.SQL(" WHERE {}").format(
+        sql.SQL(" AND ").join(sql.SQL("{} IS NOT NULL").format(n) for n in names)
+    )
+    query = sql.SQL(
+        "SELECT coalesce(sum(n - 1), 0), coalesce(sum(n), 0) FROM "
+        "(SELECT count(*) AS n FROM ({}) AS x{} GROUP BY {}) AS g"
+    ).format(keys, no_null if nulls_distinct(index) else sql.SQL(""), sql.SQL(", ").join(names))
+    duplicates, rows = conn.execute(query, params).fetchone() or (0, 0)
+    result.checked, result.failures = int(rows), int(duplicates)
+    if result.failures:
+        result.detail = f"{index.name}: duplicate values"

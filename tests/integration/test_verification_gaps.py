@@ -17,6 +17,7 @@ from anonymiser.rules.model import RulesInvalid
 from anonymiser.snapshot import create_snapshot, load_manifest
 from anonymiser.verify import VerifySettings
 from tests.conftest import TEST_MASKING_KEY
+from tests.integration.test_verification import Corruption, corrupt_after_mask, set_cell
 
 KEY = TEST_MASKING_KEY.encode()
 
@@ -278,3 +279,63 @@ tables:
     assert fks["public.seats_0"][1] == fks["public.seats_1"][1] == 0
     assert fks["public.seats_0"][0] + fks["public.seats_1"][0] == 40
     assert len(checks_list(store, "foreign_key")) == 3
+
+
+def case_variant_of_row_0(column: str) -> Corruption:
+    """Row 1 of the masked `column` becomes row 0's value upper-cased."""
+
+    def change(original: pa.Table, masked: pa.Table) -> pa.Table:
+        return set_cell(column, 1, masked[column][0].as_py().upper())(original, masked)
+
+    return change
+
+
+def try_sql(dsn: str, statement: str) -> str | None:
+    """None if the cluster runs `statement`, else the reason it cannot."""
+    try:
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            conn.execute(statement.encode())
+    except psycopg.Error as exc:
+        return str(exc).splitlines()[0]
+    return None
+
+
+@pytest.mark.parametrize(
+    ("setup", "column_type"),
+    [
+        ("CREATE EXTENSION citext", "citext"),
+        (
+            "CREATE COLLATION ci (provider = icu, locale = 'und-u-ks-level2', "
+            "deterministic = false)",
+            "text COLLATE ci",
+        ),
+    ],
+)
+def test_unique_key_under_case_insensitive_equality_is_checked_by_the_server(
+    setup: str,
+    column_type: str,
+    source_dsn: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    missing = try_sql(source_dsn, setup)
+    if missing:
+        pytest.skip(f"the test cluster cannot run {setup!r}: {missing}")
+    make_source(
+        source_dsn,
+        f"CREATE TABLE users (id int PRIMARY KEY, email {column_type} NOT NULL UNIQUE);"
+        "INSERT INTO users SELECT g, 'user' || g || '@corp.example' FROM generate_series(1, 20) g;",
+    )
+    rules = """
+tables:
+  public.users:
+    columns:
+      id: {strategy: keep, reason: key}
+      email: {strategy: fake, provider: email, reason: "direct identifier, unique"}
+"""
+    store = create(source_dsn, tmp_path / "clean", rules)
+    assert checks(store, "unique")["public.users.email"]["failures"] == 0
+    corrupt_after_mask(monkeypatch, "users", case_variant_of_row_0("email"))
+    with pytest.raises(VerificationFailed) as failed:
+        create(source_dsn, tmp_path / "broken", rules)
+    assert "unique public.users.email (rule fake): 1 failing of 20" in str(failed.value)
