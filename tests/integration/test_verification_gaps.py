@@ -339,3 +339,35 @@ tables:
     with pytest.raises(VerificationFailed) as failed:
         create(source_dsn, tmp_path / "broken", rules)
     assert "unique public.users.email (rule fake): 1 failing of 20" in str(failed.value)
+
+
+GENERATED = """
+CREATE TABLE domains (name text PRIMARY KEY);
+CREATE TABLE people (
+    id int PRIMARY KEY,
+    email text NOT NULL,
+    domain text GENERATED ALWAYS AS (split_part(email, '@', 2)) STORED REFERENCES domains,
+    CHECK (domain <> '' AND email <> '')
+);
+INSERT INTO domains VALUES ('corp.example');
+INSERT INTO people SELECT g, 'p' || g || '@corp.example' FROM generate_series(1, 5) g;
+"""
+
+
+def test_checks_that_cannot_run_are_recorded_as_skipped_with_the_reason(
+    source_dsn: str, tmp_path: Path
+) -> None:
+    rules = """
+tables:
+  public.domains:
+    columns: {name: {strategy: keep, reason: "organisations"}}
+  public.people:
+    columns:
+      id: {strategy: keep, reason: key}
+      email: {strategy: fake, provider: email, reason: "direct identifier"}
+"""
+    store = create(make_source(source_dsn, GENERATED), tmp_path, rules)
+    fk = checks(store, "foreign_key")["public.people.domain"]
+    assert fk["detail"] == "skipped: people_domain_fkey is over a generated column"
+    (check,) = checks_list(store, "check")
+    assert str(check["detail"]).startswith("skipped: reads a generated column: CHECK")
