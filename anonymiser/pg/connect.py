@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import re
+
 import psycopg
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from anonymiser.errors import ConfigError, ConnectionFailed
 
-__all__ = ["SESSION_SETTINGS", "connect", "dsn_for_display", "dsn_without_password", "first_line"]
+__all__ = [
+    "SESSION_SETTINGS",
+    "connect",
+    "dsn_for_display",
+    "dsn_without_password",
+    "first_line",
+    "without_values",
+]
 
 # Text forms exchanged with the server are fixed whatever the server's or client's defaults,
 # so what extract writes is exactly what restore reads back: timestamptz always in UTC,
@@ -36,6 +45,15 @@ def first_line(exc: BaseException) -> str:
         if line.strip():
             return line.strip()
     return type(exc).__name__
+
+
+# the value a server message quotes after a colon: `invalid input syntax for type date: "x"`
+_QUOTED_VALUE = re.compile(r'(:\s*)".*"')
+
+
+def without_values(message: str) -> str:
+    """A server message without the data value it quotes (a masked or an original value)."""
+    return _QUOTED_VALUE.sub(r'\1"..."', message)
 
 
 def _parse(dsn: str) -> dict[str, str]:

@@ -25,7 +25,8 @@ import pyarrow as pa
 from psycopg import sql
 
 from anonymiser.catalog import Index
-from anonymiser.pg.connect import connect, first_line
+from anonymiser.errors import SnapshotError
+from anonymiser.pg.connect import connect, first_line, without_values
 from anonymiser.rules.plan import mentions
 from anonymiser.stages.extract import ExtractedTable
 from anonymiser.verify.constraints import duplicate_rows, nulls_distinct, plain_unique_keys
@@ -107,7 +108,13 @@ def check_on_server(output: Output, report: VerificationReport, source_dsn: str)
     with connect(source_dsn, role="source") as conn:
         conn.execute("SELECT pg_catalog.set_config('default_transaction_read_only', 'on', false)")
         for item, masked in todo:
-            work = _plan(conn, output, item, set(masked), report)
+            try:
+                work = _plan(conn, output, item, set(masked), report)
+            except psycopg.Error as exc:  # the table dropped since extract, a standby conflict
+                raise SnapshotError(
+                    f"verification could not read the constraints of {item.table.qualified} "
+                    f"on the source server: {without_values(first_line(exc))}; run again"
+                ) from None
             if work.counts or work.indexes or work.grouped:
                 _evaluate(conn, output, work, report)
 
@@ -274,14 +281,14 @@ def _evaluate(
                     )
                 )
         except psycopg.Error as exc:  # a masked value the column type or an expression refuses
-            failed = first_line(exc)
+            failed = without_values(first_line(exc))
             break
     if failed is None:
         try:
             for result, index, exprs, predicate, _ in work.grouped:
                 _count_duplicates(conn, relation, whole, result, index, exprs, predicate)
         except psycopg.Error as exc:
-            failed = first_line(exc)
+            failed = without_values(first_line(exc))
     for (result, index, exprs, _, _), found in zip(work.indexes, keys, strict=True):
         if found:
             names = [f"k{i}" for i in range(len(exprs))]

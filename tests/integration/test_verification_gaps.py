@@ -12,7 +12,8 @@ import pyarrow as pa
 import pytest
 
 import anonymiser.stages.extract as extract_module
-from anonymiser.errors import VerificationFailed
+from anonymiser.errors import SnapshotError, VerificationFailed
+from anonymiser.pg.connect import without_values
 from anonymiser.rules.model import RulesInvalid
 from anonymiser.snapshot import create_snapshot, load_manifest
 from anonymiser.verify import VerifySettings
@@ -371,3 +372,54 @@ tables:
     assert fk["detail"] == "skipped: people_domain_fkey is over a generated column"
     (check,) = checks_list(store, "check")
     assert str(check["detail"]).startswith("skipped: reads a generated column: CHECK")
+
+
+BORN = """
+CREATE TABLE people (id int PRIMARY KEY, born date CHECK (born > '1900-01-01'));
+INSERT INTO people SELECT g, '1980-01-01'::date + g FROM generate_series(1, 5) g;
+"""
+BORN_RULES = """
+tables:
+  public.people:
+    columns:
+      id: {strategy: keep, reason: key}
+      born: {strategy: date_shift, reason: "date of birth"}
+"""
+
+
+def test_a_value_the_server_refuses_is_not_quoted_in_the_failure(
+    source_dsn: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    corrupt_after_mask(monkeypatch, "people", set_cell("born", 0, "Jane Doe 1990"))
+    with pytest.raises(VerificationFailed) as failed:
+        create(make_source(source_dsn, BORN), tmp_path, BORN_RULES)
+    message = str(failed.value)
+    assert "the source server refused the masked values of public.people" in message
+    assert 'invalid input syntax for type date: "..."' in message and "Jane" not in message
+
+
+def test_table_dropped_before_the_server_checks_is_a_one_line_snapshot_error(
+    source_dsn: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    source = make_source(source_dsn, BORN)
+
+    def drop(_: pa.Table, masked: pa.Table) -> pa.Table:
+        with psycopg.connect(source, autocommit=True) as conn:
+            conn.execute("DROP TABLE people")
+        return masked
+
+    corrupt_after_mask(monkeypatch, "people", drop)
+    with pytest.raises(SnapshotError) as failed:
+        create(source, tmp_path, BORN_RULES)
+    message = str(failed.value)
+    assert message.startswith("verification could not read the constraints of public.people")
+    assert "\n" not in message and failed.value.exit_code == 7
+
+
+def test_server_messages_lose_the_values_they_quote() -> None:
+    assert without_values('invalid input syntax for type integer: "4 Privet Drive"') == (
+        'invalid input syntax for type integer: "..."'
+    )
+    assert without_values('relation "public.gone" does not exist') == (
+        'relation "public.gone" does not exist'
+    )
