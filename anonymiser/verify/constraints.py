@@ -109,7 +109,7 @@ def _parent_keys(output: Output, fk: ForeignKey) -> pa.Table:
 def _dangling(
     output: Output, item: ExtractedTable, fk: ForeignKey, parent: pa.Table, result: CheckResult
 ) -> None:
-    paths = [output.masked.root / rel for rel, _ in item.files]
+    paths = output.masked_paths(item)
     renamed = dict(zip(fk.columns, fk.ref_columns, strict=True))
     for batch in output.batches(paths, fk.columns):
         result.checked += batch.num_rows
@@ -180,7 +180,8 @@ def check_unique_keys(output: Output, report: VerificationReport) -> None:
                 output.strategy(item.table, columns),
             )
             with report.timed(result):
-                paths = [output.masked.root / rel for rel, _ in item.files]
+                # memory: this one table's key columns (Arrow), not the whole output
+                paths = output.masked_paths(item)
                 keys = pa.concat_tables(
                     pa.Table.from_batches([b]) for b in output.batches(paths, columns)
                 )
@@ -201,7 +202,7 @@ def check_not_null(output: Output, report: VerificationReport) -> None:
                 "not_null", item.table.qualified, column.name, masked[column.name].rule.strategy
             )
             with report.timed(result):
-                paths = [output.masked.root / rel for rel, _ in item.files]
+                paths = output.masked_paths(item)
                 for batch in output.batches(paths, [column.name]):
                     result.checked += batch.num_rows
                     result.failures += batch.column(0).null_count

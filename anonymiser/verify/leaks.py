@@ -260,7 +260,7 @@ def check_leaks(output: Output, report: VerificationReport, settings: VerifySett
     where: list[dict[str, int]] = [{} for _ in results]
     if not patterns.empty:
         for item in output.tables:
-            paths = [output.masked.root / rel for rel, _ in item.files]
+            paths = output.masked_paths(item)
             names = _searched_columns(output, item)
             for batch in output.batches(paths, names):
                 for name in names:

@@ -88,6 +88,10 @@ class Output:
             for rel, _ in item.files
         ]
 
+    def masked_paths(self, item: ExtractedTable) -> list[Path]:
+        """The mask stage's part files of one data table."""
+        return [self.masked.root / rel for rel, _ in item.files]
+
     def batches(self, paths: list[Path], columns: list[str]) -> Iterator[pa.RecordBatch]:
         for path in paths:
             yield from pq.ParquetFile(path).iter_batches(batch_size=BATCH_ROWS, columns=columns)
@@ -111,22 +115,14 @@ class Output:
                 strict=True,
             )
 
-    def distinct_rows(
-        self, paths: list[Path], columns: list[str], types: list[pa.DataType] | None = None
-    ) -> pa.Table:
+    def distinct_rows(self, paths: list[Path], columns: list[str]) -> pa.Table:
         """Distinct tuples of `columns` with no NULL in them, over `paths`."""
-        pieces: list[pa.Table] = []
-        for batch in self.batches(paths, columns):
-            table = pa.Table.from_batches([batch]).drop_null()
-            if types is not None:
-                table = table.cast(
-                    pa.schema([pa.field(n, t) for n, t in zip(columns, types, strict=True)])
-                )
-            pieces.append(table.group_by(columns).aggregate([]))
+        pieces = [
+            pa.Table.from_batches([batch]).drop_null().group_by(columns).aggregate([])
+            for batch in self.batches(paths, columns)
+        ]
         if not pieces:
-            return pa.table(
-                {c: pa.array([], t) for c, t in zip(columns, types or [], strict=False)}
-            )
+            return pa.table({c: pa.array([], pa.string()) for c in columns})
         return pa.concat_tables(pieces).group_by(columns).aggregate([])
 
 

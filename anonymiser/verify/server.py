@@ -246,7 +246,7 @@ def _evaluate(
         else None
     )
     keys: list[list[pa.Table]] = [[] for _ in work.indexes]
-    paths = [output.masked.root / rel for rel, _ in work.item.files]
+    paths = output.masked_paths(work.item)
     failed: str | None = None
     whole: list[list[str | None]] = [[] for _ in columns]  # for work.grouped
     for batch in output.batches(paths, columns):
