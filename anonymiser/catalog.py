@@ -64,6 +64,9 @@ class Column:
     generated: str = ""  # "s" for a stored generated column
     identity: str = ""  # "a" (ALWAYS) or "d" (BY DEFAULT)
     has_default: bool = False
+    # equal values are equal bytes: not for citext nor a nondeterministic collation, whose
+    # equality (unique keys) only the server can evaluate
+    bytewise_equal: bool = True
 
     @property
     def is_generated(self) -> bool:
@@ -234,11 +237,14 @@ def read_catalog(conn: psycopg.Connection) -> Catalog:
         gen,
         ident,
         hasdef,
+        nondeterministic,
     ) in conn.execute(
         f"""
             SELECT a.attrelid, a.attnum, a.attname, pg_catalog.format_type(a.atttypid, a.atttypmod),
                    a.atttypid, {_TYPE_NAME.format(t="t")}, t.typcategory, a.attnotnull,
-                   a.attgenerated, a.attidentity, a.atthasdef
+                   a.attgenerated, a.attidentity, a.atthasdef,
+                   EXISTS (SELECT 1 FROM pg_collation co
+                           WHERE co.oid = a.attcollation AND NOT co.collisdeterministic)
             FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid
             WHERE a.attrelid = ANY(%s) AND a.attnum > 0 AND NOT a.attisdropped
             ORDER BY a.attrelid, a.attnum
@@ -257,16 +263,22 @@ def read_catalog(conn: psycopg.Connection) -> Catalog:
                 generated=gen,
                 identity=ident,
                 has_default=hasdef,
+                bytewise_equal=not nondeterministic and base.rsplit(".", 1)[-1] != "citext",
             )
         )
         names[relid][attnum] = attname
     qualified = {oid: t.qualified for oid, t in by_oid.items()}
     for relid, conname, contype, conkey, confrelid, confkey, definition in conn.execute(
         """
-        SELECT conrelid, conname, contype, conkey, confrelid, confkey,
-               pg_catalog.pg_get_constraintdef(oid)
-        FROM pg_constraint WHERE conrelid = ANY(%s) AND contype IN ('p', 'u', 'f', 'c')
-        ORDER BY conrelid, conname
+        SELECT c.conrelid, c.conname, c.contype, c.conkey, c.confrelid, c.confkey,
+               pg_catalog.pg_get_constraintdef(c.oid)
+        FROM pg_constraint c WHERE c.conrelid = ANY(%s) AND c.contype IN ('p', 'u', 'f', 'c')
+          -- not the hidden copies of a foreign key onto a partitioned table, one per
+          -- referenced partition (the key is the one onto the partitioned table); a
+          -- partition's own copy of its parent's constraint has another conrelid and stays
+          AND NOT EXISTS (SELECT 1 FROM pg_constraint p
+                          WHERE p.oid = c.conparentid AND p.conrelid = c.conrelid)
+        ORDER BY c.conrelid, c.conname
         """,
         (oids,),
     ).fetchall():

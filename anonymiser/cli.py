@@ -425,6 +425,8 @@ def snapshot_diff(
     new: Annotated[str, typer.Option("--to", help="The later version.")],
     store: StoreOpt = DEFAULT_STORE,
     fmt: Annotated[str, typer.Option("--format", help="text, md (Markdown) or json.")] = "text",
+    signing_key_file: SigningKeyOpt = None,
+    allow_unsigned: AllowUnsignedOpt = False,
 ) -> None:
     """What changed between two versions: rules, schema, row counts, key, tool, definition.
 
@@ -434,7 +436,15 @@ def snapshot_diff(
     from anonymiser.diff_render import diff_renderer
 
     render = diff_renderer(fmt)
-    sys.stdout.write(render(diff_snapshots(store, dataset, old, new)))
+    diff = diff_snapshots(
+        store,
+        dataset,
+        old,
+        new,
+        signing_key=_signing_key(signing_key_file),
+        allow_unsigned=allow_unsigned,
+    )
+    sys.stdout.write(render(diff))
 
 
 @snapshot_app.command("restore")

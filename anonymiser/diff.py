@@ -19,8 +19,9 @@ from typing import Any
 from anonymiser.catalog import Catalog, Table
 from anonymiser.errors import IntegrityError
 from anonymiser.manifest import Manifest
+from anonymiser.reporting import param_text
 from anonymiser.rules.model import Normalised, normalised_digest
-from anonymiser.snapshot import load_manifest
+from anonymiser.snapshot import trusted_manifest
 from anonymiser.stores import Store, open_store
 
 __all__ = ["Change", "Pair", "RowCount", "SnapshotDiff", "diff_manifests", "diff_snapshots"]
@@ -106,17 +107,22 @@ def _rules_copy(store: Store, m: Manifest) -> Normalised | None:
 
 
 def _masking_record(m: Manifest) -> Normalised:
-    """Strategy and parameters per column from the manifest's masking record (no reasons)."""
+    """Strategy, parameters and namespace per column from the manifest's masking record."""
     return {
-        table: {col: {"strategy": e["strategy"], **e.get("params", {})} for col, e in cols.items()}
+        table: {
+            col: {
+                "strategy": e["strategy"],
+                **e.get("params", {}),
+                **({"namespace": e["namespace"]} if e.get("namespace") else {}),
+            }
+            for col, e in cols.items()
+        }
         for table, cols in m.masking.get("columns", {}).items()
     }
 
 
 def _show(value: Any) -> str:
-    if value is None:
-        return "-"
-    return value if isinstance(value, str) else json.dumps(value, sort_keys=True, default=str)
+    return "-" if value is None else param_text(value)
 
 
 def _fields_changed(old: dict[str, Any], new: dict[str, Any]) -> str:
@@ -221,8 +227,8 @@ def diff_manifests(
         ]
         basis = (
             f"{RULES_NOT_RECORDED} in {' and '.join(missing)}: compared the strategies and "
-            "parameters of the manifests' masking records (reasons and declared namespaces "
-            "are not recorded there)"
+            "parameters of the manifests' masking records, with the namespace each masked "
+            "column used (reasons are not recorded there)"
         )
         old_rules, new_rules = _masking_record(old), _masking_record(new)
     rows_old = {t.qualified: t.rows for t in old.tables}
@@ -255,8 +261,23 @@ def diff_manifests(
     return result
 
 
-def diff_snapshots(store: Store | str | Path, dataset: str, old: str, new: str) -> SnapshotDiff:
-    """What changed in `dataset` from version `old` to version `new` (NotFound if unknown)."""
+def diff_snapshots(
+    store: Store | str | Path,
+    dataset: str,
+    old: str,
+    new: str,
+    *,
+    signing_key: bytes | None = None,
+    allow_unsigned: bool = False,
+) -> SnapshotDiff:
+    """What changed in `dataset` from version `old` to version `new` (NotFound if unknown).
+
+    Both manifests' signatures are checked first (key default: ANONYMISER_SIGNING_KEY), as
+    restore and verify do: a diff is evidence for a reviewer.
+    """
     source = open_store(store)
-    a, b = load_manifest(source, dataset, old), load_manifest(source, dataset, new)
+    a, b = (
+        trusted_manifest(source, dataset, v, signing_key=signing_key, allow_unsigned=allow_unsigned)
+        for v in (old, new)
+    )
     return diff_manifests(a, b, _rules_copy(source, a), _rules_copy(source, b))

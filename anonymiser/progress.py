@@ -56,7 +56,10 @@ __all__ = [
 LOG_FORMATS = ("auto", "plain", "json")
 PROGRESS_EVERY = 30.0  # seconds between "progress" lines of one table in plain and json output
 
-_PASSWORD = re.compile(r"(password\s*=\s*)('[^']*'|\S+)|(://[^:/@\s]+:)([^@\s]+)(@)", re.IGNORECASE)
+# a quoted key=value password may hold \' (libpq's escape); a URL may have no user name
+_PASSWORD = re.compile(
+    r"(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)|(://[^:/@\s]*:)([^@\s]+)(@)", re.IGNORECASE
+)
 
 
 def redact(text: str) -> str:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable, Sequence
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from anonymiser.errors import ConfigError
 
-__all__ = ["choose_format", "md_cell", "md_table"]
+__all__ = ["choose_format", "md_cell", "md_table", "param_text"]
 
 T = TypeVar("T")
 
@@ -17,6 +18,9 @@ _ESCAPES = str.maketrans(
         "|": "\\|",  # would end the cell
         "`": "\\`",
         "*": "\\*",
+        "_": "\\_",  # emphasis
+        "[": "\\[",  # a link
+        "]": "\\]",
         "<": "&lt;",  # renderers pass raw HTML through: a value must never become markup
         "&": "&amp;",
         "\r": " ",
@@ -28,6 +32,11 @@ _ESCAPES = str.maketrans(
 def md_cell(value: object) -> str:
     """`value` as text that stays inside one table cell and renders as written."""
     return str(value).translate(_ESCAPES)
+
+
+def param_text(value: Any) -> str:
+    """A rule parameter as the reports write it: text as itself, anything else as JSON."""
+    return value if isinstance(value, str) else json.dumps(value, sort_keys=True, default=str)
 
 
 def md_table(headers: Sequence[str], rows: Iterable[Sequence[object]]) -> str:

@@ -52,6 +52,11 @@ class NestedRule:
             given = {**given.pop("params"), **given}
         if name in ("json", "array", "keep"):
             raise RuleError(f"strategy {owner}: {column.name}: {name} cannot be nested")
+        if name == "presidio":  # the verification gate re-scans only whole columns
+            raise RuleError(
+                f"strategy {owner}: {column.name}: presidio cannot be nested (free text inside "
+                "a value is not re-scanned before publish): use redact, null or constant there"
+            )
         self.strategy: Strategy = get_strategy(name)(given, column)
 
     def mask(self, values: pa.Array, ctx: MaskContext) -> pa.Array:

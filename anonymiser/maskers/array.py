@@ -19,7 +19,8 @@ _LENGTH = re.compile(r"\((\d+)\)\[\]")
 @register
 class Array(Strategy):
     """Applies a nested rule (`{strategy: ..., <params>}`) to every element of a PostgreSQL
-    array column, keeping NULL elements, dimensions and order.
+    array column, keeping NULL elements, dimensions and order. The nested rule cannot be
+    json, array, keep or presidio.
 
     Example: {strategy: array, rule: {strategy: fake, provider: email}, reason: "emails"}
     """

@@ -106,7 +106,7 @@ class Json(Strategy):
     """Applies a nested rule at each JSON path (`$.a.b`, `$.items[*].email`, `$.x[0]`,
     `$['odd key']`) of a json or jsonb document; everything else in the document is kept.
     A nested rule is a strategy with its parameters, and may name a `namespace` to share the
-    pseudonyms of a column elsewhere.
+    pseudonyms of a column elsewhere; it cannot be json, array, keep or presidio.
 
     Example: {strategy: json, reason: "contact details in the payload",
               paths: {"$.email": {strategy: fake, provider: email}}}

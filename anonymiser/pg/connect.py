@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 
 import psycopg
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
@@ -16,6 +17,7 @@ __all__ = [
     "dsn_without_password",
     "first_line",
     "tool_environment",
+    "without_values",
 ]
 
 # Text forms exchanged with the server are fixed whatever the server's or client's defaults,
@@ -45,6 +47,15 @@ def first_line(exc: BaseException) -> str:
         if line.strip():
             return line.strip()
     return type(exc).__name__
+
+
+# the value a server message quotes after a colon: `invalid input syntax for type date: "x"`
+_QUOTED_VALUE = re.compile(r'(:\s*)".*"')
+
+
+def without_values(message: str) -> str:
+    """A server message without the data value it quotes (a masked or an original value)."""
+    return _QUOTED_VALUE.sub(r'\1"..."', message)
 
 
 def _parse(dsn: str) -> dict[str, str]:

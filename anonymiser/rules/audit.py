@@ -8,7 +8,6 @@ anonymiser.rules.audit_render; nothing here talks to a database.
 
 from __future__ import annotations
 
-import json
 import re
 from collections import Counter
 from dataclasses import dataclass, field
@@ -19,6 +18,7 @@ from anonymiser import __version__
 from anonymiser.catalog import Catalog, Table
 from anonymiser.config import DEFAULT_RULES_DIR
 from anonymiser.datasets import Dataset
+from anonymiser.reporting import param_text
 from anonymiser.rules.lint import MaskPlan, lint
 from anonymiser.rules.loader import load_rules
 from anonymiser.rules.model import Problem, Rule, RuleSet
@@ -105,10 +105,7 @@ def redact_params(value: Any) -> Any:
 
 
 def _render_params(params: dict[str, Any]) -> str:
-    def one(v: Any) -> str:
-        return v if isinstance(v, str) else json.dumps(v, sort_keys=True, default=str)
-
-    return ", ".join(f"{k}={one(v)}" for k, v in sorted(redact_params(params).items()))
+    return ", ".join(f"{k}={param_text(v)}" for k, v in sorted(redact_params(params).items()))
 
 
 def classify(rule: Rule | None, column: str) -> str:

@@ -4,8 +4,9 @@ Runs every check family of anonymiser.verify over the mask stage's Parquet files
 extract stage's, for the original values): row counts, foreign keys, unique keys, NOT NULL
 (Arrow), CHECK and domain constraints and expression/partial unique indexes (evaluated by
 the read-only source server), the leak check and the Presidio re-scan. Every check runs,
-so the report lists every failure at once; then VerificationFailed is raised if any failed.
-An unmasked snapshot (nothing masked) runs the row-count and foreign-key checks only.
+so the report lists every failure at once. `verify` returns the report; the caller
+(create_snapshot) raises VerificationFailed through report.raise_if_failed before
+publishing anything. An unmasked snapshot runs the row-count and foreign-key checks only.
 """
 
 from __future__ import annotations

@@ -11,13 +11,16 @@ somewhere (a fake first name "Olivia" for one person is another person's real fi
 such a value in the output cannot be told from a pseudonym, and a lone common value does
 not identify anyone.
 
-Where: every text and integer column of every table, compared case-insensitively, as a whole
-value or, for originals that are more than one word of letters (emails, phone numbers, full
-names, addresses), as whole words inside a longer text (free text, JSON documents, array
-literals). A lone first name or surname inside text is too ambiguous to call a leak, and so
-is an original found inside some pseudonym ("olivia" in a fake "olivia.hart@example.org").
-Columns kept with `public: true` (a public register) are not searched: an organisation's
-address that equals a person's home address there is a coincidence the reviewer accepted.
+Where: every text, integer and bytea column of every table (bytea as PostgreSQL's hex text;
+floats and booleans are not searched), case-insensitively, surrounding whitespace ignored.
+Every original counts as a whole value; one that is not a single word of letters (emails,
+phone numbers, full names, addresses, codes with digits) also as whole words inside a longer
+text (free text, JSON documents, array literals), in its JSON-escaped forms too
+("zo\\u00eb", "line\\nbreak"). A lone first name or surname inside text is too ambiguous
+to call a leak, and so is an original found inside some pseudonym ("olivia" in a fake
+"olivia.hart@example.org"). Columns kept with `public: true` (a public register) are not
+searched: an organisation's address that equals a person's home address there is a
+coincidence the reviewer accepted.
 One Aho-Corasick automaton (pyahocorasick, C) holds every original; each batch of a column
 is searched as one string, so Python only sees matches, never rows. Memory: the distinct
 originals and pseudonyms of the masked columns, plus one batch.
@@ -25,6 +28,7 @@ originals and pseudonyms of the masked columns, plus one batch.
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from collections.abc import Iterator
@@ -39,23 +43,50 @@ from anonymiser.maskers.base import Strategy, byte_view
 from anonymiser.rules.lint import ColumnPlan
 from anonymiser.stages.extract import ExtractedTable
 from anonymiser.verify.model import CheckResult, VerificationReport, VerifySettings
-from anonymiser.verify.output import BATCH_ROWS, Output, as_array
+from anonymiser.verify.output import BATCH_ROWS, Output, as_array, pg_text
 
-__all__ = ["LeakPatterns", "check_leaks", "find_in", "searchable"]
+__all__ = ["LeakPatterns", "check_leaks", "find_in", "json_forms", "searchable"]
 
 _MERGE_AT = 1 << 20  # merge pending distinct values once this many are held
 
 
 def searchable(dtype: pa.DataType) -> bool:
-    """Columns an original value can hide in: text (JSON, arrays, free text) and integers."""
+    """Columns an original can hide in: text (JSON, arrays, free text ...), integers, bytea.
+
+    Not floats nor booleans (a documented gap): two booleans, or a measurement's digits,
+    turn up by chance far more often than as a leak.
+    """
     return bool(
-        pa.types.is_string(dtype) or pa.types.is_large_string(dtype) or pa.types.is_integer(dtype)
+        pa.types.is_string(dtype)
+        or pa.types.is_large_string(dtype)
+        or pa.types.is_integer(dtype)
+        or pa.types.is_binary(dtype)
+        or pa.types.is_large_binary(dtype)
     )
 
 
 def _normalised(values: pa.Array, min_length: int) -> pa.Array:
-    text = as_array(pc.utf8_lower(values.cast(pa.string()))).drop_null()
+    """Distinct values as text, surrounding whitespace stripped, of at least `min_length`.
+
+    Case is kept: the JSON-escaped forms (LeakPatterns.add) of "É" and "é" differ.
+    """
+    # bytea compares as PostgreSQL's hex text (\x0aff): a copied value is found in a bytea
+    # column and in text that holds it the way PostgreSQL prints it
+    text = as_array(pc.utf8_trim_whitespace(pg_text(values))).drop_null()
     return as_array(pc.unique(text.filter(pc.greater_equal(pc.utf8_length(text), min_length))))
+
+
+def json_forms(value: str) -> set[str]:
+    """How `value` can be written inside a JSON document, other than as itself.
+
+    PostgreSQL's json output and Python's json.dumps escape the same characters (quote,
+    backslash, control characters); an application may also escape every non-ASCII one.
+    """
+    if value.isascii() and value.isprintable() and '"' not in value and "\\" not in value:
+        return set()  # the common case, without a json.dumps
+    forms = {json.dumps(value, ensure_ascii=ascii)[1:-1] for ascii in (False, True)}
+    forms.discard(value)
+    return forms
 
 
 def _distinct(pieces: list[pa.Array]) -> pa.Array:
@@ -84,20 +115,28 @@ class LeakPatterns:
         return len(self.automaton) == 0
 
     def add(self, source: tuple[str, str, str], originals: pa.Array) -> None:
+        """Search for each of `originals` (lower-cased), and for its JSON-escaped forms."""
         self.sources.append(source)
-        members: list[int] = []
+        owner = len(self.sources) - 1
+        members: dict[int, None] = {}  # ordered set: "Jane" and "jane" are one pattern
         for value in originals.to_pylist():
-            if value in self.automaton:  # an FK child or a copy holds the same originals
-                pattern = self.automaton.get(value)[0]
-                members.append(pattern)
-                self.owners[pattern].append(len(self.sources) - 1)
-                continue
-            members.append(len(self.owners))
-            self.automaton.add_word(value, (len(self.owners), len(value)))
-            self.owners.append([len(self.sources) - 1])
-            # one word of letters ("olivia", "smith") is only a leak as a whole value
-            self.compound.append(not _LETTERS.fullmatch(value))
-        self.members.append(members)
+            key = value.lower()
+            if key in self.automaton:  # an FK child or a copy holds the same originals
+                pattern = self.automaton.get(key)[0]
+            else:
+                pattern = len(self.owners)
+                self.automaton.add_word(key, (pattern, len(key)))
+                self.owners.append([])
+                # one word of letters ("olivia", "smith") is only a leak as a whole value
+                self.compound.append(not _LETTERS.fullmatch(key))
+            if owner not in self.owners[pattern]:
+                self.owners[pattern].append(owner)
+            members[pattern] = None
+            # the same value escaped inside a JSON document ("zo\u00eb", "line\nbreak")
+            for form in {f.lower() for f in json_forms(value) | json_forms(key)}:
+                if form not in self.automaton:
+                    self.automaton.add_word(form, (pattern, len(form)))
+        self.members.append(list(members))
 
     def freeze(self, produced: pa.Array) -> None:
         """Build the automaton; drop originals equal to, or a word inside, a produced value."""
@@ -119,7 +158,7 @@ def find_in(
 
     A single-word pattern counts only as a whole value, unless `every_word`.
     """
-    text_values = as_array(pc.utf8_lower(values.cast(pa.string())))
+    text_values = as_array(pc.utf8_lower(pg_text(values)))
     if not len(text_values):
         return
     offsets, data, _ = byte_view(text_values)
@@ -138,7 +177,8 @@ def find_in(
         row_start, row_end = int(starts[row]), int(starts[row + 1])
         if end >= row_end:
             continue  # spans two values of the batch
-        whole = begin == row_start and end + 1 == row_end
+        # a whole value, but for surrounding whitespace (originals are stripped)
+        whole = not text[row_start:begin].strip() and not text[end + 1 : row_end].strip()
         if not whole and not (every_word or patterns.compound[pattern]):
             continue
         if begin > row_start and text[begin - 1].isalnum():
@@ -220,7 +260,7 @@ def check_leaks(output: Output, report: VerificationReport, settings: VerifySett
     where: list[dict[str, int]] = [{} for _ in results]
     if not patterns.empty:
         for item in output.tables:
-            paths = [output.masked.root / rel for rel, _ in item.files]
+            paths = output.masked_paths(item)
             names = _searched_columns(output, item)
             for batch in output.batches(paths, names):
                 for name in names:

@@ -19,8 +19,8 @@ class VerifySettings:
 
     leak_min_length: int = 6  # shorter originals (initials, "Mr", "2019") are not searched for
     presidio_sample: int = 2000  # output rows re-scanned per free-text column; 0 = every row
-    # lowest Presidio score counted as a finding (the presidio strategy's own default; a rule
-    # with a higher threshold is re-scanned at its own)
+    # lowest Presidio score counted as a finding (the presidio strategy's default), whatever
+    # the rule's own threshold: the rule governs masking, not its verification
     presidio_threshold: float = 0.35
     presidio_max_findings: int = 0  # residual findings allowed per column before failing
 

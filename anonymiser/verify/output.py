@@ -15,16 +15,25 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from anonymiser.catalog import Catalog, Table
+from anonymiser.pg.types import binary_to_pg_hex
 from anonymiser.rules.lint import ColumnPlan, MaskPlan
 from anonymiser.stages.extract import Extracted, ExtractedTable
 
-__all__ = ["BATCH_ROWS", "Output", "as_array", "null_mask"]
+__all__ = ["BATCH_ROWS", "Output", "as_array", "null_mask", "pg_text"]
 
 BATCH_ROWS = 64 * 1024
 
 
 def as_array(values: pa.Array | pa.ChunkedArray) -> pa.Array:
     return values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
+
+
+def pg_text(values: pa.Array | pa.ChunkedArray) -> pa.Array:
+    """Values as PostgreSQL writes them as text: bytea as hex (\\x0aff), the rest cast."""
+    array = as_array(values)
+    if pa.types.is_binary(array.type) or pa.types.is_large_binary(array.type):
+        return binary_to_pg_hex(array).cast(pa.string())
+    return array.cast(pa.string())
 
 
 @dataclass
@@ -42,6 +51,10 @@ class Output:
     @property
     def tables(self) -> list[ExtractedTable]:
         return self.masked.tables
+
+    def masked_table(self, qualified: str) -> ExtractedTable | None:
+        """The mask stage's entry of a data table (None if it lost the table)."""
+        return next((i for i in self.masked.tables if i.table.qualified == qualified), None)
 
     def rules(self, table: Table) -> dict[str, ColumnPlan]:
         return self.plan.for_table(table.qualified) if self.plan is not None else {}
@@ -75,6 +88,10 @@ class Output:
             for rel, _ in item.files
         ]
 
+    def masked_paths(self, item: ExtractedTable) -> list[Path]:
+        """The mask stage's part files of one data table."""
+        return [self.masked.root / rel for rel, _ in item.files]
+
     def batches(self, paths: list[Path], columns: list[str]) -> Iterator[pa.RecordBatch]:
         for path in paths:
             yield from pq.ParquetFile(path).iter_batches(batch_size=BATCH_ROWS, columns=columns)
@@ -98,22 +115,14 @@ class Output:
                 strict=True,
             )
 
-    def distinct_rows(
-        self, paths: list[Path], columns: list[str], types: list[pa.DataType] | None = None
-    ) -> pa.Table:
+    def distinct_rows(self, paths: list[Path], columns: list[str]) -> pa.Table:
         """Distinct tuples of `columns` with no NULL in them, over `paths`."""
-        pieces: list[pa.Table] = []
-        for batch in self.batches(paths, columns):
-            table = pa.Table.from_batches([batch]).drop_null()
-            if types is not None:
-                table = table.cast(
-                    pa.schema([pa.field(n, t) for n, t in zip(columns, types, strict=True)])
-                )
-            pieces.append(table.group_by(columns).aggregate([]))
+        pieces = [
+            pa.Table.from_batches([batch]).drop_null().group_by(columns).aggregate([])
+            for batch in self.batches(paths, columns)
+        ]
         if not pieces:
-            return pa.table(
-                {c: pa.array([], t) for c, t in zip(columns, types or [], strict=False)}
-            )
+            return pa.table({c: pa.array([], pa.string()) for c in columns})
         return pa.concat_tables(pieces).group_by(columns).aggregate([])
 
 

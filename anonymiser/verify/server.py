@@ -25,13 +25,13 @@ import pyarrow as pa
 from psycopg import sql
 
 from anonymiser.catalog import Index
-from anonymiser.pg.connect import connect, first_line
-from anonymiser.pg.types import binary_to_pg_hex
+from anonymiser.errors import SnapshotError
+from anonymiser.pg.connect import connect, first_line, without_values
 from anonymiser.rules.plan import mentions
 from anonymiser.stages.extract import ExtractedTable
 from anonymiser.verify.constraints import duplicate_rows, nulls_distinct, plain_unique_keys
 from anonymiser.verify.model import CheckResult, VerificationReport
-from anonymiser.verify.output import Output, as_array
+from anonymiser.verify.output import Output, pg_text
 
 __all__ = ["check_on_server", "constraint_expression"]
 
@@ -55,7 +55,13 @@ SELECT c.attname,
               WHERE d.attname = c.attname AND x.contype = 'c' AND x.convalidated),
        (SELECT bool_or(t.typnotnull) FROM chain d JOIN pg_catalog.pg_type t ON t.oid = d.oid
          WHERE d.attname = c.attname AND t.typtype = 'd'),
-       (SELECT t.typtype = 'd' FROM pg_catalog.pg_type t WHERE t.oid = c.top)
+       (SELECT t.typtype = 'd' FROM pg_catalog.pg_type t WHERE t.oid = c.top),
+       (SELECT pg_catalog.format('%%I.%%I', n.nspname, co.collname)
+          FROM pg_catalog.pg_attribute a
+          JOIN pg_catalog.pg_collation co ON co.oid = a.attcollation
+          JOIN pg_catalog.pg_namespace n ON n.oid = co.collnamespace
+         WHERE a.attrelid = %s::regclass AND a.attname = c.attname
+           AND NOT co.collisdeterministic)
 FROM chain c WHERE c.depth = 0
 """
 _INDEX = """
@@ -86,6 +92,10 @@ class _Work:
     indexes: list[tuple[CheckResult, Index, list[str], str | None, set[str]]] = field(
         default_factory=list
     )
+    # unique indexes over citext or a nondeterministic collation: grouped by the server
+    grouped: list[tuple[CheckResult, Index, list[str], str | None, set[str]]] = field(
+        default_factory=list
+    )
 
 
 def check_on_server(output: Output, report: VerificationReport, source_dsn: str) -> None:
@@ -98,21 +108,34 @@ def check_on_server(output: Output, report: VerificationReport, source_dsn: str)
     with connect(source_dsn, role="source") as conn:
         conn.execute("SELECT pg_catalog.set_config('default_transaction_read_only', 'on', false)")
         for item, masked in todo:
-            work = _plan(conn, output, item, set(masked))
-            if work.counts or work.indexes:
+            try:
+                work = _plan(conn, output, item, set(masked), report)
+            except psycopg.Error as exc:  # the table dropped since extract, a standby conflict
+                raise SnapshotError(
+                    f"verification could not read the constraints of {item.table.qualified} "
+                    f"on the source server: {without_values(first_line(exc))}; run again"
+                ) from None
+            if work.counts or work.indexes or work.grouped:
                 _evaluate(conn, output, work, report)
 
 
 def _plan(
-    conn: psycopg.Connection, output: Output, item: ExtractedTable, masked: set[str]
+    conn: psycopg.Connection,
+    output: Output,
+    item: ExtractedTable,
+    masked: set[str],
+    report: VerificationReport,
 ) -> _Work:
+    """What to ask the server about one table; checks that cannot run are reported skipped."""
     table = item.table
     work = _Work(item)
     stored = {c.name for c in table.copy_columns}
-    for name, base, exact, domain_checks, domain_not_null, is_domain in conn.execute(
-        _COLUMN_TYPES, (table.qualified, table.qualified)
+    for name, base, exact, domain_checks, domain_not_null, is_domain, collation in conn.execute(
+        _COLUMN_TYPES, (table.qualified, table.qualified, table.qualified)
     ).fetchall():
         work.types[name] = base if is_domain else exact
+        if collation is not None:  # the key's equality is the collation's
+            work.types[name] += f" COLLATE {collation}"
         if name not in masked or not is_domain:
             continue
         rule = output.strategy(table, [name])
@@ -136,11 +159,6 @@ def _plan(
         touched = sorted(c for c in masked if mentions(definition, c))
         if expression is None or not touched:
             continue
-        if any(mentions(definition, c.name) for c in table.columns if c.is_generated):
-            continue  # recomputed at restore from the masked columns; not in the files
-        reads = {c for c in stored if mentions(definition, c)}
-        if not reads <= set(work.types):
-            continue
         result = CheckResult(
             "check",
             table.qualified,
@@ -148,7 +166,17 @@ def _plan(
             output.strategy(table, touched),
             detail=definition,
         )
-        work.counts.append((result, sql.SQL("NOT ({})").format(sql.SQL(expression)), reads))
+        reads = {c for c in stored if mentions(definition, c)}
+        if any(mentions(definition, c.name) for c in table.columns if c.is_generated):
+            # a generated column is recomputed at restore from the masked columns; not in
+            # the files, so its value here is unknown
+            result.detail = f"skipped: reads a generated column: {definition}"
+            report.add(result)
+        elif not reads <= set(work.types):
+            result.detail = f"skipped: a column it reads is not on the server: {definition}"
+            report.add(result)
+        else:
+            work.counts.append((result, sql.SQL("NOT ({})").format(sql.SQL(expression)), reads))
     plain = {index.name for index, _ in plain_unique_keys(table)}
     for index in table.indexes:
         if not index.unique or index.name in plain:
@@ -173,15 +201,11 @@ def _plan(
             output.strategy(table, touched),
             detail=index.name,
         )
-        work.indexes.append((result, index, list(keys), predicate, reads))
+        inexact = any(not c.bytewise_equal for c in table.columns if c.name in reads)
+        (work.grouped if inexact else work.indexes).append(
+            (result, index, list(keys), predicate, reads)
+        )
     return work
-
-
-def _as_text(values: pa.Array | pa.ChunkedArray) -> list[str | None]:
-    array = as_array(values)
-    if pa.types.is_binary(array.type) or pa.types.is_large_binary(array.type):
-        array = binary_to_pg_hex(array)
-    return array.cast(pa.string()).to_pylist()  # type: ignore[no-any-return]
 
 
 def _relation(columns: list[str], types: dict[str, str]) -> sql.Composable:
@@ -203,7 +227,13 @@ def _evaluate(
 ) -> None:
     started = time.monotonic()
     table = work.item.table
-    columns = sorted(set().union(*(r for *_, r in work.counts), *(r for *_, r in work.indexes)))
+    columns = sorted(
+        set().union(
+            *(r for *_, r in work.counts),
+            *(r for *_, r in work.indexes),
+            *(r for *_, r in work.grouped),
+        )
+    )
     relation = _relation(columns, work.types)
     count_query = (
         sql.SQL("SELECT {} FROM {}").format(
@@ -216,10 +246,14 @@ def _evaluate(
         else None
     )
     keys: list[list[pa.Table]] = [[] for _ in work.indexes]
-    paths = [output.masked.root / rel for rel, _ in work.item.files]
+    paths = output.masked_paths(work.item)
     failed: str | None = None
+    whole: list[list[str | None]] = [[] for _ in columns]  # for work.grouped
     for batch in output.batches(paths, columns):
-        params = [_as_text(batch.column(c)) for c in columns]
+        params = [pg_text(batch.column(c)).to_pylist() for c in columns]
+        if work.grouped:
+            for values, more in zip(whole, params, strict=True):
+                values += more
         try:
             if count_query is not None:
                 counts = conn.execute(count_query, params).fetchone() or ()
@@ -247,8 +281,14 @@ def _evaluate(
                     )
                 )
         except psycopg.Error as exc:  # a masked value the column type or an expression refuses
-            failed = first_line(exc)
+            failed = without_values(first_line(exc))
             break
+    if failed is None:
+        try:
+            for result, index, exprs, predicate, _ in work.grouped:
+                _count_duplicates(conn, relation, whole, result, index, exprs, predicate)
+        except psycopg.Error as exc:
+            failed = without_values(first_line(exc))
     for (result, index, exprs, _, _), found in zip(work.indexes, keys, strict=True):
         if found:
             names = [f"k{i}" for i in range(len(exprs))]
@@ -257,7 +297,7 @@ def _evaluate(
             )
         if result.failures:
             result.detail = f"{index.name}: duplicate values"
-    results = [r for r, *_ in work.counts] + [r for r, *_ in work.indexes]
+    results = [c[0] for c in work.counts] + [i[0] for i in (*work.indexes, *work.grouped)]
     for result in results:
         result.seconds = (time.monotonic() - started) / len(results)
         if failed is not None:
@@ -266,3 +306,38 @@ def _evaluate(
                 f"the source server refused the masked values of {table.qualified}: {failed}"
             )
         report.add(result)
+
+
+def _count_duplicates(
+    conn: psycopg.Connection,
+    relation: sql.Composable,
+    params: list[list[str | None]],
+    result: CheckResult,
+    index: Index,
+    exprs: list[str],
+    predicate: str | None,
+) -> None:
+    """Duplicate keys of the whole table by the server's own equality (citext, collations).
+
+    Every key of the table travels in one statement: rows equal under a case- or
+    accent-insensitive equality may sit in different batches.
+    """
+    names = [sql.Identifier(f"k{i}") for i in range(len(exprs))]
+    keys = sql.SQL("SELECT {} FROM {}{}").format(
+        sql.SQL(", ").join(
+            sql.SQL("({}) AS {}").format(sql.SQL(e), n) for e, n in zip(exprs, names, strict=True)
+        ),
+        relation,
+        sql.SQL(" WHERE {}").format(sql.SQL(predicate)) if predicate else sql.SQL(""),
+    )
+    no_null = sql.SQL(" WHERE {}").format(
+        sql.SQL(" AND ").join(sql.SQL("{} IS NOT NULL").format(n) for n in names)
+    )
+    query = sql.SQL(
+        "SELECT coalesce(sum(n - 1), 0), coalesce(sum(n), 0) FROM "
+        "(SELECT count(*) AS n FROM ({}) AS x{} GROUP BY {}) AS g"
+    ).format(keys, no_null if nulls_distinct(index) else sql.SQL(""), sql.SQL(", ").join(names))
+    duplicates, rows = conn.execute(query, params).fetchone() or (0, 0)
+    result.checked, result.failures = int(rows), int(duplicates)
+    if result.failures:
+        result.detail = f"{index.name}: duplicate values"

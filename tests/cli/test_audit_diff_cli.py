@@ -30,7 +30,7 @@ def test_rules_audit_prints_markdown_of_the_rules_without_a_source(tmp_path: Pat
     assert_ok(result)
     assert result.stdout.startswith("# Masking rules audit")
     assert f"| rules hash | {load_rules(demo_rules_dir()).digest()} |" in result.stdout
-    assert "| public.trainees | ni_number | pattern | format=ni_number |" in result.stdout
+    assert r"| public.trainees | ni\_number | pattern | format=ni\_number |" in result.stdout
 
 
 def test_rules_audit_with_source_writes_html_naming_the_column_without_a_rule(
@@ -111,6 +111,11 @@ def test_snapshot_diff_between_two_cli_versions(
     assert_ok(as_json)
     rows = json.loads(as_json.stdout)["rows"]
     assert rows == [{"table": "public.staff", "old": 50, "new": 51, "delta": 1, "percent": 2.0}]
+    # an edited manifest: refused in one line (exit 6), unless --allow-unsigned
+    path = store / "fullset" / "v2" / "manifest.json"
+    path.write_text(path.read_text().replace('"rows": 51', '"rows": 52'))
+    assert_one_line_error(diff(store, "--to", "v2", cwd=tmp_path), 6, "v2")
+    assert_ok(diff(store, "--to", "v2", "--allow-unsigned", cwd=tmp_path))
 
 
 def test_snapshot_diff_of_an_unknown_version_or_format_exits_4_or_2_in_one_line(

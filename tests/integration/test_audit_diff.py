@@ -14,7 +14,7 @@ from anonymiser.datasets import load_dataset
 from anonymiser.demo import demo_rules_dir, load_demo
 from anonymiser.diff import RULES_NOT_RECORDED, diff_snapshots
 from anonymiser.diff_render import render_diff
-from anonymiser.errors import NotFound
+from anonymiser.errors import IntegrityError, NotFound
 from anonymiser.pg.ephemeral import EphemeralCluster
 from anonymiser.rules import load_rules, read_source_catalog
 from anonymiser.rules.audit import audit_rules, build_audit
@@ -52,7 +52,7 @@ def test_audit_with_source_adds_types_and_key_roles_and_finds_no_gap(
     # an FK column masks in the namespace of the column it references
     assert rows[("public.trainees", "created_by_email")].namespace == "public.users.email"
     text = render_audit(report, "md")
-    assert "| public.trainees | course_id | integer | FK -> public.courses.id | keep |" in text
+    assert "| public.trainees | course\\_id | integer | FK -> public.courses.id | keep |" in text
     assert "| columns without a rule | 0 |" in text
 
 
@@ -200,16 +200,31 @@ def test_diff_of_an_older_snapshot_without_a_rules_copy_says_rules_not_recorded(
     older = json.loads(path.read_text())
     del older["schema_files"]["rules"], older["dataset_definition"]  # as published before
     path.write_text(json.dumps(older))
-    diff = diff_snapshots(two_versions, "yearly", "v1", "v2")
+    # editing the manifest broke its signature: this test accepts it
+    diff = diff_snapshots(two_versions, "yearly", "v1", "v2", allow_unsigned=True)
     assert diff.rules_basis.startswith(f"{RULES_NOT_RECORDED} in v1")
     assert diff.definition_note == "dataset definition not recorded in v1"
     rules = {(c.kind, c.subject): c.detail for c in diff.rules}
-    # the manifests' masking records still show the strategy change, without reasons
+    # the manifests' masking records still show the strategy change and the namespace used,
+    # without reasons
     assert rules[("changed", "public.staff.surname")] == (
         "strategy: redact -> fake; provider: - -> last_name"
     )
-    assert rules[("added", "public.staff.phone")] == "fake provider=phone_number"
+    assert rules[("added", "public.staff.phone")] == (
+        "fake namespace=public.staff.phone, provider=phone_number"
+    )
     assert RULES_NOT_RECORDED in render_diff(diff, "text")
+
+
+def test_diff_refuses_a_manifest_whose_signature_does_not_hold(two_versions: Path) -> None:
+    path = two_versions / "yearly" / "v2" / "manifest.json"
+    tampered = json.loads(path.read_text())
+    tampered["tables"][0]["rows"] += 1  # a row count edited after publishing
+    path.write_text(json.dumps(tampered))
+    with pytest.raises(IntegrityError, match="v2"):
+        diff_snapshots(two_versions, "yearly", "v1", "v2")
+    diff = diff_snapshots(two_versions, "yearly", "v1", "v2", allow_unsigned=True)
+    assert diff.versions.new == "v2"
 
 
 def test_diff_of_an_unknown_version_is_not_found(two_versions: Path) -> None:

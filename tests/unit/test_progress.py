@@ -36,6 +36,8 @@ def events(out: io.StringIO) -> list[dict[str, Any]]:
         ("host=db password='two words' dbname=app", "two words"),
         ("postgresql://bob:hunter2@db:5432/app", "hunter2"),
         ("PASSWORD = abc", "abc"),
+        ("postgresql://:hunter2@db/app", "hunter2"),  # no user name
+        ("host=db password='it\\'s secret' dbname=app", "s secret"),  # an escaped quote
     ],
 )
 def test_redact_hides_passwords_in_dsns_and_urls(text: str, secret: str) -> None:

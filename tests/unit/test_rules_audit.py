@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from anonymiser.errors import ConfigError
+from anonymiser.reporting import md_cell
 from anonymiser.rules import load_rules
 from anonymiser.rules.audit import build_audit
 from anonymiser.rules.audit_render import render_audit
@@ -96,7 +97,7 @@ def test_audit_of_the_demo_rules_lists_every_rule_with_strategy_and_reason() -> 
     assert f"| rules hash | {rules.digest()} |" in text
     assert f"| columns | {len(written)} |" in text
     for table, column in written:
-        assert f"| {table} | {column} | " in text
+        assert f"| {md_cell(table)} | {md_cell(column)} | " in text
     email = next(r for r in report.rows if (r.table, r.column) == ("public.trainees", "email"))
     assert (email.strategy, email.params, email.classification) == (
         "fake",
@@ -145,7 +146,8 @@ def test_audit_never_prints_secret_looking_parameters(tmp_path: Path, fmt: str) 
     write(tmp_path, "t.yaml", SECRET_RULES)
     text = render_audit(build_audit(load_rules(tmp_path)), fmt)
     assert "hunter2" not in text and "pa55word" not in text
-    assert "api_key=[redacted]" in text
+    shown = "api_key=[redacted]"
+    assert (md_cell(shown) if fmt == "md" else shown) in text
     assert "fine" in text  # the harmless parameter next to the secret is shown
 
 
@@ -171,3 +173,7 @@ def test_unknown_audit_format_is_a_config_error_naming_the_choices() -> None:
     report = build_audit(load_rules(DEMO_RULES))
     with pytest.raises(ConfigError, match="choose one of md, html"):
         render_audit(report, "pdf")
+
+
+def test_markdown_cell_escapes_links_emphasis_and_code() -> None:
+    assert md_cell("[x](http://a) *b* _c_ `d`") == r"\[x\](http://a) \*b\* \_c\_ \`d\`"

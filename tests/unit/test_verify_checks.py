@@ -11,7 +11,7 @@ from anonymiser.config import operator_identity
 from anonymiser.errors import ConfigError, VerificationFailed
 from anonymiser.manifest import Manifest
 from anonymiser.verify.constraints import duplicate_rows
-from anonymiser.verify.leaks import LeakPatterns, find_in
+from anonymiser.verify.leaks import LeakPatterns, find_in, json_forms
 from anonymiser.verify.model import CheckResult, VerificationReport, VerifySettings
 from anonymiser.verify.rescan import residual_findings, sample_rows
 from anonymiser.verify.server import constraint_expression
@@ -132,3 +132,28 @@ def test_manifest_without_verification_fields_still_loads() -> None:
         old.pop(name)
     loaded = Manifest.from_json(json.dumps(old).encode(), where="old")
     assert loaded.verification == {} and loaded.operator == {} and loaded.reason == ""
+
+
+@pytest.mark.parametrize(
+    ("original", "document"),
+    [
+        ("Line one\nline two", '{"note": "line one\\nline two"}'),
+        ('Kate "KJ" Jones', '{"name": "Kate \\"KJ\\" Jones"}'),
+        ("C:\\Users\\kjones", '{"home": "C:\\\\Users\\\\kjones"}'),
+        ("Zoë Adams", '{"name": "zo\\u00eb adams"}'),  # escaped by an ensure_ascii writer
+        ("Élodie Martin", '{"name": "\\u00c9lodie Martin"}'),
+        ("Élodie Martin", '{"name": "Élodie Martin"}'),  # jsonb writes non-ASCII as itself
+    ],
+)
+def test_leak_found_in_json_where_the_original_is_escaped(original: str, document: str) -> None:
+    assert hits(patterns([original]), [document, "clean"]) == [0]
+
+
+def test_whole_value_match_ignores_surrounding_whitespace() -> None:
+    found = patterns(["beatrice"])
+    assert hits(found, ["  Beatrice ", "Beatrice Primary", "\tbeatrice\n"]) == [0, 2]
+
+
+def test_json_forms_of_plain_ascii_are_none() -> None:
+    assert json_forms("jane.doe@corp.example") == set()
+    assert json_forms("zoë") == {"zo\\u00eb"}
