@@ -18,9 +18,9 @@ literals). A lone first name or surname inside text is too ambiguous to call a l
 is an original found inside some pseudonym ("olivia" in a fake "olivia.hart@example.org").
 Columns kept with `public: true` (a public register) are not searched: an organisation's
 address that equals a person's home address there is a coincidence the reviewer accepted.
-One Aho-Corasick automaton (pyahocorasick, C) holds every original; each batch of a column
-is searched as one string, so Python only sees matches, never rows. Memory: the distinct
-originals and pseudonyms of the masked columns, plus one batch.
+One index (anonymiser.verify.wordsearch: hashes of every original, NumPy) finds every
+original in each batch of a column at once, so Python only sees matches, never rows.
+Memory: the distinct originals and pseudonyms of the masked columns, plus one batch.
 """
 
 from __future__ import annotations
@@ -30,18 +30,18 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-import ahocorasick
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from anonymiser.maskers.base import Strategy, byte_view
+from anonymiser.maskers.base import Strategy
 from anonymiser.rules.lint import ColumnPlan
 from anonymiser.stages.extract import ExtractedTable
 from anonymiser.verify.model import CheckResult, VerificationReport, VerifySettings
 from anonymiser.verify.output import BATCH_ROWS, Output, as_array
+from anonymiser.verify.wordsearch import WordIndex, expand_ranges
 
-__all__ = ["LeakPatterns", "check_leaks", "find_in", "searchable"]
+__all__ = ["LeakPatterns", "check_leaks", "find_in", "matches", "searchable"]
 
 _MERGE_AT = 1 << 20  # merge pending distinct values once this many are held
 
@@ -64,6 +64,14 @@ def _distinct(pieces: list[pa.Array]) -> pa.Array:
     return as_array(pc.unique(pa.concat_arrays(pieces)))
 
 
+def _collapse(pieces: list[pa.Array]) -> None:
+    """Merge pending distinct values once they outgrow the merged ones (and _MERGE_AT), so
+    the merges cost about as much as the values (merging on every batch is quadratic)."""
+    pending = sum(map(len, pieces[1:]))
+    if len(pieces) > 1 and pending > max(_MERGE_AT, len(pieces[0])):
+        pieces[:] = [_distinct(pieces)]
+
+
 _LETTERS = re.compile(r"[^\W\d_]+")
 
 
@@ -71,81 +79,93 @@ _LETTERS = re.compile(r"[^\W\d_]+")
 class LeakPatterns:
     """The originals searched for, each labelled with the masked column it came from."""
 
-    automaton: ahocorasick.Automaton = field(default_factory=ahocorasick.Automaton)
     sources: list[tuple[str, str, str]] = field(default_factory=list)  # table, column, rule
-    owners: list[list[int]] = field(default_factory=list)  # pattern -> the sources holding it
-    compound: list[bool] = field(default_factory=list)  # pattern searched inside text too
-    excluded: set[int] = field(default_factory=set)  # patterns masking itself produced
-    members: list[list[int]] = field(default_factory=list)  # source -> its patterns
     counts: list[int] = field(default_factory=list)  # originals searched per source
+    keys: pa.Array = field(default_factory=lambda: pa.array([], pa.string()))  # distinct
+    compound: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
+    excluded: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
+    # pattern p is held by sources owner_sources[owner_offsets[p]:owner_offsets[p + 1]]
+    owner_offsets: np.ndarray = field(default_factory=lambda: np.zeros(1, dtype=np.int64))
+    owner_sources: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    _added: list[pa.Array] = field(default_factory=list)
+    _index: WordIndex | None = None  # the patterns not excluded
+    _index_ids: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
 
     @property
     def empty(self) -> bool:
-        return len(self.automaton) == 0
+        return self._index is None
 
     def add(self, source: tuple[str, str, str], originals: pa.Array) -> None:
         self.sources.append(source)
-        members: list[int] = []
-        for value in originals.to_pylist():
-            if value in self.automaton:  # an FK child or a copy holds the same originals
-                pattern = self.automaton.get(value)[0]
-                members.append(pattern)
-                self.owners[pattern].append(len(self.sources) - 1)
-                continue
-            members.append(len(self.owners))
-            self.automaton.add_word(value, (len(self.owners), len(value)))
-            self.owners.append([len(self.sources) - 1])
-            # one word of letters ("olivia", "smith") is only a leak as a whole value
-            self.compound.append(not _LETTERS.fullmatch(value))
-        self.members.append(members)
+        self._added.append(as_array(originals).cast(pa.string()))
+
+    def owners(self, pattern: int) -> list[int]:
+        """The sources (masked columns) holding this original."""
+        first, stop = self.owner_offsets[pattern], self.owner_offsets[pattern + 1]
+        return [int(s) for s in self.owner_sources[first:stop]]
 
     def freeze(self, produced: pa.Array) -> None:
-        """Build the automaton; drop originals equal to, or a word inside, a produced value."""
-        if not self.empty:
-            self._exclude(produced)
-        self.counts = [sum(p not in self.excluded for p in ps) for ps in self.members]
+        """Index the originals; drop those equal to, or a word inside, a produced value."""
+        sizes = [len(a) for a in self._added]
+        every = pa.concat_arrays(self._added) if self._added else pa.array([], pa.string())
+        # an FK child or a copy holds the same originals: one pattern, several owners
+        encoded = pc.dictionary_encode(every)
+        self.keys = encoded.dictionary
+        pattern = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+        source = np.repeat(np.arange(len(sizes), dtype=np.int64), sizes)
+        pairs = np.unique(pattern * max(1, len(sizes)) + source)
+        owned, self.owner_sources = pairs // max(1, len(sizes)), pairs % max(1, len(sizes))
+        self.owner_offsets = np.searchsorted(owned, np.arange(len(self.keys) + 1))
+        self.compound = _compound(self.keys)
+        self.excluded = np.zeros(len(self.keys), dtype=bool)
+        if len(self.keys):
+            everything = WordIndex(self.keys)
+            for start in range(0, len(produced), BATCH_ROWS):
+                _, found, _ = everything.find(_lowered(produced.slice(start, BATCH_ROWS)))
+                self.excluded[found] = True
+            self._index_ids = np.flatnonzero(~self.excluded)
+            self._index = WordIndex(self.keys.take(pa.array(self._index_ids)))
+        searched = ~self.excluded[owned]
+        self.counts = np.bincount(
+            self.owner_sources[searched], minlength=len(self.sources)
+        ).tolist()
+        self._added = []
 
-    def _exclude(self, produced: pa.Array) -> None:
-        self.automaton.make_automaton()
-        for start in range(0, len(produced), BATCH_ROWS):
-            chunk = produced.slice(start, BATCH_ROWS)
-            self.excluded.update(p for _, p, _ in find_in(self, chunk, every_word=True))
+
+def _compound(keys: pa.Array) -> np.ndarray:
+    """Patterns searched inside text too: all but one word of letters ("olivia", "smith")."""
+    ascii_word = pc.match_substring_regex(keys, "^[A-Za-z]+$").to_numpy(zero_copy_only=False)
+    ascii_only = pc.string_is_ascii(keys).to_numpy(zero_copy_only=False)
+    compound = ~ascii_word
+    for at in np.flatnonzero(~ascii_only):
+        compound[at] = not _LETTERS.fullmatch(keys[at].as_py())
+    return np.asarray(compound, dtype=bool)
+
+
+def _lowered(values: pa.Array) -> pa.Array:
+    return as_array(pc.utf8_lower(values.cast(pa.string())))
+
+
+def matches(
+    patterns: LeakPatterns, values: pa.Array, *, every_word: bool = False
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(row, pattern, whole value?) arrays of the whole-word occurrences of patterns in
+    `values`. A single-word pattern counts only as a whole value, unless `every_word`."""
+    if patterns._index is None:
+        empty = np.zeros(0, dtype=np.int64)
+        return empty, empty, np.zeros(0, dtype=bool)
+    rows, found, whole = patterns._index.find(_lowered(values))
+    found = patterns._index_ids[found]
+    keep = whole | every_word | patterns.compound[found]
+    return rows[keep], found[keep], whole[keep]
 
 
 def find_in(
     patterns: LeakPatterns, values: pa.Array, *, every_word: bool = False
 ) -> Iterator[tuple[int, int, bool]]:
-    """(row, pattern, whole value?) of each whole-word occurrence of a pattern in `values`.
-
-    A single-word pattern counts only as a whole value, unless `every_word`.
-    """
-    text_values = as_array(pc.utf8_lower(values.cast(pa.string())))
-    if not len(text_values):
-        return
-    offsets, data, _ = byte_view(text_values)
-    raw = data[offsets[0] : offsets[-1]].tobytes()
-    text = raw.decode("utf-8")
-    if len(text) == len(raw):  # ASCII: characters are bytes
-        starts = offsets - offsets[0]
-    else:
-        lengths = pc.fill_null(pc.utf8_length(text_values), 0).to_numpy(zero_copy_only=False)
-        starts = np.concatenate(([0], np.cumsum(lengths)))
-    for end, (pattern, length) in patterns.automaton.iter(text):
-        if pattern in patterns.excluded:
-            continue
-        begin = end - length + 1
-        row = int(np.searchsorted(starts, begin, side="right")) - 1
-        row_start, row_end = int(starts[row]), int(starts[row + 1])
-        if end >= row_end:
-            continue  # spans two values of the batch
-        whole = begin == row_start and end + 1 == row_end
-        if not whole and not (every_word or patterns.compound[pattern]):
-            continue
-        if begin > row_start and text[begin - 1].isalnum():
-            continue  # inside a longer word
-        if end + 1 < row_end and text[end + 1].isalnum():
-            continue
-        yield row, pattern, whole
+    """(row, pattern, whole value?) of each whole-word occurrence of a pattern in `values`."""
+    rows, found, whole = matches(patterns, values, every_word=every_word)
+    yield from zip(rows.tolist(), found.tolist(), whole.tolist(), strict=True)
 
 
 def _strategy_values(plan: ColumnPlan, values: pa.Array) -> pa.Array | None:
@@ -188,10 +208,8 @@ def collect_patterns(output: Output, min_length: int) -> LeakPatterns:
                 made = _produced(plan, before.column(0), after.column(0))
                 if made is not None and len(made):
                     produced.append(_normalised(made, 1))
-                if sum(map(len, pieces)) > _MERGE_AT:
-                    pieces[:] = [_distinct(pieces)]
-                if sum(map(len, produced)) > _MERGE_AT:
-                    produced[:] = [_distinct(produced)]
+                _collapse(pieces)
+                _collapse(produced)
     for plan in chosen:
         values = _distinct(originals.get((plan.table, plan.column), []))
         patterns.add((plan.table, plan.column, plan.rule.strategy), values)
@@ -227,18 +245,25 @@ def check_leaks(output: Output, report: VerificationReport, settings: VerifySett
                     values = batch.column(name)
                     if not searchable(values.type) or values.null_count == len(values):
                         continue
-                    rows: dict[int, set[int]] = {}
-                    for row, pattern, _ in find_in(patterns, values):
-                        for source in patterns.owners[pattern]:
-                            rows.setdefault(source, set()).add(row)
-                    for source, hit in rows.items():
-                        label = f"{item.table.qualified}.{name}"
-                        where[source][label] = where[source].get(label, 0) + len(hit)
-                        results[source].failures += len(hit)
-    for result, found in zip(results, where, strict=True):
-        if found:
+                    rows, found, _ = matches(patterns, values)
+                    if not len(rows):
+                        continue
+                    # every (source, row) once: a row holding two originals of one column
+                    # counts once for it
+                    owner, at = expand_ranges(
+                        patterns.owner_offsets[found], patterns.owner_offsets[found + 1]
+                    )
+                    hit = np.unique(patterns.owner_sources[at] * len(values) + rows[owner])
+                    label = f"{item.table.qualified}.{name}"
+                    for source, count in zip(
+                        *np.unique(hit // len(values), return_counts=True), strict=True
+                    ):
+                        where[int(source)][label] = where[int(source)].get(label, 0) + int(count)
+                        results[int(source)].failures += int(count)
+    for result, places in zip(results, where, strict=True):
+        if places:
             result.detail = "original values found in " + ", ".join(
-                f"{label} ({rows} rows)" for label, rows in sorted(found.items())
+                f"{label} ({rows} rows)" for label, rows in sorted(places.items())
             )
         result.seconds = (time.monotonic() - started) / max(1, len(results))
         report.add(result)
