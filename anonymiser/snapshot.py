@@ -168,7 +168,7 @@ def _create_locked(
             checked = plan_or_raise(rules, extracted.catalog, definition)
             plan = checked.plan
             with reporter.stage("mask"):
-                extracted, stats = mask(extracted, plan, key, work, reporter)
+                extracted, stats = mask(extracted, plan, key, work, reporter, jobs=jobs)
             masking = masking_section(rules, checked, key, stats)
             extracted = _with_rules_copy(extracted, rules)
         timings["mask"] = time.monotonic() - started

@@ -173,18 +173,22 @@ def _strategy_values(plan: ColumnPlan, values: pa.Array) -> pa.Array | None:
     return None if found is None else as_array(found)
 
 
-def _produced(plan: ColumnPlan, before: pa.Array, after: pa.Array) -> pa.Array | None:
+def _produced(
+    plan: ColumnPlan, before: pa.Array, after: pa.Array, found: pa.Array | None
+) -> pa.Array | None:
     """What masking wrote into these rows: never a value the same row held before.
 
     So an original left in place (a masker that skipped a row) is not mistaken for a
     pseudonym. Nested values (JSON leaves, array elements) are compared per batch.
+    `found` is _strategy_values of `before`, reused when every row changed.
     """
     before, after = as_array(before), as_array(after)
     changed = pc.fill_null(pc.not_equal(before, after), True)
-    made = _strategy_values(plan, after.filter(changed))
+    every = pc.all(changed).as_py() is not False
+    made = _strategy_values(plan, after if every else after.filter(changed))
     if made is None or type(plan.strategy).originals is Strategy.originals:
         return made
-    was = _strategy_values(plan, before.filter(changed))
+    was = found if every else _strategy_values(plan, before.filter(changed))
     return made if was is None else made.filter(pc.invert(pc.is_in(made, value_set=was)))
 
 
@@ -205,7 +209,7 @@ def collect_patterns(output: Output, min_length: int) -> LeakPatterns:
                 found = _strategy_values(plan, before.column(0))
                 if found is not None and len(found):
                     pieces.append(_normalised(found, min_length))
-                made = _produced(plan, before.column(0), after.column(0))
+                made = _produced(plan, before.column(0), after.column(0), found)
                 if made is not None and len(made):
                     produced.append(_normalised(made, 1))
                 _collapse(pieces)

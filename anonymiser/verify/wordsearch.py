@@ -113,6 +113,21 @@ def _chunks(offsets: np.ndarray) -> list[tuple[int, int]]:
     return out
 
 
+def _bits(hashes: np.ndarray) -> np.ndarray:
+    """A bitmap of the top _BITMAP_BITS bits of each hash: a cheap first membership test."""
+    bitmap = np.zeros(1 << (_BITMAP_BITS - 3), dtype=np.uint8)
+    slot = (hashes >> _U64(64 - _BITMAP_BITS)).astype(np.int64)
+    np.bitwise_or.at(bitmap, slot >> 3, (1 << (slot & 7)).astype(np.uint8))
+    return bitmap
+
+
+def _present(bitmap: np.ndarray, hashes: np.ndarray) -> np.ndarray:
+    """False where a hash is surely not in the bitmap's set."""
+    slot = (hashes >> _U64(64 - _BITMAP_BITS)).astype(np.int64)
+    present: np.ndarray = (bitmap[slot >> 3] >> (slot & 7).astype(np.uint8)) & 1 == 1
+    return present
+
+
 class WordIndex:
     """Keys (lower-cased text, any length) to find as whole words inside text values."""
 
@@ -136,23 +151,12 @@ class WordIndex:
         order = np.argsort(full[usable], kind="stable")
         self._hashes = full[usable][order]
         self._ids = usable[order]
-        self._bitmap = self._bits(self._hashes)
+        self._bitmap = _bits(self._hashes)
         self._short = np.zeros(ANCHOR + 1, dtype=bool)
         self._short[lengths[lengths <= ANCHOR]] = True
         self._short[0] = False
         self._anchors = np.unique(np.concatenate(anchors)) if anchors else full[:0]
-
-    @staticmethod
-    def _bits(hashes: np.ndarray) -> np.ndarray:
-        bitmap = np.zeros(1 << (_BITMAP_BITS - 3), dtype=np.uint8)
-        slot = (hashes >> _U64(64 - _BITMAP_BITS)).astype(np.int64)
-        np.bitwise_or.at(bitmap, slot >> 3, (1 << (slot & 7)).astype(np.uint8))
-        return bitmap
-
-    def _maybe(self, hashes: np.ndarray) -> np.ndarray:
-        slot = (hashes >> _U64(64 - _BITMAP_BITS)).astype(np.int64)
-        present: np.ndarray = (self._bitmap[slot >> 3] >> (slot & 7).astype(np.uint8)) & 1 == 1
-        return present
+        self._anchor_bits = _bits(self._anchors)
 
     def find(self, values: pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(row, key, whole value?) arrays of every whole-word occurrence of a key in `values`
@@ -185,19 +189,15 @@ class WordIndex:
         begins_at[size] = False
         ends_at = boundary.copy()
         ends_at[offsets] = True
-        begin = np.flatnonzero(begins_at)
+        row_of = np.repeat(np.arange(len(offsets) - 1), np.diff(offsets))  # per byte
+        begin = np.flatnonzero(begins_at[:size])
+        row_end = offsets[row_of[begin] + 1]
         ends = np.flatnonzero(ends_at)
-        row_of = np.searchsorted(offsets, begin, side="right") - 1
-        row_end = offsets[row_of + 1]
-        begin = begin[begin < row_end]  # the empty rows
-        row_of = np.searchsorted(offsets, begin, side="right") - 1
-        row_end = offsets[row_of + 1]
+        rank = np.cumsum(ends_at)  # rank[x]: ends at or before x (index of the next end)
         sums = _prefix_sums(data)
         # pairs up to ANCHOR bytes: every end after each begin, within its row
         limit = np.minimum(begin + min(ANCHOR, self.max_length), row_end)
-        owner, end = expand_ranges(
-            np.searchsorted(ends, begin, side="right"), np.searchsorted(ends, limit, side="right")
-        )
+        owner, end = expand_ranges(rank[begin], rank[limit])
         end = ends[end]
         pair_begin = begin[owner]
         short = self._short[end - pair_begin]
@@ -206,20 +206,17 @@ class WordIndex:
         if len(self._anchors):
             room = begin[begin + ANCHOR <= row_end]
             prefix = _hashes(sums, room, room + ANCHOR)
+            maybe = _present(self._anchor_bits, prefix)
+            room, prefix = room[maybe], prefix[maybe]
             at = np.minimum(np.searchsorted(self._anchors, prefix), len(self._anchors) - 1)
-            hit = self._anchors[at] == prefix  # anchors are sorted
-            anchored = room[hit]
+            anchored = room[self._anchors[at] == prefix]  # anchors are sorted
             if len(anchored):
-                anchored_end = offsets[np.searchsorted(offsets, anchored, side="right")]
-                limit = np.minimum(anchored + self.max_length, anchored_end)
-                owner, more = expand_ranges(
-                    np.searchsorted(ends, anchored + ANCHOR, side="right"),
-                    np.searchsorted(ends, limit, side="right"),
-                )
+                limit = np.minimum(anchored + self.max_length, offsets[row_of[anchored] + 1])
+                owner, more = expand_ranges(rank[anchored + ANCHOR], rank[limit])
                 pair_begin = np.concatenate([pair_begin, anchored[owner]])
                 end = np.concatenate([end, ends[more]])
         hashes = _hashes(sums, pair_begin, end)
-        keep = self._maybe(hashes)
+        keep = _present(self._bitmap, hashes)
         pair_begin, end, hashes = pair_begin[keep], end[keep], hashes[keep]
         first = np.searchsorted(self._hashes, hashes, side="left")
         last = np.searchsorted(self._hashes, hashes, side="right")
@@ -227,7 +224,7 @@ class WordIndex:
         pair_begin, end, key = pair_begin[owner], end[owner], self._ids[slot]
         confirmed = self._same_bytes(data, pair_begin, end, key)
         pair_begin, end, key = pair_begin[confirmed], end[confirmed], key[confirmed]
-        rows = np.searchsorted(offsets, pair_begin, side="right") - 1
+        rows = row_of[pair_begin]
         whole = (pair_begin == offsets[rows]) & (end == offsets[rows + 1])
         return rows, key, whole
 
