@@ -174,7 +174,7 @@ def _create_locked(
         timings["mask"] = time.monotonic() - started
         started = time.monotonic()
         with reporter.stage("verify"):
-            report = verify(original, extracted, plan, source, settings)
+            report = verify(original, extracted, plan, source, settings, jobs=jobs)
         timings["verify"] = time.monotonic() - started
         report.raise_if_failed(dataset, version)  # nothing is published after a failure
         manifest = Manifest(

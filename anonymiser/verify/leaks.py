@@ -35,6 +35,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from anonymiser.maskers.base import Strategy
+from anonymiser.parallel import in_threads
 from anonymiser.rules.lint import ColumnPlan
 from anonymiser.stages.extract import ExtractedTable
 from anonymiser.verify.model import CheckResult, VerificationReport, VerifySettings
@@ -192,33 +193,48 @@ def _produced(
     return made if was is None else made.filter(pc.invert(pc.is_in(made, value_set=was)))
 
 
-def collect_patterns(output: Output, min_length: int) -> LeakPatterns:
+def collect_patterns(output: Output, min_length: int, jobs: int = 1) -> LeakPatterns:
     """The originals of leak-checked masked columns, minus every value masking produced."""
     patterns = LeakPatterns()
     if output.plan is None:
         return patterns
     chosen = [p for p in output.plan.columns.values() if p.masks and p.strategy.leak_checked]
+    units = [
+        (plan, item)
+        for plan in chosen
+        for item in output.tables
+        if output.plan.roots.get(item.table.qualified) == plan.table
+    ]
+    found = in_threads(lambda unit: _column_values(output, *unit, min_length), units, jobs)
     originals: dict[tuple[str, str], list[pa.Array]] = {}
     produced: list[pa.Array] = []
-    for plan in chosen:
-        for item in output.tables:
-            if output.plan.roots.get(item.table.qualified) != plan.table:
-                continue
-            pieces = originals.setdefault((plan.table, plan.column), [])
-            for before, after in output.paired_batches(item, [plan.column]):
-                found = _strategy_values(plan, before.column(0))
-                if found is not None and len(found):
-                    pieces.append(_normalised(found, min_length))
-                made = _produced(plan, before.column(0), after.column(0), found)
-                if made is not None and len(made):
-                    produced.append(_normalised(made, 1))
-                _collapse(pieces)
-                _collapse(produced)
+    for (plan, _), (values, made) in zip(units, found, strict=True):
+        originals.setdefault((plan.table, plan.column), []).append(values)
+        produced.append(made)
+        _collapse(produced)
     for plan in chosen:
         values = _distinct(originals.get((plan.table, plan.column), []))
         patterns.add((plan.table, plan.column, plan.rule.strategy), values)
     patterns.freeze(_distinct(produced))
     return patterns
+
+
+def _column_values(
+    output: Output, plan: ColumnPlan, item: ExtractedTable, min_length: int
+) -> tuple[pa.Array, pa.Array]:
+    """Distinct originals of one masked column in one data table, and what masking wrote."""
+    pieces: list[pa.Array] = []
+    produced: list[pa.Array] = []
+    for before, after in output.paired_batches(item, [plan.column]):
+        found = _strategy_values(plan, before.column(0))
+        if found is not None and len(found):
+            pieces.append(_normalised(found, min_length))
+        made = _produced(plan, before.column(0), after.column(0), found)
+        if made is not None and len(made):
+            produced.append(_normalised(made, 1))
+        _collapse(pieces)
+        _collapse(produced)
+    return _distinct(pieces), _distinct(produced)
 
 
 def _searched_columns(output: Output, item: ExtractedTable) -> list[str]:
@@ -231,39 +247,25 @@ def _searched_columns(output: Output, item: ExtractedTable) -> list[str]:
     ]
 
 
-def check_leaks(output: Output, report: VerificationReport, settings: VerifySettings) -> None:
-    """One result per masked column: output rows (any table) holding one of its originals."""
+def check_leaks(
+    output: Output, report: VerificationReport, settings: VerifySettings, jobs: int = 1
+) -> None:
+    """One result per masked column: output rows (any table) holding one of its originals.
+
+    `jobs` tables are read and searched at once, in threads (the search is NumPy).
+    """
     started = time.monotonic()
-    patterns = collect_patterns(output, settings.leak_min_length)
+    patterns = collect_patterns(output, settings.leak_min_length, jobs)
     results = [
         CheckResult("leak", table, column, rule, checked=count)
         for (table, column, rule), count in zip(patterns.sources, patterns.counts, strict=True)
     ]
     where: list[dict[str, int]] = [{} for _ in results]
     if not patterns.empty:
-        for item in output.tables:
-            paths = [output.masked.root / rel for rel, _ in item.files]
-            names = _searched_columns(output, item)
-            for batch in output.batches(paths, names):
-                for name in names:
-                    values = batch.column(name)
-                    if not searchable(values.type) or values.null_count == len(values):
-                        continue
-                    rows, found, _ = matches(patterns, values)
-                    if not len(rows):
-                        continue
-                    # every (source, row) once: a row holding two originals of one column
-                    # counts once for it
-                    owner, at = expand_ranges(
-                        patterns.owner_offsets[found], patterns.owner_offsets[found + 1]
-                    )
-                    hit = np.unique(patterns.owner_sources[at] * len(values) + rows[owner])
-                    label = f"{item.table.qualified}.{name}"
-                    for source, count in zip(
-                        *np.unique(hit // len(values), return_counts=True), strict=True
-                    ):
-                        where[int(source)][label] = where[int(source)].get(label, 0) + int(count)
-                        results[int(source)].failures += int(count)
+        found = in_threads(lambda item: _search_table(output, patterns, item), output.tables, jobs)
+        for source, label, count in (hit for hits in found for hit in hits):
+            where[source][label] = where[source].get(label, 0) + count
+            results[source].failures += count
     for result, places in zip(results, where, strict=True):
         if places:
             result.detail = "original values found in " + ", ".join(
@@ -271,3 +273,32 @@ def check_leaks(output: Output, report: VerificationReport, settings: VerifySett
             )
         result.seconds = (time.monotonic() - started) / max(1, len(results))
         report.add(result)
+
+
+def _search_table(
+    output: Output, patterns: LeakPatterns, item: ExtractedTable
+) -> list[tuple[int, str, int]]:
+    """(source, "table.column", rows) for the originals found in one table's output."""
+    out: list[tuple[int, str, int]] = []
+    paths = [output.masked.root / rel for rel, _ in item.files]
+    names = _searched_columns(output, item)
+    for batch in output.batches(paths, names):
+        for name in names:
+            values = batch.column(name)
+            if not searchable(values.type) or values.null_count == len(values):
+                continue
+            rows, found, _ = matches(patterns, values)
+            if not len(rows):
+                continue
+            # every (source, row) once: a row holding two originals of one column counts
+            # once for it
+            owner, at = expand_ranges(
+                patterns.owner_offsets[found], patterns.owner_offsets[found + 1]
+            )
+            hit = np.unique(patterns.owner_sources[at] * len(values) + rows[owner])
+            label = f"{item.table.qualified}.{name}"
+            for source, count in zip(
+                *np.unique(hit // len(values), return_counts=True), strict=True
+            ):
+                out.append((int(source), label, int(count)))
+    return out
