@@ -107,39 +107,47 @@ class _Masker:
                 out += [(self.extracted.root / rel, column) for rel, _ in item.files]
         return out
 
-    def build_mappings(self) -> None:
-        for group, plans in sorted(self.groups.items()):
-            unique = [p for p in plans if p.needs_injective]
-            owner = unique[0]
-            arrow_type = owner.strategy.column.arrow_type
-            label = ", ".join(f"{p.table}.{p.column}" for p in unique)
-            started = time.monotonic()
-            inputs = distinct_values(self.sources(unique), arrow_type)
-            fold = any(p.unique is not None and p.unique.fold for p in unique)
-            try:
-                mapping = resolve_injective(
-                    owner.strategy, inputs, self.ctx(owner), fold=fold, label=label
-                )
-            except AnonymiserError:
-                raise
-            except Exception as exc:
-                raise SnapshotError(
-                    f"masking {label} with {owner.rule.strategy} failed: {exc}"
-                ) from None
-            mapping.write(mapping_file(self.work / "mappings", group))
-            self.stats.collisions[owner.namespace] = {
-                "distinct_values": len(inputs),
-                "re_masked": mapping.collisions,
-                "rounds": mapping.rounds,
-            }
-            log.info(
-                "mapping for %s: %d values, %d re-masked, %d rounds, %.1fs",
-                label,
-                len(inputs),
-                mapping.collisions,
-                mapping.rounds,
-                time.monotonic() - started,
+    def build_mappings(self, jobs: int = 1) -> None:
+        """Every group's mapping, `jobs` groups at once (threads)."""
+        groups = sorted(self.groups.items())
+        # recorded in group order, whichever finished first
+        for namespace, found in in_threads(lambda g: self.build_mapping(*g), groups, jobs):
+            self.stats.collisions[namespace] = found
+
+    def build_mapping(self, group: str, plans: list[ColumnPlan]) -> tuple[str, dict[str, int]]:
+        """Build and write one group's mapping; return its namespace and collision counts."""
+        unique = [p for p in plans if p.needs_injective]
+        owner = unique[0]
+        arrow_type = owner.strategy.column.arrow_type
+        label = ", ".join(f"{p.table}.{p.column}" for p in unique)
+        started = time.monotonic()
+        inputs = distinct_values(self.sources(unique), arrow_type)
+        fold = any(p.unique is not None and p.unique.fold for p in unique)
+        try:
+            mapping = resolve_injective(
+                owner.strategy, inputs, self.ctx(owner), fold=fold, label=label
             )
+        except AnonymiserError:
+            raise
+        except Exception as exc:
+            raise SnapshotError(
+                f"masking {label} with {owner.rule.strategy} failed: {exc}"
+            ) from None
+        mapping.write(mapping_file(self.work / "mappings", group))
+        log.info(
+            "mapping for %s: %d values, %d re-masked, %d rounds, %.1fs",
+            label,
+            len(inputs),
+            mapping.collisions,
+            mapping.rounds,
+            time.monotonic() - started,
+        )
+        counts = {
+            "distinct_values": len(inputs),
+            "re_masked": mapping.collisions,
+            "rounds": mapping.rounds,
+        }
+        return owner.namespace, counts
 
     def mapping(self, plan: ColumnPlan, cache: dict[str, Mapping]) -> Mapping | None:
         """The group's mapping, read once per table (`cache`: that table's mappings)."""
@@ -261,7 +269,7 @@ def mask(
     out_root = work / "mask"
     out_root.mkdir(parents=True, exist_ok=True)
     masker = _Masker(extracted, plan, key, work)
-    masker.build_mappings()
+    masker.build_mappings(jobs)
     masker.collect_known()
     for rel in extracted.schema_files.values():
         (out_root / rel).parent.mkdir(parents=True, exist_ok=True)
