@@ -90,7 +90,6 @@ class LeakPatterns:
     owner_sources: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     _added: list[pa.Array] = field(default_factory=list)
     _index: WordIndex | None = None  # the patterns not excluded
-    _index_ids: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
 
     @property
     def empty(self) -> bool:
@@ -120,12 +119,11 @@ class LeakPatterns:
         self.compound = _compound(self.keys)
         self.excluded = np.zeros(len(self.keys), dtype=bool)
         if len(self.keys):
-            everything = WordIndex(self.keys)
+            self._index = WordIndex(self.keys)
             for start in range(0, len(produced), BATCH_ROWS):
-                _, found, _ = everything.find(_lowered(produced.slice(start, BATCH_ROWS)))
+                _, found, _ = self._index.find(_lowered(produced.slice(start, BATCH_ROWS)))
                 self.excluded[found] = True
-            self._index_ids = np.flatnonzero(~self.excluded)
-            self._index = WordIndex(self.keys.take(pa.array(self._index_ids)))
+            self._index.drop(np.flatnonzero(self.excluded))
         searched = ~self.excluded[owned]
         self.counts = np.bincount(
             self.owner_sources[searched], minlength=len(self.sources)
@@ -156,7 +154,6 @@ def matches(
         empty = np.zeros(0, dtype=np.int64)
         return empty, empty, np.zeros(0, dtype=bool)
     rows, found, whole = patterns._index.find(_lowered(values))
-    found = patterns._index_ids[found]
     keep = whole | every_word | patterns.compound[found]
     return rows[keep], found[keep], whole[keep]
 

@@ -158,6 +158,15 @@ class WordIndex:
         self._anchors = np.unique(np.concatenate(anchors)) if anchors else full[:0]
         self._anchor_bits = _bits(self._anchors)
 
+    def drop(self, keys: np.ndarray) -> None:
+        """Stop finding these keys (indexes into the keys given)."""
+        gone = np.zeros(len(self._key_offsets) - 1, dtype=bool)
+        gone[keys] = True
+        kept = ~gone[self._ids]
+        self._hashes, self._ids = self._hashes[kept], self._ids[kept]
+        self._bitmap = _bits(self._hashes)
+        # their anchors stay: an anchor only nominates spans, the full hashes decide
+
     def find(self, values: pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(row, key, whole value?) arrays of every whole-word occurrence of a key in `values`
         (lower-case them first: matching is bytewise)."""

@@ -61,3 +61,11 @@ def test_key_inside_a_longer_word_or_across_two_values_is_not_found() -> None:
 def test_no_keys_and_no_values_find_nothing() -> None:
     assert indexed_search([], ["anything"]) == set()
     assert indexed_search(["anything"], []) == set()
+
+
+def test_dropped_keys_are_no_longer_found_and_the_others_still_are() -> None:
+    index = WordIndex(pa.array(["olivia", "jane.doe@corp.example", "a longer key than the anchor"]))
+    index.drop(pa.array([0, 2]).to_numpy())
+    texts = pa.array(["olivia", "mail jane.doe@corp.example", "see a longer key than the anchor"])
+    rows, found, whole = index.find(texts)
+    assert (rows.tolist(), found.tolist(), whole.tolist()) == ([1], [1], [False])
