@@ -40,7 +40,7 @@ from anonymiser.rules.lint import ColumnPlan
 from anonymiser.stages.extract import ExtractedTable
 from anonymiser.verify.model import CheckResult, VerificationReport, VerifySettings
 from anonymiser.verify.output import BATCH_ROWS, Output, as_array
-from anonymiser.verify.wordsearch import WordIndex, expand_ranges
+from anonymiser.verify.wordsearch import WordIndex, expand_ranges, sorted_unique
 
 __all__ = ["LeakPatterns", "check_leaks", "find_in", "matches", "searchable"]
 
@@ -113,7 +113,7 @@ class LeakPatterns:
         self.keys = encoded.dictionary
         pattern = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
         source = np.repeat(np.arange(len(sizes), dtype=np.int64), sizes)
-        pairs = np.unique(pattern * max(1, len(sizes)) + source)
+        pairs = sorted_unique(pattern * max(1, len(sizes)) + source)
         owned, self.owner_sources = pairs // max(1, len(sizes)), pairs % max(1, len(sizes))
         self.owner_offsets = np.searchsorted(owned, np.arange(len(self.keys) + 1))
         self.compound = _compound(self.keys)
@@ -292,10 +292,8 @@ def _search_table(
             owner, at = expand_ranges(
                 patterns.owner_offsets[found], patterns.owner_offsets[found + 1]
             )
-            hit = np.unique(patterns.owner_sources[at] * len(values) + rows[owner])
+            hit = sorted_unique(patterns.owner_sources[at] * len(values) + rows[owner])
             label = f"{item.table.qualified}.{name}"
-            for source, count in zip(
-                *np.unique(hit // len(values), return_counts=True), strict=True
-            ):
-                out.append((int(source), label, int(count)))
+            counts = np.bincount(hit // len(values))
+            out += [(int(s), label, int(counts[s])) for s in np.flatnonzero(counts)]
     return out
