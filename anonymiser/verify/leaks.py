@@ -150,12 +150,23 @@ def matches(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(row, pattern, whole value?) arrays of the whole-word occurrences of patterns in
     `values`. A single-word pattern counts only as a whole value, unless `every_word`."""
+    empty = np.zeros(0, dtype=np.int64)
     if patterns._index is None:
-        empty = np.zeros(0, dtype=np.int64)
         return empty, empty, np.zeros(0, dtype=bool)
-    rows, found, whole = patterns._index.find(_lowered(values))
+    # each distinct value is searched once (kept columns, fake names, redacted text repeat)
+    encoded = pc.dictionary_encode(as_array(values))
+    at, found, whole = patterns._index.find(_lowered(encoded.dictionary))
     keep = whole | every_word | patterns.compound[found]
-    return rows[keep], found[keep], whole[keep]
+    at, found, whole = at[keep], found[keep], whole[keep]
+    if not len(at):
+        return empty, empty, np.zeros(0, dtype=bool)
+    # the rows holding each distinct value found: rows sorted by value, a range per value
+    index = pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False).astype(np.int64)
+    order = np.argsort(index, kind="stable")
+    first = np.searchsorted(index[order], at, side="left")
+    last = np.searchsorted(index[order], at, side="right")
+    hit, position = expand_ranges(first, last)
+    return order[position], found[hit], whole[hit]
 
 
 def find_in(

@@ -8,6 +8,7 @@ import pyarrow as pa
 import pytest
 
 from anonymiser.verify import wordsearch
+from anonymiser.verify.leaks import LeakPatterns, matches
 from anonymiser.verify.wordsearch import WordIndex
 
 
@@ -69,3 +70,16 @@ def test_dropped_keys_are_no_longer_found_and_the_others_still_are() -> None:
     texts = pa.array(["olivia", "mail jane.doe@corp.example", "see a longer key than the anchor"])
     rows, found, whole = index.find(texts)
     assert (rows.tolist(), found.tolist(), whole.tolist()) == ([1], [1], [False])
+
+
+def test_leak_matches_report_every_row_of_a_repeated_value_and_skip_nulls() -> None:
+    found = LeakPatterns()
+    found.add(("public.people", "email", "fake"), pa.array(["jane.doe@corp.example"]))
+    found.freeze(pa.array([], pa.string()))
+    values = ["x jane.doe@corp.example", None, "clean", "x jane.doe@corp.example", "clean"]
+    rows, patterns, whole = matches(found, pa.array(values, pa.string()))
+    assert (sorted(rows.tolist()), patterns.tolist(), whole.tolist()) == (
+        [0, 3],
+        [0, 0],
+        [False, False],
+    )
