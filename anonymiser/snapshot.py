@@ -168,13 +168,13 @@ def _create_locked(
             checked = plan_or_raise(rules, extracted.catalog, definition)
             plan = checked.plan
             with reporter.stage("mask"):
-                extracted, stats = mask(extracted, plan, key, work, reporter)
+                extracted, stats = mask(extracted, plan, key, work, reporter, jobs=jobs)
             masking = masking_section(rules, checked, key, stats)
             extracted = _with_rules_copy(extracted, rules)
         timings["mask"] = time.monotonic() - started
         started = time.monotonic()
         with reporter.stage("verify"):
-            report = verify(original, extracted, plan, source, settings)
+            report = verify(original, extracted, plan, source, settings, jobs=jobs)
         timings["verify"] = time.monotonic() - started
         report.raise_if_failed(dataset, version)  # nothing is published after a failure
         manifest = Manifest(

@@ -55,6 +55,7 @@ __all__ = [
     "ExtractOptions",
     "Extracted",
     "ExtractedTable",
+    "batch_rows",
     "extract",
 ]
 
@@ -66,6 +67,14 @@ DEFAULT_PART_BYTES = 256 * 1024 * 1024  # Arrow bytes per Parquet part before st
 # longer build a large dictionary first only to fall back. At 1M demo rows: -25 % CPU in
 # Parquet writing and 6 % smaller files (zstd compresses the plain pages well).
 PARQUET_DICTIONARY_LIMIT = 64 * 1024
+
+
+def batch_rows(parquet: pq.ParquetFile, max_bytes: int, max_rows: int) -> int:
+    """Rows per batch so that a batch holds about `max_bytes` of this file's (Arrow) data."""
+    meta = parquet.metadata
+    raw = sum(meta.row_group(i).total_byte_size for i in range(meta.num_row_groups))
+    per_row = max(1, int(raw) // max(1, int(meta.num_rows)))
+    return max(1, min(max_rows, max_bytes // per_row))
 
 
 @dataclass

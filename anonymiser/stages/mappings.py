@@ -134,7 +134,7 @@ def resolve_injective(
         take = np.sort(np.concatenate(accepted))
         done_index.append(pending[take])
         done_masked.append(masked.take(pa.array(take)))
-        settled.append(keys.take(pa.array(np.intersect1d(take, np.flatnonzero(valid)))))
+        settled.append(keys.take(pa.array(take[valid[take]])))  # take is sorted and unique
         keep = np.ones(len(pending), dtype=bool)
         keep[take] = False
         pending = pending[keep]

@@ -34,6 +34,7 @@ from anonymiser.pg.connect import connect, dsn_for_display, first_line
 from anonymiser.pg.ddl import split_statements
 from anonymiser.pg.writer import copy_batches_into, encode_batch
 from anonymiser.progress import NULL_REPORTER, Reporter, TableProgress
+from anonymiser.stages.extract import batch_rows
 from anonymiser.stores import Store
 from anonymiser.stores.local import sha256_file
 
@@ -166,10 +167,7 @@ def _prefetched(chunks: Iterator[bytes], depth: int = 4) -> Iterator[bytes]:
 def _batches(files: list[FileEntry], paths: dict[str, Path]) -> Iterator[Any]:
     for entry in files:
         with pq.ParquetFile(paths[entry.path]) as parquet:
-            meta = parquet.metadata
-            raw = sum(meta.row_group(i).total_byte_size for i in range(meta.num_row_groups))
-            per_row = max(1, raw // max(1, meta.num_rows))
-            rows = max(1, min(_MAX_BATCH_ROWS, _BATCH_BYTES // per_row))
+            rows = batch_rows(parquet, _BATCH_BYTES, _MAX_BATCH_ROWS)
             yield from parquet.iter_batches(batch_size=rows)
 
 

@@ -39,8 +39,12 @@ def verify(
     plan: MaskPlan | None,
     source_dsn: str,
     settings: VerifySettings | None = None,
+    jobs: int = 1,
 ) -> VerificationReport:
-    """Run every check; the report says what passed (raise_if_failed turns failures into errors)."""
+    """Run every check; the report says what passed (raise_if_failed turns failures into errors).
+
+    `jobs`: tables searched at once by the leak check (threads).
+    """
     settings = settings or VerifySettings()
     started = time.monotonic()
     output = Output(original, masked, plan)
@@ -50,7 +54,7 @@ def verify(
     check_unique_keys(output, report)
     check_not_null(output, report)
     check_on_server(output, report, source_dsn)
-    check_leaks(output, report, settings)
+    check_leaks(output, report, settings, jobs)
     check_presidio(output, report, settings)
     report.seconds = time.monotonic() - started
     log.info("verification: %s", report.summary())

@@ -1,0 +1,85 @@
+"""The vectorised whole-word search agrees with a plain Python search, edge cases included."""
+
+from __future__ import annotations
+
+import random
+
+import pyarrow as pa
+import pytest
+
+from anonymiser.verify import wordsearch
+from anonymiser.verify.leaks import LeakPatterns, matches
+from anonymiser.verify.wordsearch import WordIndex
+
+
+def plain_search(keys: list[str], texts: list[str | None]) -> set[tuple[int, int, bool]]:
+    """(row, key, whole value?) of every occurrence bounded by non-alphanumerics or the ends."""
+    found = set()
+    for row, text in enumerate(texts):
+        for index, key in enumerate(keys):
+            at = text.find(key) if text is not None and key else -1
+            while at >= 0 and text is not None:
+                end = at + len(key)
+                if (at == 0 or not text[at - 1].isalnum()) and (
+                    end == len(text) or not text[end].isalnum()
+                ):
+                    found.add((row, index, at == 0 and end == len(text)))
+                at = text.find(key, at + 1)
+    return found
+
+
+def indexed_search(keys: list[str], texts: list[str | None]) -> set[tuple[int, int, bool]]:
+    rows, found, whole = WordIndex(pa.array(keys, pa.string())).find(pa.array(texts, pa.string()))
+    return set(zip(rows.tolist(), found.tolist(), whole.tolist(), strict=True))
+
+
+@pytest.mark.parametrize(("anchor", "chunk"), [(2, 5), (3, 50), (24, 1 << 20)])
+def test_index_finds_exactly_what_a_plain_search_finds(
+    monkeypatch: pytest.MonkeyPatch, anchor: int, chunk: int
+) -> None:
+    # short anchors and chunks exercise the long-key and chunk-boundary paths on small data
+    monkeypatch.setattr(wordsearch, "ANCHOR", anchor)
+    monkeypatch.setattr(wordsearch, "CHUNK_BYTES", chunk)
+    rng = random.Random(anchor)
+    alphabet = list("ab .@-1é\u2019_x")  # letters, digits, separators, non-ASCII ones
+    for _ in range(100):
+        keys = sorted(
+            {"".join(rng.choices(alphabet, k=rng.randint(1, 8))) for _ in range(rng.randint(1, 30))}
+        )
+        texts = [
+            None if rng.random() < 0.1 else "".join(rng.choices(alphabet, k=rng.randint(0, 30)))
+            for _ in range(rng.randint(1, 40))
+        ]
+        assert indexed_search(keys, texts) == plain_search(keys, texts)
+
+
+def test_key_inside_a_longer_word_or_across_two_values_is_not_found() -> None:
+    keys = ["ab cd", "jane.doe@corp.example"]
+    texts = ["xx ab", "cd yy", "xjane.doe@corp.example", "ab cdx", "see ab cd.", "Zoë ab cd"]
+    assert indexed_search(keys, texts) == {(4, 0, False), (5, 0, False)}
+
+
+def test_no_keys_and_no_values_find_nothing() -> None:
+    assert indexed_search([], ["anything"]) == set()
+    assert indexed_search(["anything"], []) == set()
+
+
+def test_dropped_keys_are_no_longer_found_and_the_others_still_are() -> None:
+    index = WordIndex(pa.array(["olivia", "jane.doe@corp.example", "a longer key than the anchor"]))
+    index.drop(pa.array([0, 2]).to_numpy())
+    texts = pa.array(["olivia", "mail jane.doe@corp.example", "see a longer key than the anchor"])
+    rows, found, whole = index.find(texts)
+    assert (rows.tolist(), found.tolist(), whole.tolist()) == ([1], [1], [False])
+
+
+def test_leak_matches_report_every_row_of_a_repeated_value_and_skip_nulls() -> None:
+    found = LeakPatterns()
+    found.add(("public.people", "email", "fake"), pa.array(["jane.doe@corp.example"]))
+    found.freeze(pa.array([], pa.string()))
+    values = ["x jane.doe@corp.example", None, "clean", "x jane.doe@corp.example", "clean"]
+    rows, patterns, whole = matches(found, pa.array(values, pa.string()))
+    assert (sorted(rows.tolist()), patterns.tolist(), whole.tolist()) == (
+        [0, 3],
+        [0, 0],
+        [False, False],
+    )
