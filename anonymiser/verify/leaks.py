@@ -120,6 +120,7 @@ class LeakPatterns:
     owner_offsets: np.ndarray = field(default_factory=lambda: np.zeros(1, dtype=np.int64))
     owner_sources: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     _added: list[pa.Array] = field(default_factory=list)
+    _originals: list[int] = field(default_factory=list)  # of each _added, the first n are
     _index: WordIndex | None = None  # the patterns not excluded
 
     @property
@@ -134,6 +135,7 @@ class LeakPatterns:
         # have other forms inside a JSON document ("zo\u00eb", "line\nbreak")
         odd = values.filter(pc.match_substring_regex(values, r'[^\x20-\x7e]|["\\]'))
         escaped = sorted({form for value in odd.to_pylist() for form in json_forms(value)})
+        self._originals.append(len(values))  # the escaped forms are not counted as checked
         if escaped:
             values = pa.concat_arrays([values, pa.array(escaped, pa.string())])
         self._added.append(as_array(pc.utf8_lower(values)))
@@ -163,11 +165,17 @@ class LeakPatterns:
                 _, found, _ = self._index.find(_lowered(produced.slice(start, BATCH_ROWS)))
                 self.excluded[found] = True
             self._index.drop(np.flatnonzero(self.excluded))
-        searched = ~self.excluded[owned]
+        # checked per source: its distinct originals not excluded (JSON-escaped forms aside)
+        real = np.concatenate(
+            [np.zeros(0, dtype=bool)]
+            + [np.arange(size) < n for size, n in zip(sizes, self._originals, strict=True)]
+        )
+        counted = sorted_unique(pattern[real] * max(1, len(sizes)) + source[real])
+        counted = counted[~self.excluded[counted // max(1, len(sizes))]]
         self.counts = np.bincount(
-            self.owner_sources[searched], minlength=len(self.sources)
+            counted % max(1, len(sizes)), minlength=len(self.sources)
         ).tolist()
-        self._added = []
+        self._added, self._originals = [], []
 
 
 def _compound(keys: pa.Array) -> np.ndarray:
