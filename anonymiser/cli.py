@@ -112,6 +112,9 @@ DatasetsOpt = Annotated[
     Path | None,
     typer.Option("--datasets", help="Dataset definitions folder (default ./snapshots)."),
 ]
+OnlyDatasetOpt = Annotated[
+    str | None, typer.Option("--dataset", help="Only the tables of this dataset.")
+]
 
 
 def _version_callback(value: bool) -> None:
@@ -545,9 +548,7 @@ def snapshot_verify(
 def rules_check(
     source: SourceOpt = None,
     rules: RulesOpt = None,
-    dataset: Annotated[
-        str | None, typer.Option("--dataset", help="Only the tables of this dataset.")
-    ] = None,
+    dataset: OnlyDatasetOpt = None,
     datasets: DatasetsOpt = None,
 ) -> None:
     """Lint the masking rules against the source schema: every problem, one line each.
@@ -610,9 +611,7 @@ def rules_suggest(
 def rules_audit(
     rules: RulesOpt = None,
     source: SourceOpt = None,
-    dataset: Annotated[
-        str | None, typer.Option("--dataset", help="Only the tables of this dataset.")
-    ] = None,
+    dataset: OnlyDatasetOpt = None,
     datasets: DatasetsOpt = None,
     fmt: Annotated[str, typer.Option("--format", help="md (Markdown) or html.")] = "md",
     output: Annotated[

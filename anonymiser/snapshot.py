@@ -175,8 +175,9 @@ def _create_locked(
         started = time.monotonic()
         with reporter.stage("verify"):
             report = verify(original, extracted, plan, source, settings, jobs=jobs)
+            # nothing is published after a failure, and the stage is reported as failed
+            report.raise_if_failed(dataset, version)
         timings["verify"] = time.monotonic() - started
-        report.raise_if_failed(dataset, version)  # nothing is published after a failure
         manifest = Manifest(
             dataset=dataset,
             version=version,

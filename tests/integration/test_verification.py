@@ -277,4 +277,5 @@ def test_cli_create_exits_10_with_one_line_naming_the_leak(source: str, tmp_path
         "leak public.people.email (rule fake)",
         "public.logins.username (300 rows)",
     )
+    assert "stage_failed dataset=fullset version=v1 stage=verify" in done.stderr
     assert_nothing_published(store)
