@@ -30,13 +30,16 @@ from __future__ import annotations
 
 import json
 import re
+import tempfile
+import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 from anonymiser.maskers.base import Strategy
 from anonymiser.parallel import in_threads
@@ -44,11 +47,16 @@ from anonymiser.rules.lint import ColumnPlan
 from anonymiser.stages.extract import ExtractedTable
 from anonymiser.verify.model import CheckResult, VerificationReport, VerifySettings
 from anonymiser.verify.output import BATCH_ROWS, Output, as_array, pg_text
-from anonymiser.verify.wordsearch import WordIndex, expand_ranges, sorted_unique
+from anonymiser.verify.wordsearch import (
+    ANCHOR,
+    WordIndex,
+    expand_ranges,
+    key_hashes,
+    key_shape,
+    sorted_unique,
+)
 
 __all__ = ["LeakPatterns", "check_leaks", "find_in", "json_forms", "matches", "searchable"]
-
-_MERGE_AT = 1 << 20  # merge pending distinct values once this many are held
 
 
 def searchable(dtype: pa.DataType) -> bool:
@@ -90,92 +98,150 @@ def json_forms(value: str) -> set[str]:
     return forms
 
 
-def _distinct(pieces: list[pa.Array]) -> pa.Array:
-    if not pieces:
-        return pa.array([], pa.string())
-    return as_array(pc.unique(pa.concat_arrays(pieces)))
-
-
-def _collapse(pieces: list[pa.Array]) -> None:
-    """Merge pending distinct values once they outgrow the merged ones (and _MERGE_AT), so
-    the merges cost about as much as the values (merging on every batch is quadratic)."""
-    pending = sum(map(len, pieces[1:]))
-    if len(pieces) > 1 and pending > max(_MERGE_AT, len(pieces[0])):
-        pieces[:] = [_distinct(pieces)]
-
-
 _LETTERS = re.compile(r"[^\W\d_]+")
+_REAL, _COMPOUND = np.uint8(1), np.uint8(2)  # entry flags: a checked original; not one word
+_SPILL = pa.schema([("text", pa.string())])
 
 
-@dataclass
 class LeakPatterns:
-    """The originals searched for, each labelled with the masked column it came from."""
+    """The originals searched for, each labelled with the masked column it came from.
 
-    sources: list[tuple[str, str, str]] = field(default_factory=list)  # table, column, rule
-    counts: list[int] = field(default_factory=list)  # originals searched per source
-    keys: pa.Array = field(default_factory=lambda: pa.array([], pa.string()))  # distinct
-    compound: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
-    excluded: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
-    # pattern p is held by sources owner_sources[owner_offsets[p]:owner_offsets[p + 1]]
-    owner_offsets: np.ndarray = field(default_factory=lambda: np.zeros(1, dtype=np.int64))
-    owner_sources: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
-    _added: list[pa.Array] = field(default_factory=list)
-    _originals: list[int] = field(default_factory=list)  # of each _added, the first n are
-    _index: WordIndex | None = None  # the patterns not excluded
+    An entry is one distinct value of one batch of one masked column (so a value repeated
+    across batches has several entries). In memory, per entry: its hash, its column and two
+    flags (13 bytes), plus the index over the hashes; the text goes to a spill file in
+    `folder` and is read back only for the spans whose hash matched, to confirm them.
+    `add` may run in several threads at once; then `freeze`, then `matches`.
+    """
+
+    def __init__(self, folder: Path | None = None) -> None:
+        self._temp = None if folder is not None else tempfile.TemporaryDirectory()
+        self.folder = folder if folder is not None else Path(self._temp.name)  # type: ignore[union-attr]
+        self.sources: list[tuple[str, str, str]] = []  # table, column, rule
+        self.counts: list[int] = []  # distinct originals checked per source
+        self.source: np.ndarray = np.zeros(0, dtype=np.int32)  # per entry
+        self.flags: np.ndarray = np.zeros(0, dtype=np.uint8)  # per entry
+        self._ids: dict[tuple[str, str, str], int] = {}
+        self._lock = threading.Lock()
+        # per add: hashes, flags, sources, anchors; which short lengths occur; the longest
+        self._parts: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
+        self._short = np.zeros(ANCHOR + 1, dtype=bool)
+        self._longest = 0
+        self._entries = 0
+        self._spills: dict[str, pq.ParquetWriter] = {}
+        self._index: WordIndex | None = None
 
     @property
     def empty(self) -> bool:
         return self._index is None
 
+    def register(self, source: tuple[str, str, str]) -> int:
+        """The id of this source (masked column), registered on first use."""
+        with self._lock:
+            if source not in self._ids:
+                self._ids[source] = len(self.sources)
+                self.sources.append(source)
+            return self._ids[source]
+
     def add(self, source: tuple[str, str, str], originals: pa.Array) -> None:
         """Search for each of `originals` (lower-cased), and for its JSON-escaped forms."""
-        self.sources.append(source)
+        owner = self.register(source)
         values = as_array(originals).cast(pa.string())
         # only values with a quote, a backslash or a non-printable or non-ASCII character
         # have other forms inside a JSON document ("zo\u00eb", "line\nbreak")
         odd = values.filter(pc.match_substring_regex(values, r'[^\x20-\x7e]|["\\]'))
         escaped = sorted({form for value in odd.to_pylist() for form in json_forms(value)})
-        self._originals.append(len(values))  # the escaped forms are not counted as checked
+        flags = np.full(len(values) + len(escaped), _REAL, dtype=np.uint8)
+        flags[len(values) :] = 0  # the escaped forms are searched, not counted as checked
         if escaped:
             values = pa.concat_arrays([values, pa.array(escaped, pa.string())])
-        self._added.append(as_array(pc.utf8_lower(values)))
+        lowered = as_array(pc.utf8_lower(values))
+        if not len(lowered):
+            return
+        flags |= np.where(_compound(lowered), _COMPOUND, np.uint8(0))
+        full, anchor, lengths = key_hashes(lowered)
+        # every entry's row in the spill is its number: write and count under one lock
+        with self._lock:
+            self._spill("originals").write_table(pa.table([lowered], schema=_SPILL))
+            self._entries += len(lowered)
+            anchors, short, longest = key_shape(anchor, lengths)
+            owners = np.full(len(lowered), owner, dtype=np.int32)
+            self._parts.append((full, flags, owners, anchors))
+            self._short |= short
+            self._longest = max(self._longest, longest)
 
-    def owners(self, pattern: int) -> list[int]:
-        """The sources (masked columns) holding this original."""
-        first, stop = self.owner_offsets[pattern], self.owner_offsets[pattern + 1]
-        return [int(s) for s in self.owner_sources[first:stop]]
+    def add_produced(self, values: pa.Array) -> None:
+        """Values masking wrote: an original equal to one, or a word inside one, is dropped."""
+        if len(values):
+            with self._lock:
+                table = pa.table([as_array(values).cast(pa.string())], schema=_SPILL)
+                self._spill("produced").write_table(table)
 
-    def freeze(self, produced: pa.Array) -> None:
+    def _spill(self, name: str) -> pq.ParquetWriter:
+        if name not in self._spills:
+            path = self.folder / f"{name}.parquet"
+            self._spills[name] = pq.ParquetWriter(path, _SPILL, compression="lz4")
+        return self._spills[name]
+
+    def _close(self, name: str) -> pq.ParquetFile | None:
+        writer = self._spills.pop(name, None)
+        if writer is not None:
+            writer.close()
+        path = self.folder / f"{name}.parquet"
+        return pq.ParquetFile(path) if path.exists() else None
+
+    def freeze(self, produced: pa.Array | None = None) -> None:
         """Index the originals; drop those equal to, or a word inside, a produced value."""
-        sizes = [len(a) for a in self._added]
-        every = pa.concat_arrays(self._added) if self._added else pa.array([], pa.string())
-        # an FK child or a copy holds the same originals: one pattern, several owners
-        encoded = pc.dictionary_encode(every)
-        self.keys = encoded.dictionary
-        pattern = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
-        source = np.repeat(np.arange(len(sizes), dtype=np.int64), sizes)
-        pairs = sorted_unique(pattern * max(1, len(sizes)) + source)
-        owned, self.owner_sources = pairs // max(1, len(sizes)), pairs % max(1, len(sizes))
-        self.owner_offsets = np.searchsorted(owned, np.arange(len(self.keys) + 1))
-        self.compound = _compound(self.keys)
-        self.excluded = np.zeros(len(self.keys), dtype=bool)
-        if len(self.keys):
-            self._index = WordIndex(self.keys)
-            for start in range(0, len(produced), BATCH_ROWS):
-                _, found, _ = self._index.find(_lowered(produced.slice(start, BATCH_ROWS)))
-                self.excluded[found] = True
-            self._index.drop(np.flatnonzero(self.excluded))
-        # checked per source: its distinct originals not excluded (JSON-escaped forms aside)
-        real = np.concatenate(
-            [np.zeros(0, dtype=bool)]
-            + [np.arange(size) < n for size, n in zip(sizes, self._originals, strict=True)]
+        if produced is not None:
+            self.add_produced(_normalised(produced, 1))
+        self._close("originals")
+        made = self._close("produced")
+        parts = self._parts
+        self._parts = []
+        self.counts = [0] * len(self.sources)
+        if not parts:
+            return
+        full, self.flags, self.source, anchors = (
+            np.concatenate(column) for column in zip(*parts, strict=True)
         )
-        counted = sorted_unique(pattern[real] * max(1, len(sizes)) + source[real])
-        counted = counted[~self.excluded[counted // max(1, len(sizes))]]
-        self.counts = np.bincount(
-            counted % max(1, len(sizes)), minlength=len(self.sources)
-        ).tolist()
-        self._added, self._originals = [], []
+        del parts
+        self._index = WordIndex.from_hashes(full, anchors, self._short, self._longest)
+        del anchors
+        excluded = np.zeros(len(full), dtype=bool)
+        for batch in made.iter_batches(batch_size=BATCH_ROWS) if made is not None else ():
+            _, found, _, spans = self._index.nominate(_lowered(batch.column(0)))
+            new = ~excluded[found]
+            found, spans = found[new], spans.filter(pa.array(new))
+            excluded[found[self._confirm(found, spans)]] = True
+        self._index.drop(np.flatnonzero(excluded))
+        # checked per source: its distinct originals not excluded (JSON-escaped forms aside)
+        real = np.flatnonzero((self.flags & _REAL).astype(bool) & ~excluded)
+        order = real[np.lexsort((self.source[real], full[real]))]
+        first = np.ones(len(order), dtype=bool)
+        first[1:] = (full[order][1:] != full[order][:-1]) | (
+            self.source[order][1:] != self.source[order][:-1]
+        )
+        self.counts = np.bincount(self.source[order[first]], minlength=len(self.sources)).tolist()
+
+    def _confirm(self, entry: np.ndarray, spans: pa.Array) -> np.ndarray:
+        """Whether each span's text is its entry's original (read back from the spill)."""
+        same = np.zeros(len(entry), dtype=bool)
+        if not len(entry):
+            return same
+        spill = pq.ParquetFile(self.folder / "originals.parquet")
+        order = np.argsort(entry, kind="stable")
+        wanted = entry[order]
+        start = 0
+        for group in range(spill.metadata.num_row_groups):
+            stop = start + spill.metadata.row_group(group).num_rows
+            first, last = np.searchsorted(wanted, [start, stop])
+            if last > first:
+                texts = spill.read_row_group(group).column(0).combine_chunks()
+                at = order[first:last]
+                kept = texts.take(pa.array(wanted[first:last] - start))
+                equal = pc.equal(kept, spans.take(pa.array(at)))
+                same[at] = pc.fill_null(equal, False).to_numpy(zero_copy_only=False)
+            start = stop
+        return same
 
 
 def _compound(keys: pa.Array) -> np.ndarray:
@@ -197,16 +263,19 @@ def _lowered(values: pa.Array) -> pa.Array:
 def matches(
     patterns: LeakPatterns, values: pa.Array, *, every_word: bool = False
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(row, pattern, whole value?) arrays of the whole-word occurrences of patterns in
-    `values`. A single-word pattern counts only as a whole value, unless `every_word`."""
+    """(row, entry, whole value?) arrays of the whole-word occurrences of originals in
+    `values` (patterns.source[entry]: whose). A single-word original counts only as a whole
+    value, unless `every_word`."""
     empty = np.zeros(0, dtype=np.int64)
     if patterns._index is None:
         return empty, empty, np.zeros(0, dtype=bool)
     # each distinct value is searched once (kept columns, fake names, redacted text repeat)
     encoded = pc.dictionary_encode(as_array(values))
-    at, found, whole = patterns._index.find(_lowered(encoded.dictionary))
-    keep = whole | every_word | patterns.compound[found]
-    at, found, whole = at[keep], found[keep], whole[keep]
+    at, found, whole, spans = patterns._index.nominate(_lowered(encoded.dictionary))
+    keep = whole | every_word | (patterns.flags[found] & _COMPOUND).astype(bool)
+    at, found, whole, spans = at[keep], found[keep], whole[keep], spans.filter(pa.array(keep))
+    same = patterns._confirm(found, spans)
+    at, found, whole = at[same], found[same], whole[same]
     if not len(at):
         return empty, empty, np.zeros(0, dtype=bool)
     # the rows holding each distinct value found: rows sorted by value, a range per value
@@ -250,48 +319,44 @@ def _produced(
     return made if was is None else made.filter(pc.invert(pc.is_in(made, value_set=was)))
 
 
-def collect_patterns(output: Output, min_length: int, jobs: int = 1) -> LeakPatterns:
-    """The originals of leak-checked masked columns, minus every value masking produced."""
-    patterns = LeakPatterns()
+def collect_patterns(
+    output: Output, min_length: int, jobs: int = 1, folder: Path | None = None
+) -> LeakPatterns:
+    """The originals of leak-checked masked columns, minus every value masking produced
+    (their texts spilled into `folder`, a temporary directory if None)."""
+    patterns = LeakPatterns(folder)
     if output.plan is None:
         return patterns
     chosen = [p for p in output.plan.columns.values() if p.masks and p.strategy.leak_checked]
+    for plan in chosen:  # results in rule order, whichever thread adds first
+        patterns.register(_source(plan))
     units = [
         (plan, item)
         for plan in chosen
         for item in output.tables
         if output.plan.roots.get(item.table.qualified) == plan.table
     ]
-    found = in_threads(lambda unit: _column_values(output, *unit, min_length), units, jobs)
-    originals: dict[tuple[str, str], list[pa.Array]] = {}
-    produced: list[pa.Array] = []
-    for (plan, _), (values, made) in zip(units, found, strict=True):
-        originals.setdefault((plan.table, plan.column), []).append(values)
-        produced.append(made)
-        _collapse(produced)
-    for plan in chosen:
-        values = _distinct(originals.get((plan.table, plan.column), []))
-        patterns.add((plan.table, plan.column, plan.rule.strategy), values)
-    patterns.freeze(_distinct(produced))
+    in_threads(lambda unit: _add_column(output, patterns, *unit, min_length), units, jobs)
+    patterns.freeze()
     return patterns
 
 
-def _column_values(
-    output: Output, plan: ColumnPlan, item: ExtractedTable, min_length: int
-) -> tuple[pa.Array, pa.Array]:
-    """Distinct originals of one masked column in one data table, and what masking wrote."""
-    pieces: list[pa.Array] = []
-    produced: list[pa.Array] = []
+def _source(plan: ColumnPlan) -> tuple[str, str, str]:
+    return plan.table, plan.column, plan.rule.strategy
+
+
+def _add_column(
+    output: Output, patterns: LeakPatterns, plan: ColumnPlan, item: ExtractedTable, min_length: int
+) -> None:
+    """Add the originals of one masked column in one data table, and what masking wrote,
+    batch by batch (distinct within each batch)."""
     for before, after in output.paired_batches(item, [plan.column]):
         found = _strategy_values(plan, before.column(0))
         if found is not None and len(found):
-            pieces.append(_normalised(found, min_length))
+            patterns.add(_source(plan), _normalised(found, min_length))
         made = _produced(plan, before.column(0), after.column(0), found)
         if made is not None and len(made):
-            produced.append(_normalised(made, 1))
-        _collapse(pieces)
-        _collapse(produced)
-    return _distinct(pieces), _distinct(produced)
+            patterns.add_produced(_normalised(made, 1))
 
 
 def _searched_columns(output: Output, item: ExtractedTable) -> list[str]:
@@ -312,7 +377,20 @@ def check_leaks(
     `jobs` tables are read and searched at once, in threads (the search is NumPy).
     """
     started = time.monotonic()
-    patterns = collect_patterns(output, settings.leak_min_length, jobs)
+    # the originals' texts wait in the work directory, next to the masked files
+    with tempfile.TemporaryDirectory(prefix="leaks-", dir=output.masked.root.parent) as spill:
+        _check(output, report, settings, jobs, Path(spill), started)
+
+
+def _check(
+    output: Output,
+    report: VerificationReport,
+    settings: VerifySettings,
+    jobs: int,
+    folder: Path,
+    started: float,
+) -> None:
+    patterns = collect_patterns(output, settings.leak_min_length, jobs, folder)
     results = [
         CheckResult("leak", table, column, rule, checked=count)
         for (table, column, rule), count in zip(patterns.sources, patterns.counts, strict=True)
@@ -349,10 +427,7 @@ def _search_table(
                 continue
             # every (source, row) once: a row holding two originals of one column counts
             # once for it
-            owner, at = expand_ranges(
-                patterns.owner_offsets[found], patterns.owner_offsets[found + 1]
-            )
-            hit = sorted_unique(patterns.owner_sources[at] * len(values) + rows[owner])
+            hit = sorted_unique(patterns.source[found].astype(np.int64) * len(values) + rows)
             label = f"{item.table.qualified}.{name}"
             counts = np.bincount(hit // len(values))
             out += [(int(s), label, int(counts[s])) for s in np.flatnonzero(counts)]

@@ -24,7 +24,7 @@ import pyarrow.compute as pc
 
 from anonymiser.maskers.base import byte_view
 
-__all__ = ["WordIndex", "expand_ranges", "sorted_unique"]
+__all__ = ["WordIndex", "expand_ranges", "key_hashes", "key_shape", "sorted_unique"]
 
 ANCHOR = 24  # bytes: keys up to this long are matched directly; longer ones by their prefix
 CHUNK_BYTES = 1 << 20  # text hashed at once (the prefix-sum arrays are 8 bytes per byte)
@@ -111,6 +111,16 @@ def expand_ranges(first: np.ndarray, last: np.ndarray) -> tuple[np.ndarray, np.n
     return owner, first[owner] + (np.arange(int(counts.sum())) - starts[owner])
 
 
+def _slices(data: np.ndarray, begin: np.ndarray, end: np.ndarray) -> pa.Array:
+    """data[begin[i]:end[i]] of each i, as a text array."""
+    lengths = end - begin
+    _, at = expand_ranges(begin, end)
+    offsets = np.zeros(len(begin) + 1, dtype=np.int32)
+    np.cumsum(lengths, out=offsets[1:])
+    buffers = [None, pa.py_buffer(offsets), pa.py_buffer(np.ascontiguousarray(data[at]))]
+    return pa.Array.from_buffers(pa.string(), len(begin), buffers)
+
+
 def _chunks(offsets: np.ndarray) -> list[tuple[int, int]]:
     """Row ranges [first, stop) holding about CHUNK_BYTES of text each (at least one row)."""
     out = []
@@ -138,39 +148,84 @@ def _present(bitmap: np.ndarray, hashes: np.ndarray) -> np.ndarray:
     return present
 
 
+def key_hashes(keys: pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(hash, anchor hash, byte length) of each key: all WordIndex needs to nominate matches.
+
+    The anchor is the hash of a key's first ANCHOR bytes (0 where the key is not longer).
+    """
+    keys = pc.fill_null(keys.cast(pa.string()), "")
+    offsets, data, _ = byte_view(keys)
+    lengths = np.diff(offsets)
+    full = np.zeros(len(lengths), dtype=np.uint64)
+    anchor = np.zeros(len(lengths), dtype=np.uint64)
+    for first, stop in _chunks(offsets):
+        local = offsets[first : stop + 1]
+        sums = _prefix_sums(data[local[0] : local[-1]])
+        starts, ends = local[:-1] - local[0], local[1:] - local[0]
+        full[first:stop] = _hashes(sums, starts, ends)
+        longer = ends - starts > ANCHOR
+        anchor[first:stop][longer] = _hashes(sums, starts[longer], starts[longer] + ANCHOR)
+    return full, anchor, lengths
+
+
+def key_shape(anchor: np.ndarray, lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
+    """(anchors of the keys longer than ANCHOR, which lengths up to ANCHOR occur, the longest)
+    of keys by their key_hashes."""
+    short = np.zeros(ANCHOR + 1, dtype=bool)
+    short[lengths[lengths <= ANCHOR]] = True
+    short[0] = False
+    return anchor[lengths > ANCHOR], short, int(lengths.max()) if len(lengths) else 0
+
+
 class WordIndex:
-    """Keys (lower-cased text, any length) to find as whole words inside text values."""
+    """Keys (lower-cased text, any length) to find as whole words inside text values.
+
+    Built from the keys themselves (`find` confirms every match byte by byte), or only from
+    their key_hashes (`from_hashes`: a few bytes per key; `nominate` returns candidate spans,
+    for the caller to compare with the keys wherever it keeps them).
+    """
 
     def __init__(self, keys: pa.Array) -> None:
         keys = pc.fill_null(keys.cast(pa.string()), "")
         offsets, data, _ = byte_view(keys)
-        self._key_offsets = offsets - offsets[0]
+        self._key_offsets: np.ndarray | None = offsets - offsets[0]
         self._key_data = data[offsets[0] : offsets[-1]]
-        lengths = np.diff(self._key_offsets)
-        self.max_length = int(lengths.max()) if len(lengths) else 0
+        full, anchor, lengths = key_hashes(keys)
         usable = np.flatnonzero(lengths > 0)
-        full = np.zeros(len(lengths), dtype=np.uint64)
-        anchors: list[np.ndarray] = []
-        for first, stop in _chunks(self._key_offsets):
-            local = self._key_offsets[first : stop + 1]
-            sums = _prefix_sums(self._key_data[local[0] : local[-1]])
-            starts, ends = local[:-1] - local[0], local[1:] - local[0]
-            full[first:stop] = _hashes(sums, starts, ends)
-            longer = ends - starts > ANCHOR
-            anchors.append(_hashes(sums, starts[longer], starts[longer] + ANCHOR))
-        order = np.argsort(full[usable], kind="stable")
-        self._hashes = full[usable][order]
-        self._ids = usable[order]
+        self._build(len(lengths), full[usable], usable, *key_shape(anchor, lengths))
+
+    @classmethod
+    def from_hashes(
+        cls, full: np.ndarray, anchors: np.ndarray, short: np.ndarray, max_length: int
+    ) -> WordIndex:
+        """An index of non-empty keys known by their hashes (key_hashes, key_shape) only."""
+        index = cls.__new__(cls)
+        index._key_offsets, index._key_data = None, np.zeros(0, dtype=np.uint8)
+        ids = np.arange(len(full), dtype=np.int64)
+        index._build(len(full), full, ids, anchors, short, max_length)
+        return index
+
+    def _build(
+        self,
+        count: int,
+        full: np.ndarray,
+        ids: np.ndarray,
+        anchors: np.ndarray,
+        short: np.ndarray,
+        max_length: int,
+    ) -> None:
+        self._count, self.max_length = count, max_length
+        order = np.argsort(full, kind="stable")
+        self._hashes = full[order]
+        self._ids = ids[order]
         self._bitmap = _bits(self._hashes)
-        self._short = np.zeros(ANCHOR + 1, dtype=bool)
-        self._short[lengths[lengths <= ANCHOR]] = True
-        self._short[0] = False
-        self._anchors = sorted_unique(np.concatenate(anchors)) if anchors else full[:0]
+        self._short = short
+        self._anchors = sorted_unique(anchors)
         self._anchor_bits = _bits(self._anchors)
 
     def drop(self, keys: np.ndarray) -> None:
         """Stop finding these keys (indexes into the keys given)."""
-        gone = np.zeros(len(self._key_offsets) - 1, dtype=bool)
+        gone = np.zeros(self._count, dtype=bool)
         gone[keys] = True
         kept = ~gone[self._ids]
         self._hashes, self._ids = self._hashes[kept], self._ids[kept]
@@ -180,23 +235,48 @@ class WordIndex:
     def find(self, values: pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(row, key, whole value?) arrays of every whole-word occurrence of a key in `values`
         (lower-case them first: matching is bytewise)."""
+        rows, key, whole, _ = self._search(values, confirm=True)
+        return rows, key, whole
+
+    def nominate(self, values: pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray, pa.Array]:
+        """(row, key, whole value?, span text) of every whole-word span of `values` whose hash
+        is a key's: an occurrence only where the span text equals the key (compare them)."""
+        return self._search(values, confirm=False)
+
+    def _search(
+        self, values: pa.Array, confirm: bool
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, pa.Array]:
         out: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+        spans: list[pa.Array] = []
         empty = np.zeros(0, dtype=np.int64)
         if len(self._hashes) and len(values):
             text = pc.fill_null(values.cast(pa.string()), "")
             offsets, data, _ = byte_view(text)
             for first, stop in _chunks(offsets):
-                rows, keys, whole = self._find_chunk(offsets[first : stop + 1], data)
-                out.append((rows + first, keys, whole))
+                chunk = offsets[first : stop + 1]
+                begin, end, key = self._find_chunk(chunk, data)
+                if confirm:
+                    same = self._same_bytes(data, begin, end, key)
+                    begin, end, key = begin[same], end[same], key[same]
+                else:
+                    spans.append(_slices(data, begin, end))
+                rows = np.searchsorted(chunk, begin, side="right") - 1
+                whole = (begin == chunk[rows]) & (end == chunk[rows + 1])
+                out.append((rows + first, key, whole))
         if not out:
-            return empty, empty, np.zeros(0, dtype=bool)
-        return tuple(np.concatenate(parts) for parts in zip(*out, strict=True))  # type: ignore[return-value]
+            return empty, empty, np.zeros(0, dtype=bool), pa.array([], pa.string())
+        rows, key, whole = (np.concatenate(parts) for parts in zip(*out, strict=True))
+        found = pa.concat_arrays(spans) if spans else pa.array([], pa.string())
+        return rows, key, whole, found
 
     def _find_chunk(
         self, offsets: np.ndarray, all_data: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        data = all_data[offsets[0] : offsets[-1]]
-        offsets = offsets - offsets[0]
+        """(begin, end, key) of the spans of these rows whose hash is a key's; positions
+        in `all_data`."""
+        base = int(offsets[0])
+        data = all_data[base : offsets[-1]]
+        offsets = offsets - base
         size = len(data)
         alnum = _alnum_bytes(data)
         char_start = (data & 0xC0) != 0x80
@@ -240,17 +320,13 @@ class WordIndex:
         first = np.searchsorted(self._hashes, hashes, side="left")
         last = np.searchsorted(self._hashes, hashes, side="right")
         owner, slot = expand_ranges(first, last)
-        pair_begin, end, key = pair_begin[owner], end[owner], self._ids[slot]
-        confirmed = self._same_bytes(data, pair_begin, end, key)
-        pair_begin, end, key = pair_begin[confirmed], end[confirmed], key[confirmed]
-        rows = row_of[pair_begin]
-        whole = (pair_begin == offsets[rows]) & (end == offsets[rows + 1])
-        return rows, key, whole
+        return pair_begin[owner] + base, end[owner] + base, self._ids[slot]
 
     def _same_bytes(
         self, data: np.ndarray, begin: np.ndarray, end: np.ndarray, key: np.ndarray
     ) -> np.ndarray:
         """Whether data[begin:end] equals each key (hashes only nominate candidates)."""
+        assert self._key_offsets is not None  # built from the keys
         length = end - begin
         same: np.ndarray = length == np.diff(self._key_offsets)[key]
         owner, at = expand_ranges(begin, np.where(same, end, begin))
