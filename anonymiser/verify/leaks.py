@@ -21,9 +21,13 @@ to call a leak, and so is an original found inside some pseudonym ("olivia" in a
 "olivia.hart@example.org"). Columns kept with `public: true` (a public register) are not
 searched: an organisation's address that equals a person's home address there is a
 coincidence the reviewer accepted.
-One index (anonymiser.verify.wordsearch: hashes of every original, NumPy) finds every
-original in each batch of a column at once, so Python only sees matches, never rows.
-Memory: the distinct originals and pseudonyms of the masked columns, plus one batch.
+One index (anonymiser.verify.wordsearch: hashes of every original, NumPy) nominates every
+span of each batch of a column whose hash is an original's at once, so Python only sees
+matches, never rows; a nominated span counts once its text equals the original's, read back
+from a spill file in the work directory (exactly the matches of an in-memory comparison).
+Memory: about 30 bytes per distinct original per batch of its column (hash, column,
+flags, the index), not its text; the pseudonyms stream through from a spill file; plus
+one batch per thread.
 """
 
 from __future__ import annotations

@@ -27,7 +27,7 @@ from anonymiser.maskers.base import byte_view
 __all__ = ["WordIndex", "expand_ranges", "key_hashes", "key_shape", "sorted_unique"]
 
 ANCHOR = 24  # bytes: keys up to this long are matched directly; longer ones by their prefix
-CHUNK_BYTES = 1 << 20  # text hashed at once (the prefix-sum arrays are 8 bytes per byte)
+CHUNK_BYTES = 1 << 18  # text hashed at once (the prefix-sum arrays are 8 bytes per byte)
 _U64 = np.uint64
 _BASE = secrets.randbits(62) * 2 + 1  # odd, so invertible mod 2**64; per process
 _INVERSE = pow(_BASE, -1, 1 << 64)
