@@ -60,7 +60,15 @@ from anonymiser.verify.wordsearch import (
     sorted_unique,
 )
 
-__all__ = ["LeakPatterns", "check_leaks", "find_in", "json_forms", "matches", "searchable"]
+__all__ = [
+    "INTEGER_MIN_DIGITS",
+    "LeakPatterns",
+    "check_leaks",
+    "find_in",
+    "json_forms",
+    "matches",
+    "searchable",
+]
 
 
 def searchable(dtype: pa.DataType) -> bool:
@@ -103,7 +111,13 @@ def json_forms(value: str) -> set[str]:
 
 
 _LETTERS = re.compile(r"[^\W\d_]+")
-_REAL, _COMPOUND = np.uint8(1), np.uint8(2)  # entry flags: a checked original; not one word
+# entry flags: a checked original; not one word; a short number (not searched in integers)
+_REAL, _COMPOUND, _SHORT_NUMBER = np.uint8(1), np.uint8(2), np.uint8(4)
+# an integer column of a big table counts through every number (ids pass 1,000,000 at a few
+# million rows), so it equals every 7-digit identifier somewhere: a number shorter than this
+# in an integer column cannot be told from a coincidence (phone, NHS and card numbers are
+# at least this long)
+INTEGER_MIN_DIGITS = 10
 _SPILL = pa.schema([("text", pa.string())])
 
 
@@ -162,6 +176,7 @@ class LeakPatterns:
         if not len(lowered):
             return
         flags |= np.where(_compound(lowered), _COMPOUND, np.uint8(0))
+        flags |= np.where(_short_number(lowered), _SHORT_NUMBER, np.uint8(0))
         full, anchor, lengths = key_hashes(lowered)
         # every entry's row in the spill is its number: write and count under one lock
         with self._lock:
@@ -258,6 +273,13 @@ def _compound(keys: pa.Array) -> np.ndarray:
     return np.asarray(compound, dtype=bool)
 
 
+def _short_number(keys: pa.Array) -> np.ndarray:
+    """Originals an integer column could hold by coincidence: fewer than INTEGER_MIN_DIGITS
+    digits, nothing else (a sign aside)."""
+    short = pc.match_substring_regex(keys, f"^[-+]?[0-9]{{1,{INTEGER_MIN_DIGITS - 1}}}$")
+    return np.asarray(pc.fill_null(short, False).to_numpy(zero_copy_only=False), dtype=bool)
+
+
 def _lowered(values: pa.Array) -> pa.Array:
     """Values as searched: PostgreSQL's text (bytea as hex), lower case, a whole value but
     for surrounding whitespace (originals are stripped too)."""
@@ -277,6 +299,8 @@ def matches(
     encoded = pc.dictionary_encode(as_array(values))
     at, found, whole, spans = patterns._index.nominate(_lowered(encoded.dictionary))
     keep = whole | every_word | (patterns.flags[found] & _COMPOUND).astype(bool)
+    if pa.types.is_integer(values.type):
+        keep &= ~(patterns.flags[found] & _SHORT_NUMBER).astype(bool)
     at, found, whole, spans = at[keep], found[keep], whole[keep], spans.filter(pa.array(keep))
     same = patterns._confirm(found, spans)
     at, found, whole = at[same], found[same], whole[same]

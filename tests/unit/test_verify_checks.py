@@ -157,3 +157,12 @@ def test_whole_value_match_ignores_surrounding_whitespace() -> None:
 def test_json_forms_of_plain_ascii_are_none() -> None:
     assert json_forms("jane.doe@corp.example") == set()
     assert json_forms("zoë") == {"zo\\u00eb"}
+
+
+def test_short_number_in_an_integer_column_is_a_coincidence_not_a_leak() -> None:
+    # a 7-digit identifier equals some id of any table past a million rows
+    found = patterns(["1234567", "4477009001"])
+    ids = pa.array([1234567, 4477009001, 5], pa.int64())
+    assert sorted({row for row, _, _ in find_in(found, ids)}) == [1]
+    # in text, the short number is still a leak, as a value and as a word
+    assert hits(found, ["1234567", "trn 1234567 on file", "12345678"]) == [0, 1]
