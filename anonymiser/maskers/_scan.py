@@ -9,6 +9,11 @@ nothing is boosted; and should a pipeline have lemmas, whenever every finding be
 threshold stays below it however it is boosted and, of overlapping findings, the winner is the
 same whether or not either is boosted. Any other text (and every text when an NER model runs)
 goes through analyze() itself.
+
+scan_many() gives scan()'s findings for many texts at once, faster: each pattern regex is
+tried only where it can match (anonymiser.maskers._windows) and each phone candidate is
+decided for all regions at once (anonymiser.maskers._phone). scan() stays the reference it
+is tested against.
 """
 
 from __future__ import annotations
@@ -19,7 +24,15 @@ import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from anonymiser.maskers._phone import phone_spans
+import numpy as np
+
+from anonymiser.maskers._phone import phone_spans, phone_spans_once
+from anonymiser.maskers._windows import (
+    SEPARATOR,
+    Window,
+    window_for,
+    windowed_spans,
+)
 
 __all__ = ["Finding", "Scanner", "analyzer", "scanner", "winners"]
 
@@ -27,6 +40,8 @@ __all__ = ["Finding", "Scanner", "analyzer", "scanner", "winners"]
 Finding = tuple[int, int, str, float]
 # every candidate python-phonenumbers tries holds a digit: a text without one has no phone
 _DIGIT = re.compile(r"\d")
+# per pattern of a recognizer, the windows where it can match in one text (None: anywhere)
+Windows = list[list[tuple[int, int]] | None]
 
 
 @functools.lru_cache(maxsize=4)
@@ -111,7 +126,11 @@ class Scanner:
         import regex
         from presidio_analyzer import EntityRecognizer, PatternRecognizer
         from presidio_analyzer.context_aware_enhancers import LemmaContextAwareEnhancer
-        from presidio_analyzer.predefined_recognizers import PhoneRecognizer, SpacyRecognizer
+        from presidio_analyzer.predefined_recognizers import (
+            IbanRecognizer,
+            PhoneRecognizer,
+            SpacyRecognizer,
+        )
 
         self.engine = analyzer(model)
         self.entities = list(entities)
@@ -145,6 +164,12 @@ class Scanner:
                     (regex.compile(pattern.regex, flags=flags), pattern.score)
                     for pattern in patterns
                 ]
+        # where each pattern can match; Presidio's IBAN recognizer finds nothing where its
+        # pattern does not match, so it is skipped on texts without a window of it
+        self._windows: dict[str, list[Window | None]] = {}
+        for r in self.direct:
+            if r.id in self._patterns or type(r).analyze is IbanRecognizer.analyze:
+                self._windows[r.id] = [window_for(p.regex) for p in r.patterns]
 
     def scan(self, text: str) -> list[Finding]:
         """The findings analyze() returns, best first (score, then length).
@@ -162,14 +187,50 @@ class Scanner:
         )
         return _best_first((r.start, r.end, r.entity_type, r.score) for r in results)
 
+    def scan_many(self, texts: Sequence[str]) -> list[list[Finding]]:
+        """scan() of each text, the regexes' windows found for all texts at once."""
+        if not self.fast:
+            return [self.scan(text) for text in texts]
+        lengths = np.fromiter((len(t) + 1 for t in texts), np.int64, len(texts))
+        starts = np.concatenate(([0], np.cumsum(lengths)[:-1])).astype(np.int64)
+        joined = SEPARATOR.join(texts)
+        # window regex -> text number -> its windows there (patterns may share a window)
+        per_regex = {
+            w.regex.pattern: w.find(joined, starts)
+            for windows in self._windows.values()
+            for w in windows
+            if w is not None
+        }
+        # recognizer id -> per pattern: text number -> windows (None: no window regex)
+        found_windows = {
+            rid: [None if w is None else per_regex[w.regex.pattern] for w in windows]
+            for rid, windows in self._windows.items()
+        }
+        out: list[list[Finding]] = []
+        for i, text in enumerate(texts):
+            if not text.strip():
+                out.append([])
+                continue
+            windows = {
+                rid: [None if per_text is None else per_text.get(i, []) for per_text in patterns]
+                for rid, patterns in found_windows.items()
+            }
+            found = self._direct(text, windows)
+            out.append(self.scan(text) if found is None else found)
+        return out
+
     def _ceiling(self, score: float, recognizer_id: str) -> float:
         """The highest score the context enhancement can give (same arithmetic as Presidio)."""
         if not self._boosted[recognizer_id]:
             return score
         return min(max(score + self._factor, self._floor), 1.0)
 
-    def _direct(self, text: str) -> list[Finding] | None:
-        """The findings without spaCy, or None when context could change them."""
+    def _direct(self, text: str, windows: dict[str, Windows] | None = None) -> list[Finding] | None:
+        """The findings without spaCy, or None when context could change them.
+
+        With `windows` (scan_many), the patterns are tried only in them and phone candidates
+        decided once for all regions; without, as Presidio runs them (the reference).
+        """
         ceilings: dict[Finding, float] = {}
         digits = _DIGIT.search(text) is not None
         for recognizer in self.direct:
@@ -178,12 +239,28 @@ class Scanner:
                     continue
                 kind, score = recognizer.supported_entities[0], recognizer.SCORE
                 regions = tuple(recognizer.supported_regions)
+                spans = phone_spans if windows is None else phone_spans_once
                 found = [
                     (start, end, kind, score)
-                    for start, end in phone_spans(text, regions, recognizer.leniency)
+                    for start, end in spans(text, regions, recognizer.leniency)
                 ]
             elif recognizer.id in self._patterns:
-                found = _pattern_findings(recognizer, self._patterns[recognizer.id], text)
+                found = _pattern_findings(
+                    recognizer,
+                    self._patterns[recognizer.id],
+                    text,
+                    None
+                    if windows is None
+                    else list(
+                        zip(self._windows[recognizer.id], windows[recognizer.id], strict=True)
+                    ),
+                )
+            elif (
+                windows is not None
+                and recognizer.id in windows
+                and not any(w is None or w for w in windows[recognizer.id])
+            ):
+                continue  # no window of any of its patterns: no match, no finding
             else:
                 found = [
                     (r.start, r.end, r.entity_type, r.score)
@@ -216,17 +293,30 @@ class Scanner:
 
 
 def _pattern_findings(
-    recognizer: Any, patterns: list[tuple[Any, float]], text: str
+    recognizer: Any,
+    patterns: list[tuple[Any, float]],
+    text: str,
+    windows: list[tuple[Window | None, list[tuple[int, int]] | None]] | None = None,
 ) -> list[Finding]:
-    """PatternRecognizer.analyze(): each regex match, scored by the pattern or its validation."""
+    """PatternRecognizer.analyze(): each regex match, scored by the pattern or its validation.
+
+    With `windows`, each pattern that has them is tried only there (same matches).
+    """
     from presidio_analyzer.pattern_recognizer import REGEX_TIMEOUT_SECONDS
 
     kind = recognizer.supported_entities[0]
     found = []
-    for compiled, pattern_score in patterns:
+    for i, (compiled, pattern_score) in enumerate(patterns):
+        window, where = (None, None) if windows is None else windows[i]
+        if window is not None and not where:
+            continue
+        spans = (
+            (m.span() for m in compiled.finditer(text, timeout=REGEX_TIMEOUT_SECONDS))
+            if window is None or where is None
+            else windowed_spans(compiled, window, text, where, REGEX_TIMEOUT_SECONDS)
+        )
         try:
-            for match in compiled.finditer(text, timeout=REGEX_TIMEOUT_SECONDS):
-                start, end = match.span()
+            for start, end in spans:
                 if start == end:
                     continue
                 score = pattern_score
