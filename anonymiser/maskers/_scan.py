@@ -40,8 +40,9 @@ __all__ = ["Finding", "Scanner", "analyzer", "scanner", "winners"]
 Finding = tuple[int, int, str, float]
 # every candidate python-phonenumbers tries holds a digit: a text without one has no phone
 _DIGIT = re.compile(r"\d")
-# per pattern of a recognizer, the windows where it can match in one text (None: anywhere)
-Windows = list[list[tuple[int, int]] | None]
+# per pattern of a recognizer, its window and the windows of one text where it can match
+# (None: anywhere, the pattern has no window)
+PatternWindows = list[tuple[Any, list[tuple[int, int]] | None]]
 
 
 @functools.lru_cache(maxsize=4)
@@ -138,6 +139,7 @@ class Scanner:
         recognizers = self.engine.registry.get_recognizers(language="en", entities=self.entities)
         pipeline = self.engine.nlp_engine.nlp["en"]
         self.direct = [r for r in recognizers if not isinstance(r, SpacyRecognizer)]
+        self._ids = [(r, r.id) for r in self.direct]  # id is a property: read once
         # without pipeline components spaCy finds no entities and only feeds the enhancement
         self.fast = not pipeline.pipe_names and all(
             isinstance(r, PatternRecognizer | PhoneRecognizer)
@@ -201,22 +203,32 @@ class Scanner:
             for w in windows
             if w is not None
         }
-        # recognizer id -> per pattern: text number -> windows (None: no window regex)
-        found_windows = {
-            rid: [None if w is None else per_regex[w.regex.pattern] for w in windows]
-            for rid, windows in self._windows.items()
-        }
+        # recognizer id -> (per pattern: its window and text number -> windows, the texts
+        # with a window of any pattern or None when a pattern has no window regex)
+        found: dict[str, tuple[list[tuple[Window | None, Any]], set[int] | None]] = {}
+        for rid, windows in self._windows.items():
+            pattern_windows = [
+                (w, None if w is None else per_regex[w.regex.pattern]) for w in windows
+            ]
+            texts_with: set[int] | None = None
+            if all(w is not None for w in windows):
+                texts_with = set().union(*(per for _, per in pattern_windows if per is not None))
+            found[rid] = (pattern_windows, texts_with)
         out: list[list[Finding]] = []
         for i, text in enumerate(texts):
             if not text.strip():
                 out.append([])
                 continue
-            windows = {
-                rid: [None if per_text is None else per_text.get(i, []) for per_text in patterns]
-                for rid, patterns in found_windows.items()
-            }
-            found = self._direct(text, windows)
-            out.append(self.scan(text) if found is None else found)
+            in_text: dict[str, PatternWindows | None] = {}
+            for rid, (pattern_windows, texts_with) in found.items():
+                if texts_with is not None and i not in texts_with:
+                    in_text[rid] = None  # no window of any of its patterns: no match
+                else:
+                    in_text[rid] = [
+                        (w, None if per is None else per.get(i, [])) for w, per in pattern_windows
+                    ]
+            findings = self._direct(text, in_text)
+            out.append(self.scan(text) if findings is None else findings)
         return out
 
     def _ceiling(self, score: float, recognizer_id: str) -> float:
@@ -225,16 +237,25 @@ class Scanner:
             return score
         return min(max(score + self._factor, self._floor), 1.0)
 
-    def _direct(self, text: str, windows: dict[str, Windows] | None = None) -> list[Finding] | None:
+    def _direct(
+        self, text: str, windows: dict[str, PatternWindows | None] | None = None
+    ) -> list[Finding] | None:
         """The findings without spaCy, or None when context could change them.
 
-        With `windows` (scan_many), the patterns are tried only in them and phone candidates
+        With `windows` (scan_many: a recognizer's windows in this text, None when it has
+        none of any pattern there), the patterns are tried only there and phone candidates
         decided once for all regions; without, as Presidio runs them (the reference).
         """
         ceilings: dict[Finding, float] = {}
         digits = _DIGIT.search(text) is not None
-        for recognizer in self.direct:
-            if recognizer.id in self._phones:
+        for recognizer, rid in self._ids:
+            if windows is not None and rid in windows:
+                where = windows[rid]
+                if where is None:
+                    continue  # no window of any of its patterns: no match, no finding
+            else:
+                where = None
+            if rid in self._phones:
                 if not digits:
                     continue
                 kind, score = recognizer.supported_entities[0], recognizer.SCORE
@@ -244,23 +265,8 @@ class Scanner:
                     (start, end, kind, score)
                     for start, end in spans(text, regions, recognizer.leniency)
                 ]
-            elif recognizer.id in self._patterns:
-                found = _pattern_findings(
-                    recognizer,
-                    self._patterns[recognizer.id],
-                    text,
-                    None
-                    if windows is None
-                    else list(
-                        zip(self._windows[recognizer.id], windows[recognizer.id], strict=True)
-                    ),
-                )
-            elif (
-                windows is not None
-                and recognizer.id in windows
-                and not any(w is None or w for w in windows[recognizer.id])
-            ):
-                continue  # no window of any of its patterns: no match, no finding
+            elif rid in self._patterns:
+                found = _pattern_findings(recognizer, self._patterns[rid], text, where)
             else:
                 found = [
                     (r.start, r.end, r.entity_type, r.score)
@@ -268,7 +274,7 @@ class Scanner:
                 ]
             for key in found:
                 if key[3] > 0:
-                    ceiling = self._ceiling(key[3], recognizer.id)
+                    ceiling = self._ceiling(key[3], rid)
                     ceilings[key] = max(ceilings.get(key, 0.0), ceiling)
         kept = []
         for finding, ceiling in ceilings.items():
@@ -296,14 +302,12 @@ def _pattern_findings(
     recognizer: Any,
     patterns: list[tuple[Any, float]],
     text: str,
-    windows: list[tuple[Window | None, list[tuple[int, int]] | None]] | None = None,
+    windows: PatternWindows | None = None,
 ) -> list[Finding]:
     """PatternRecognizer.analyze(): each regex match, scored by the pattern or its validation.
 
     With `windows`, each pattern that has them is tried only there (same matches).
     """
-    from presidio_analyzer.pattern_recognizer import REGEX_TIMEOUT_SECONDS
-
     kind = recognizer.supported_entities[0]
     found = []
     for i, (compiled, pattern_score) in enumerate(patterns):
@@ -311,9 +315,9 @@ def _pattern_findings(
         if window is not None and not where:
             continue
         spans = (
-            (m.span() for m in compiled.finditer(text, timeout=REGEX_TIMEOUT_SECONDS))
+            (m.span() for m in compiled.finditer(text, timeout=_regex_timeout()))
             if window is None or where is None
-            else windowed_spans(compiled, window, text, where, REGEX_TIMEOUT_SECONDS)
+            else windowed_spans(compiled, window, text, where, _regex_timeout())
         )
         try:
             for start, end in spans:
@@ -330,6 +334,14 @@ def _pattern_findings(
         except TimeoutError:  # as Presidio: a pattern that runs away is skipped
             continue
     return found
+
+
+@functools.cache
+def _regex_timeout() -> float:
+    """Presidio's time limit for one regex over one text."""
+    from presidio_analyzer.pattern_recognizer import REGEX_TIMEOUT_SECONDS
+
+    return float(REGEX_TIMEOUT_SECONDS)
 
 
 def _settled(a: float, a_top: float, b: float, b_top: float) -> bool:

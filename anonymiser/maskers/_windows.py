@@ -36,6 +36,7 @@ has no window and keeps the plain finditer().
 from __future__ import annotations
 
 import hashlib
+import itertools
 import re
 from collections.abc import Iterator, Sequence
 from typing import Any
@@ -140,19 +141,24 @@ def window_for(pattern: str) -> Window | None:
 
 
 def windows_per_text(
-    window: Any, joined: str, starts: np.ndarray
+    window: re.Pattern[str], joined: str, starts: np.ndarray
 ) -> dict[int, list[tuple[int, int]]]:
     """Text number -> its windows (offsets in that text), from the texts joined by SEPARATOR
     (text i starts at starts[i] of `joined`)."""
-    spans = np.array([m.span() for m in window.finditer(joined)], dtype=np.int64)
-    out: dict[int, list[tuple[int, int]]] = {}
-    if not len(spans):
-        return out
+    flat = np.fromiter(
+        itertools.chain.from_iterable(m.span() for m in window.finditer(joined)), np.int64
+    )
+    if not len(flat):
+        return {}
+    spans = flat.reshape(-1, 2)
     texts = np.searchsorted(starts, spans[:, 0], side="right") - 1
     local = spans - starts[texts][:, None]
-    for i, (a, b) in zip(texts.tolist(), local.tolist(), strict=True):
-        out.setdefault(i, []).append((a, b))
-    return out
+    pairs = list(zip(local[:, 0].tolist(), local[:, 1].tolist(), strict=True))
+    # windows come in text order: one slice of them per text
+    cuts = (np.flatnonzero(np.diff(texts)) + 1).tolist()
+    bounds = [0, *cuts, len(pairs)]
+    firsts = texts[[0, *cuts]].tolist()
+    return {i: pairs[a:b] for i, a, b in zip(firsts, bounds, bounds[1:], strict=False)}
 
 
 def windowed_spans(
