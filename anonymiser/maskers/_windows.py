@@ -11,6 +11,8 @@ regex such that every match of the pattern starts inside a match of the window r
 - a maximal run of the characters a match begins with, when every match holds one of some
   character before leaving that run (an email's "@", a host name's "."): found once from
   its start (a lookbehind rejects its other positions) rather than from each.
+- either of these for a later part of every match, when that part starts at most a few
+  characters in (a postcode's first digit): the windows then start that much earlier.
 
 So no match starts between the end of the last match and the next window, and searching from
 each window's start (or that end) finds exactly what finditer() finds, the text between
@@ -76,15 +78,19 @@ _WINDOWS = {
     "1f98697e78e08d67": f"{_L}{{2}}[0-9]{{2}}(?:[ -]?[A-Za-z0-9{_WIDE}]{{4}}){{2}}",
     # NINO (medium): two letters, then digits in pairs and a letter
     "21f524c59171e715": f"{_L}{_L} ?[0-9]{{2}} ?[0-9]{{2}} ?[0-9]{{2}} ?{_L}",
-    # UK Postcode: GIR 0AA, or its alternatives' letters and digits in their order
-    "a1d8d743f35dd6a0": f"{_L}{{3}}{_WS}?0{_L}{{2}}"
-    f"|{_L}{_L}?[0-9][A-Za-z0-9{_WIDE}]?{_WS}?[0-9]{_L}{{2}}",
+    # UK Postcode, from its first digit on (see _BACK): "0AA" of GIR 0AA, or the rest of
+    # its alternatives' letters and digits in their order
+    "a1d8d743f35dd6a0": f"0{_L}{{2}}|[0-9][A-Za-z0-9{_WIDE}]?{_WS}?[0-9]{_L}{{2}}",
     # NHS (medium): the pattern without its assertions
     "d813b701023b5188": "[0-9]{3}[- ]?[0-9]{3}[- ]?[0-9]{4}",
     # All Credit Cards (weak): the pattern without its assertions
     "f619fa242c932c37": f"(?:[1346]{_D}{{3}}|5[0-5]{_D}{{2}})"
     f"[- ]?{_D}{{3,4}}[- ]?{_D}{{3,4}}[- ]?{_D}{{3,5}}",
 }
+# patterns whose windows match up to this many characters after where a match starts (a
+# window regex starting with a digit is much cheaper than one starting with a letter): the
+# windows are taken as starting that much earlier
+_BACK = {"a1d8d743f35dd6a0": 4}  # postcode: its first digit is 1 to 4 characters in
 # patterns whose matches in a run of their window depend on that run alone, unless the run is
 # followed by this character; and that fail for the rest of an ASCII run up to this long
 # once they fail at one of its positions
@@ -101,8 +107,9 @@ class Window:
     """The window regex of one Presidio pattern, and its matches per run when they are
     the run's own."""
 
-    def __init__(self, regex: str, run_bound: tuple[str, int] | None) -> None:
+    def __init__(self, regex: str, run_bound: tuple[str, int] | None, back: int = 0) -> None:
         self.regex = re.compile(regex)
+        self.back = back
         self.holds = _HOLDS.get(regex)
         self.run_bound: str | None = run_bound[0] if run_bound else None
         self.run_stops = run_bound[1] if run_bound else 0
@@ -112,7 +119,7 @@ class Window:
         """windows_per_text() of this window."""
         if self.holds is not None and not any(c in joined for c in self.holds):
             return {}
-        return windows_per_text(self.regex, joined, starts)
+        return windows_per_text(self.regex, joined, starts, self.back)
 
     def run_spans(self, compiled: Any, run: str, timeout: float) -> list[tuple[int, int]]:
         """compiled.finditer(run)'s spans, remembered."""
@@ -137,14 +144,17 @@ def window_for(pattern: str) -> Window | None:
     """The window of a Presidio pattern regex, or None when it has none."""
     digest = hashlib.sha256(pattern.encode()).hexdigest()[:16]
     window = _WINDOWS.get(digest)
-    return None if window is None else Window(window, _RUN_BOUND.get(digest))
+    if window is None:
+        return None
+    return Window(window, _RUN_BOUND.get(digest), _BACK.get(digest, 0))
 
 
 def windows_per_text(
-    window: re.Pattern[str], joined: str, starts: np.ndarray
+    window: re.Pattern[str], joined: str, starts: np.ndarray, back: int = 0
 ) -> dict[int, list[tuple[int, int]]]:
     """Text number -> its windows (offsets in that text), from the texts joined by SEPARATOR
-    (text i starts at starts[i] of `joined`)."""
+    (text i starts at starts[i] of `joined`), each starting `back` characters earlier (not
+    before its text)."""
     flat = np.fromiter(
         itertools.chain.from_iterable(m.span() for m in window.finditer(joined)), np.int64
     )
@@ -153,6 +163,8 @@ def windows_per_text(
     spans = flat.reshape(-1, 2)
     texts = np.searchsorted(starts, spans[:, 0], side="right") - 1
     local = spans - starts[texts][:, None]
+    if back:
+        local[:, 0] = np.maximum(local[:, 0] - back, 0)
     pairs = list(zip(local[:, 0].tolist(), local[:, 1].tolist(), strict=True))
     # windows come in text order: one slice of them per text
     cuts = (np.flatnonzero(np.diff(texts)) + 1).tolist()
@@ -182,10 +194,12 @@ def windowed_spans(
                 yield start + a, start + b
                 position = start + b
             continue
-        match = compiled.search(text, max(start, position), timeout=timeout)
-        if match is None:
-            return
-        if match.end() == match.start():
-            raise ValueError(f"pattern {compiled.pattern[:40]!r} matched an empty string")
-        yield match.span()
-        position = match.end()
+        # the window may hold several matches: search again from the end of each
+        while end > position:
+            match = compiled.search(text, max(start, position), timeout=timeout)
+            if match is None:
+                return
+            if match.end() == match.start():
+                raise ValueError(f"pattern {compiled.pattern[:40]!r} matched an empty string")
+            yield match.span()
+            position = match.end()
