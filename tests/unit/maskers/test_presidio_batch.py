@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import random
 
+import numpy as np
 import pytest
+import regex
 
 from anonymiser.maskers import _phone
 from anonymiser.maskers._phone import phone_spans, phone_spans_once
 from anonymiser.maskers._scan import Scanner, scanner
+from anonymiser.maskers._windows import SEPARATOR, window_for, windowed_spans
 from anonymiser.maskers.presidio import DEFAULT_ENTITIES, KnownValues
 from tests.unit.maskers.conftest import ctx, run
 
@@ -31,7 +34,8 @@ PII = [
     "gir0aa", "W1A\u00a00AX", "GB82 WEST 1234 5698 7654 32", "DE89370400440532013000",
     "4111 1111 1111 1111", "5500-0000-0000-0004", "378282246310005", "1234567890123",
     "943 476 5919", "9434765919", "192.168.0.1", "10.0.0.1/24", "fe80::1ff:fe23:4567:890a",
-    "::1", "::ffff:10.0.0.1", "2001:db8::/32", "::",
+    "::1", "::ffff:10.0.0.1", "2001:db8::/32", "::", "64:ff9b::192.0.2.33",
+    "2001:db8:122:344::192.0.2.33", "FE80::0202:B3FF:FE1E:8329", "1.2.3.4.5",
 ]  # fmt: skip
 WORDS = [
     "Spoke", "to", "Jane", "Smith", "JANE  smith", "on", "about", "deferral;", "confirm",
@@ -59,7 +63,29 @@ def tricky_texts(count: int, seed: int) -> list[str]:
     return texts
 
 
-@pytest.mark.parametrize("threshold", [0.35, 0.6])
+def test_every_pattern_matches_the_same_from_its_windows() -> None:
+    scan = scanner(None, DEFAULT_ENTITIES, 0.35)
+    texts = tricky_texts(3000, seed=5)
+    joined = SEPARATOR.join(texts)
+    starts = np.cumsum([0] + [len(t) + 1 for t in texts[:-1]])
+    checked = 0
+    for recognizer in scan.direct:
+        patterns = [p for p in getattr(recognizer, "patterns", []) or []]
+        for pattern in patterns:
+            window = window_for(pattern.regex)
+            assert window is not None, f"{pattern.name}: no window (a new Presidio regex?)"
+            compiled = regex.compile(pattern.regex, flags=recognizer.global_regex_flags)
+            found = window.find(joined, starts)
+            for i, text in enumerate(texts):
+                expected = [m.span() for m in compiled.finditer(text)]
+                assert list(windowed_spans(compiled, window, text, found.get(i, []), 60)) == (
+                    expected
+                ), (pattern.name, text)
+                checked += bool(expected)
+    assert checked > 3000
+
+
+@pytest.mark.parametrize("threshold", [0.05, 0.35, 0.6])
 def test_scan_many_finds_what_scan_finds_text_by_text(threshold: float) -> None:
     scan = Scanner(None, DEFAULT_ENTITIES, threshold)
     texts = tricky_texts(3000, seed=int(threshold * 100))
