@@ -185,10 +185,10 @@ class KnownValues:
             last = np.fromiter((e for e, _ in hits), np.int64, len(hits))
             where = np.searchsorted(ends, last, "right")
             offset = np.concatenate(([0], ends))[where]
-            for i, end, value in zip(
+            for i, end, (_, value) in zip(
                 where.tolist(), (last - offset + 1).tolist(), hits, strict=True
             ):
-                found[i].setdefault(end - len(value[1]), {})[end] = value[1]
+                found[i].setdefault(end - len(value), {})[end] = value
         out: list[list[tuple[int, int, str | None, str]]] = []
         for text, fold, normal, at in zip(texts, folded, normals, found, strict=True):
             if not at:
