@@ -6,6 +6,15 @@ Presidio cost. The same numbers recur across the notes of a column (a person's p
 each of their notes), so the outcome of each candidate is remembered, keyed by everything the
 matcher reads to decide it: the region, the leniency, the candidate, the character before it
 and the three after it (the time-stamp check reads ":mm").
+
+phone_spans_once() gives the same spans with one pass over the text instead of one per
+region. The matcher's search for candidates does not depend on the region: each region's
+matcher tries the same candidates in the same order as long as every candidate it accepts is
+the whole candidate (after an inner match a matcher resumes inside the candidate). So each
+candidate is decided for all regions at once, and remembered: when deciding it never read the
+region (the matcher rejects most candidates, such as the digits of an email address or an NI
+number, before parsing), one region's answer is every region's. A text where some region
+finds a number inside a candidate goes through the per-region matchers.
 """
 
 from __future__ import annotations
@@ -14,13 +23,22 @@ from typing import Any
 
 from phonenumbers import PhoneNumberMatch, PhoneNumberMatcher
 
-__all__ = ["phone_spans"]
+# the matcher's own candidate search (its stubs do not declare the second pattern)
+from phonenumbers.phonenumbermatcher import (  # type: ignore[attr-defined]
+    _PATTERN,
+    _SECOND_NUMBER_START_PATTERN,
+)
+
+__all__ = ["phone_spans", "phone_spans_once"]
 
 # the matcher gives up after max_tries failed candidates; a remembered candidate does not
 # count, so only texts too short to reach that limit (65535) use the memory
 _MEMO_TEXT = 2000
 _MEMO_SIZE = 100_000  # entries (~200 bytes each): the memory stays bounded
 _memo: dict[tuple[str | None, int, str, str, str], tuple[int, str, Any] | None] = {}
+# (regions, leniency, candidate, char before, 3 after) -> some region accepts the whole
+# candidate (True), none accepts any of it (False), or one finds a number inside it (None)
+_every_region: dict[tuple[tuple[str, ...], int, str, str, str], bool | None] = {}
 
 
 class _MemoMatcher(PhoneNumberMatcher):
@@ -47,6 +65,70 @@ class _MemoMatcher(PhoneNumberMatcher):
                 _memo.clear()
             _memo[key] = found
         return None if found is None else PhoneNumberMatch(offset + found[0], found[1], found[2])
+
+
+class _RegionProbe(PhoneNumberMatcher):
+    """A matcher that notes whether it read its region (it does only to parse a number)."""
+
+    region_read = False
+
+    @property
+    def preferred_region(self) -> str:
+        self.region_read = True
+        return self._region
+
+    @preferred_region.setter
+    def preferred_region(self, region: str) -> None:
+        self._region = region
+
+
+def _whole_in_some_region(
+    text: str, start: int, candidate: str, regions: tuple[str, ...], leniency: int
+) -> bool | None:
+    """Whether some region's matcher accepts the whole candidate at `start`; None when one
+    finds a number inside it instead."""
+    end = start + len(candidate)
+    key = (regions, leniency, candidate, text[start - 1] if start else "", text[end : end + 3])
+    if key in _every_region:
+        return _every_region[key]
+    probe = _RegionProbe(text, regions[0], leniency=leniency)
+    match = probe._extract_match(candidate, start)
+    outcomes = [match]
+    if probe.region_read:
+        outcomes += [
+            _MemoMatcher(text, region, leniency=leniency)._extract_match(candidate, start)
+            for region in regions[1:]
+        ]
+    spans = {(m.start, m.end) for m in outcomes if m is not None}
+    found = None if spans - {(start, end)} else bool(spans)
+    if len(_every_region) >= _MEMO_SIZE:
+        _every_region.clear()
+    _every_region[key] = found
+    return found
+
+
+def phone_spans_once(text: str, regions: tuple[str, ...], leniency: int) -> set[tuple[int, int]]:
+    """phone_spans(), each candidate number decided once for all regions."""
+    if len(text) > _MEMO_TEXT or not regions:
+        return phone_spans(text, regions, leniency)
+    spans: set[tuple[int, int]] = set()
+    match = _PATTERN.search(text)
+    # PhoneNumberMatcher._find with min_candidate_length 1, for all regions at once
+    while match is not None:
+        start = match.start()
+        candidate = match.group()
+        trailing = _SECOND_NUMBER_START_PATTERN.search(candidate)
+        if trailing:
+            candidate = candidate[: trailing.start()]
+        if not candidate:
+            return phone_spans(text, regions, leniency)
+        found = _whole_in_some_region(text, start, candidate, regions, leniency)
+        if found is None:
+            return phone_spans(text, regions, leniency)
+        if found:
+            spans.add((start, start + len(candidate)))
+        match = _PATTERN.search(text, start + len(candidate))
+    return spans
 
 
 def phone_spans(text: str, regions: tuple[str, ...], leniency: int) -> set[tuple[int, int]]:

@@ -9,6 +9,11 @@ nothing is boosted; and should a pipeline have lemmas, whenever every finding be
 threshold stays below it however it is boosted and, of overlapping findings, the winner is the
 same whether or not either is boosted. Any other text (and every text when an NER model runs)
 goes through analyze() itself.
+
+scan_many() gives scan()'s findings for many texts at once, faster: each pattern regex is
+tried only where it can match (anonymiser.maskers._windows) and each phone candidate is
+decided for all regions at once (anonymiser.maskers._phone). scan() stays the reference it
+is tested against.
 """
 
 from __future__ import annotations
@@ -19,7 +24,15 @@ import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from anonymiser.maskers._phone import phone_spans
+import numpy as np
+
+from anonymiser.maskers._phone import phone_spans, phone_spans_once
+from anonymiser.maskers._windows import (
+    SEPARATOR,
+    Window,
+    window_for,
+    windowed_spans,
+)
 
 __all__ = ["Finding", "Scanner", "analyzer", "scanner", "winners"]
 
@@ -27,6 +40,9 @@ __all__ = ["Finding", "Scanner", "analyzer", "scanner", "winners"]
 Finding = tuple[int, int, str, float]
 # every candidate python-phonenumbers tries holds a digit: a text without one has no phone
 _DIGIT = re.compile(r"\d")
+# per pattern of a recognizer, its window and the windows of one text where it can match
+# (None: anywhere, the pattern has no window)
+PatternWindows = list[tuple[Any, list[tuple[int, int]] | None]]
 
 
 @functools.lru_cache(maxsize=4)
@@ -111,7 +127,11 @@ class Scanner:
         import regex
         from presidio_analyzer import EntityRecognizer, PatternRecognizer
         from presidio_analyzer.context_aware_enhancers import LemmaContextAwareEnhancer
-        from presidio_analyzer.predefined_recognizers import PhoneRecognizer, SpacyRecognizer
+        from presidio_analyzer.predefined_recognizers import (
+            IbanRecognizer,
+            PhoneRecognizer,
+            SpacyRecognizer,
+        )
 
         self.engine = analyzer(model)
         self.entities = list(entities)
@@ -119,6 +139,7 @@ class Scanner:
         recognizers = self.engine.registry.get_recognizers(language="en", entities=self.entities)
         pipeline = self.engine.nlp_engine.nlp["en"]
         self.direct = [r for r in recognizers if not isinstance(r, SpacyRecognizer)]
+        self._ids = [(r, r.id) for r in self.direct]  # id is a property: read once
         # without pipeline components spaCy finds no entities and only feeds the enhancement
         self.fast = not pipeline.pipe_names and all(
             isinstance(r, PatternRecognizer | PhoneRecognizer)
@@ -145,6 +166,12 @@ class Scanner:
                     (regex.compile(pattern.regex, flags=flags), pattern.score)
                     for pattern in patterns
                 ]
+        # where each pattern can match; Presidio's IBAN recognizer finds nothing where its
+        # pattern does not match, so it is skipped on texts without a window of it
+        self._windows: dict[str, list[Window | None]] = {}
+        for r in self.direct:
+            if r.id in self._patterns or type(r).analyze is IbanRecognizer.analyze:
+                self._windows[r.id] = [window_for(p.regex) for p in r.patterns]
 
     def scan(self, text: str) -> list[Finding]:
         """The findings analyze() returns, best first (score, then length).
@@ -162,28 +189,84 @@ class Scanner:
         )
         return _best_first((r.start, r.end, r.entity_type, r.score) for r in results)
 
+    def scan_many(self, texts: Sequence[str]) -> list[list[Finding]]:
+        """scan() of each text, the regexes' windows found for all texts at once."""
+        if not self.fast:
+            return [self.scan(text) for text in texts]
+        lengths = np.fromiter((len(t) + 1 for t in texts), np.int64, len(texts))
+        starts = np.concatenate(([0], np.cumsum(lengths)[:-1])).astype(np.int64)
+        joined = SEPARATOR.join(texts)
+        # window regex -> text number -> its windows there (patterns may share a window)
+        per_regex = {
+            w.regex.pattern: w.find(joined, starts)
+            for windows in self._windows.values()
+            for w in windows
+            if w is not None
+        }
+        # recognizer id -> (per pattern: its window and text number -> windows, the texts
+        # with a window of any pattern or None when a pattern has no window regex)
+        found: dict[str, tuple[list[tuple[Window | None, Any]], set[int] | None]] = {}
+        for rid, windows in self._windows.items():
+            pattern_windows = [
+                (w, None if w is None else per_regex[w.regex.pattern]) for w in windows
+            ]
+            texts_with: set[int] | None = None
+            if all(w is not None for w in windows):
+                texts_with = set().union(*(per for _, per in pattern_windows if per is not None))
+            found[rid] = (pattern_windows, texts_with)
+        out: list[list[Finding]] = []
+        for i, text in enumerate(texts):
+            if not text.strip():
+                out.append([])
+                continue
+            in_text: dict[str, PatternWindows | None] = {}
+            for rid, (pattern_windows, texts_with) in found.items():
+                if texts_with is not None and i not in texts_with:
+                    in_text[rid] = None  # no window of any of its patterns: no match
+                else:
+                    in_text[rid] = [
+                        (w, None if per is None else per.get(i, [])) for w, per in pattern_windows
+                    ]
+            findings = self._direct(text, in_text)
+            out.append(self.scan(text) if findings is None else findings)
+        return out
+
     def _ceiling(self, score: float, recognizer_id: str) -> float:
         """The highest score the context enhancement can give (same arithmetic as Presidio)."""
         if not self._boosted[recognizer_id]:
             return score
         return min(max(score + self._factor, self._floor), 1.0)
 
-    def _direct(self, text: str) -> list[Finding] | None:
-        """The findings without spaCy, or None when context could change them."""
+    def _direct(
+        self, text: str, windows: dict[str, PatternWindows | None] | None = None
+    ) -> list[Finding] | None:
+        """The findings without spaCy, or None when context could change them.
+
+        With `windows` (scan_many: a recognizer's windows in this text, None when it has
+        none of any pattern there), the patterns are tried only there and phone candidates
+        decided once for all regions; without, as Presidio runs them (the reference).
+        """
         ceilings: dict[Finding, float] = {}
         digits = _DIGIT.search(text) is not None
-        for recognizer in self.direct:
-            if recognizer.id in self._phones:
+        for recognizer, rid in self._ids:
+            if windows is not None and rid in windows:
+                where = windows[rid]
+                if where is None:
+                    continue  # no window of any of its patterns: no match, no finding
+            else:
+                where = None
+            if rid in self._phones:
                 if not digits:
                     continue
                 kind, score = recognizer.supported_entities[0], recognizer.SCORE
                 regions = tuple(recognizer.supported_regions)
+                spans = phone_spans if windows is None else phone_spans_once
                 found = [
                     (start, end, kind, score)
-                    for start, end in phone_spans(text, regions, recognizer.leniency)
+                    for start, end in spans(text, regions, recognizer.leniency)
                 ]
-            elif recognizer.id in self._patterns:
-                found = _pattern_findings(recognizer, self._patterns[recognizer.id], text)
+            elif rid in self._patterns:
+                found = _pattern_findings(recognizer, self._patterns[rid], text, where)
             else:
                 found = [
                     (r.start, r.end, r.entity_type, r.score)
@@ -191,7 +274,7 @@ class Scanner:
                 ]
             for key in found:
                 if key[3] > 0:
-                    ceiling = self._ceiling(key[3], recognizer.id)
+                    ceiling = self._ceiling(key[3], rid)
                     ceilings[key] = max(ceilings.get(key, 0.0), ceiling)
         kept = []
         for finding, ceiling in ceilings.items():
@@ -216,17 +299,28 @@ class Scanner:
 
 
 def _pattern_findings(
-    recognizer: Any, patterns: list[tuple[Any, float]], text: str
+    recognizer: Any,
+    patterns: list[tuple[Any, float]],
+    text: str,
+    windows: PatternWindows | None = None,
 ) -> list[Finding]:
-    """PatternRecognizer.analyze(): each regex match, scored by the pattern or its validation."""
-    from presidio_analyzer.pattern_recognizer import REGEX_TIMEOUT_SECONDS
+    """PatternRecognizer.analyze(): each regex match, scored by the pattern or its validation.
 
+    With `windows`, each pattern that has them is tried only there (same matches).
+    """
     kind = recognizer.supported_entities[0]
     found = []
-    for compiled, pattern_score in patterns:
+    for i, (compiled, pattern_score) in enumerate(patterns):
+        window, where = (None, None) if windows is None else windows[i]
+        if window is not None and not where:
+            continue
+        spans = (
+            (m.span() for m in compiled.finditer(text, timeout=_regex_timeout()))
+            if window is None or where is None
+            else windowed_spans(compiled, window, text, where, _regex_timeout())
+        )
         try:
-            for match in compiled.finditer(text, timeout=REGEX_TIMEOUT_SECONDS):
-                start, end = match.span()
+            for start, end in spans:
                 if start == end:
                     continue
                 score = pattern_score
@@ -240,6 +334,14 @@ def _pattern_findings(
         except TimeoutError:  # as Presidio: a pattern that runs away is skipped
             continue
     return found
+
+
+@functools.cache
+def _regex_timeout() -> float:
+    """Presidio's time limit for one regex over one text."""
+    from presidio_analyzer.pattern_recognizer import REGEX_TIMEOUT_SECONDS
+
+    return float(REGEX_TIMEOUT_SECONDS)
 
 
 def _settled(a: float, a_top: float, b: float, b_top: float) -> bool:

@@ -11,9 +11,10 @@ in structured columns of the same snapshot, and get the same pseudonym as there.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Container, Mapping, Sequence
 from typing import Any, ClassVar
 
+import numpy as np
 import pyarrow as pa
 
 from anonymiser.maskers._scan import analyzer, scanner, winners
@@ -46,6 +47,7 @@ _FAKES: dict[str, tuple[str, dict[str, Any]]] = {
 }
 _WORD = re.compile(r"\w[\w@.+'\u2019-]*\w|\w")
 _LONGEST_KNOWN = 4  # words in the longest known value looked up (full names)
+_SEPARATOR = "\x00"
 
 
 @register
@@ -87,15 +89,16 @@ class Presidio(Strategy):
 
     def _scrub(self, unique: pa.Array, ctx: MaskContext) -> pa.Array:
         options = self.options
-        scan = scanner(options["model"], tuple(options["entities"]), options["threshold"]).scan
+        scan = scanner(options["model"], tuple(options["entities"]), options["threshold"])
         known = self._known_values(ctx.known)
         texts: list[str] = unique.to_pylist()
         spans_per_text: list[list[tuple[int, int, str | None, str]]] = []
         found: dict[str, set[str]] = {}
-        for text in texts:
-            spans = known.spans(text)
+        for text, spans, findings in zip(
+            texts, known.spans_many(texts), scan.scan_many(texts), strict=True
+        ):
             taken = [(start, end) for start, end, *_ in spans]
-            for start, end, kind, _ in winners(scan(text), taken):
+            for start, end, kind, _ in winners(findings, taken):
                 original = text[start:end]
                 spans.append((start, end, kind, original))
                 found.setdefault(kind, set()).add(original)
@@ -133,8 +136,9 @@ class Presidio(Strategy):
 class KnownValues:
     """Known original values (case and spacing aside) -> pseudonym, and where they occur in text.
 
-    One Aho-Corasick automaton over all known values tells, in one pass over a text, whether
-    any can occur in it; only then are its word sequences looked up.
+    One Aho-Corasick automaton over all known values tells, in one pass over a text, which
+    can occur in it; only then are its word sequences looked up, and only from words that
+    begin one of those values. spans_many() makes one pass over many texts.
     """
 
     def __init__(self, known: Mapping[str, Mapping[str, str]]) -> None:
@@ -150,28 +154,99 @@ class KnownValues:
         if self.lookup:
             self._automaton = ahocorasick.Automaton()
             for value in self.lookup:
-                self._automaton.add_word(value, None)
+                self._automaton.add_word(value, value)
             self._automaton.make_automaton()
+        # texts are joined by NUL to be searched at once: no known value may hold one
+        self._joinable = not any(_SEPARATOR in value for value in self.lookup)
 
     def spans(self, text: str) -> list[tuple[int, int, str | None, str]]:
         """Spans of `text` equal (case and spacing aside) to a known value, longest first."""
         # a known value in the text is a substring of the text's own normal form
         if self._automaton is None or next(self._automaton.iter(_normal(text)), None) is None:
             return []
+        return self._spans(text, self.lookup, None)
+
+    def spans_many(self, texts: Sequence[str]) -> list[list[tuple[int, int, str | None, str]]]:
+        """spans() of each text, the known values in them found in one pass over all texts.
+
+        Where a text's normal form is its case-folded self, character for character (single
+        spaces, case folding that keeps lengths), a word sequence's normal form is the same
+        stretch of it: a candidate is known exactly where a known value was found at its
+        start and end. Other texts look up the word sequences beginning like a value found.
+        """
+        if self._automaton is None or not self._joinable or not texts:
+            return [self.spans(text) for text in texts]
+        folded = [text.casefold() for text in texts]
+        normals = [" ".join(f.split()) for f in folded]
+        ends = np.cumsum(np.fromiter((len(n) + 1 for n in normals), np.int64, len(normals)))
+        hits = list(self._automaton.iter(_SEPARATOR.join(normals)))
+        found: list[dict[int, dict[int, str]]] = [{} for _ in texts]  # start -> end -> value
+        if hits:
+            last = np.fromiter((e for e, _ in hits), np.int64, len(hits))
+            where = np.searchsorted(ends, last, "right")
+            offset = np.concatenate(([0], ends))[where]
+            for i, end, (_, value) in zip(
+                where.tolist(), (last - offset + 1).tolist(), hits, strict=True
+            ):
+                found[i].setdefault(end - len(value), {})[end] = value
+        out: list[list[tuple[int, int, str | None, str]]] = []
+        for text, fold, normal, at in zip(texts, folded, normals, found, strict=True):
+            if not at:
+                out.append([])
+            elif normal == fold and len(fold) == len(text):
+                out.append(_spans_at(text, at))
+            else:
+                values = {value for ends_at in at.values() for value in ends_at.values()}
+                out.append(self._spans(text, values, values))
+        return out
+
+    def _spans(
+        self, text: str, values: Container[str], starts: Collection[str] | None
+    ) -> list[tuple[int, int, str | None, str]]:
+        """The word sequences of `text` whose normal form is one of `values`; with `starts`,
+        only those beginning a word with which one of `starts` begins."""
         words = list(_WORD.finditer(text))
         spans: list[tuple[int, int, str | None, str]] = []
         i = 0
         while i < len(words):
+            # a candidate's normal form begins with its first word, case-folded
+            if starts is not None:
+                first = words[i].group().casefold()
+                if not any(value.startswith(first) for value in starts):
+                    i += 1
+                    continue
             for n in range(min(_LONGEST_KNOWN, len(words) - i), 0, -1):
                 start, end = words[i].start(), words[i + n - 1].end()
                 candidate = _normal(text[start:end])
-                if candidate in self.lookup:
+                if candidate in values:
                     spans.append((start, end, None, candidate))
                     i += n
                     break
             else:
                 i += 1
         return spans
+
+
+def _spans_at(text: str, at: dict[int, dict[int, str]]) -> list[tuple[int, int, str | None, str]]:
+    """KnownValues._spans() of a text that is its own normal form (case aside), given the
+    known values found in it: start -> end -> value."""
+    words = [m.span() for m in _WORD.finditer(text)]
+    spans: list[tuple[int, int, str | None, str]] = []
+    i = 0
+    while i < len(words):
+        ends = at.get(words[i][0])
+        if ends is not None:
+            for n in range(min(_LONGEST_KNOWN, len(words) - i), 0, -1):
+                end = words[i + n - 1][1]
+                if end in ends:
+                    spans.append((words[i][0], end, None, ends[end]))
+                    i += n
+                    break
+            else:
+                i += 1
+        else:
+            i += 1
+    return spans
 
 
 def _normal(text: str) -> str:

@@ -37,12 +37,13 @@ def residual_findings(
     pairs: list[tuple[str, str]], entities: list[str], threshold: float, model: str | None = None
 ) -> dict[str, int]:
     """Findings per entity type in the masked texts whose text is also in the original row."""
-    scan = scanner(model, tuple(entities), threshold).scan
+    scan = scanner(model, tuple(entities), threshold)
     found: dict[str, int] = {}
-    for original, masked in pairs:
+    findings = scan.scan_many([masked for _, masked in pairs])
+    for (original, masked), in_masked in zip(pairs, findings, strict=True):
         # as the mask stage does: the best finding of overlapping ones wins (a URL inside
         # an email address is part of that address)
-        for start, end, kind, _ in winners(scan(masked), []):
+        for start, end, kind, _ in winners(in_masked, []):
             if masked[start:end].casefold() in original.casefold():
                 found[kind] = found.get(kind, 0) + 1
     return found

@@ -1,0 +1,205 @@
+"""Where Presidio's pattern regexes can match, found for many texts at once; their matches there.
+
+Presidio's regexes are tried at every position of a text (the URL one, with its thousand
+top-level domains, costs ~50 us per 100 characters). Each known pattern has a *window*
+regex such that every match of the pattern starts inside a match of the window regex
+(finditer's, left to right). Two kinds of window give that:
+
+- a prefix every match of the pattern begins with, its zero-width assertions dropped and its
+  character classes widened: it matches wherever the pattern does, so scanning left to right
+  it either covers such a position or is tried at it and matches;
+- a maximal run of the characters a match begins with, when every match holds one of some
+  character before leaving that run (an email's "@", a host name's "."): found once from
+  its start (a lookbehind rejects its other positions) rather than from each.
+- either of these for a later part of every match, when that part starts at most a few
+  characters in (a postcode's first digit): the windows then start that much earlier.
+
+So no match starts between the end of the last match and the next window, and searching from
+each window's start (or that end) finds exactly what finditer() finds, the text between
+windows unread. Window regexes are stdlib `re`, without flags, several times faster than
+`regex` with Presidio's IGNORECASE; their classes are widened to cover what IGNORECASE and
+`regex`'s Unicode classes can match: every letter class takes all non-ASCII characters (a
+digit too), and runs are of everything but the characters a match cannot hold. Windows are found in
+one pass over all texts joined by NUL, which no window matches (nor does PostgreSQL text hold
+it), so none crosses texts.
+
+A host name without scheme (Presidio's "Non schema URL") has no lookbehind and cannot leave
+its run of host characters but through a following "/": its matches in a run not followed by
+"/" are those in the run alone, remembered per run ("mail.example.com" recurs). In an ASCII
+run of at most 253 characters, where it matches at one position it matches at the one
+before (that character joins the host part), so where it fails, it fails for the rest of
+the run: it is tried at the run's start and after each match only, not at every position
+(each try checks its thousand top-level domains at every dot).
+
+A pattern is recognised by a digest of its regex: a Presidio release that changes a regex
+has no window and keeps the plain finditer().
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import re
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import numpy as np
+
+__all__ = ["SEPARATOR", "Window", "window_for", "windowed_spans", "windows_per_text"]
+
+SEPARATOR = "\x00"
+_WIDE = "\x80-\U0010ffff"  # every non-ASCII character
+_L = f"[A-Za-z{_WIDE}]"  # a letter under IGNORECASE
+_D = f"[0-9{_WIDE}]"  # a Unicode digit
+_WS = f"[\t-\r\x1c-\x20{_WIDE}]"  # Unicode white space
+_NOT_EMAIL = "\\s@\x00"  # an email's local part holds no space, "@" or NUL
+_HOST = f"[A-Za-z0-9.\\-{_WIDE}]"  # the characters of a host name, digits after "www"
+_HEX = f"[0-9A-Fa-f:{_WIDE}]"  # of an IPv6 address
+# sha256(pattern regex)[:16] -> window regex
+_WINDOWS = {
+    # Email (Medium): the local part's run, then "@"
+    "004723abbb67ff6c": f"(?<![^{_NOT_EMAIL}])[^{_NOT_EMAIL}]+@",
+    # IPv4_mapped, IPv6_unspecified: "::"
+    "5def597d3b4dac73": "::",
+    "c696285024ae5b47": "::",
+    # IPv4_embedded, IPv6: a run of hexadecimal digits and colons, up to its last colon
+    "66197b1f8e63cd27": f"(?<!{_HEX}){_HEX}*:",
+    "c4f79b73053cd5f0": f"(?<!{_HEX}){_HEX}*:",
+    # IPv4: one to three digits and a dot
+    "ae1e66dfc54606cf": "[0-9]{1,3}\\.",
+    # Standard Url: the scheme
+    "422b91a465b6177e": f"{_L}{{4,5}}://",
+    # Non schema URL: a run of host characters holding a dot
+    "7405c3a8b8c39f4d": f"(?<!{_HOST}){_HOST}*\\.{_HOST}*",
+    # Quoted URLs: the quote
+    "473c5e6b40a31272": "[\"']",
+    "58b5bbbc4796bab1": "[\"']",
+    # IBAN Generic: country, check digits and two groups of four
+    "1f98697e78e08d67": f"{_L}{{2}}[0-9]{{2}}(?:[ -]?[A-Za-z0-9{_WIDE}]{{4}}){{2}}",
+    # NINO (medium): two letters, then digits in pairs and a letter
+    "21f524c59171e715": f"{_L}{_L} ?[0-9]{{2}} ?[0-9]{{2}} ?[0-9]{{2}} ?{_L}",
+    # UK Postcode, from its first digit on (see _BACK): "0AA" of GIR 0AA, or the rest of
+    # its alternatives' letters and digits in their order
+    "a1d8d743f35dd6a0": f"0{_L}{{2}}|[0-9][A-Za-z0-9{_WIDE}]?{_WS}?[0-9]{_L}{{2}}",
+    # NHS (medium): the pattern without its assertions
+    "d813b701023b5188": "[0-9]{3}[- ]?[0-9]{3}[- ]?[0-9]{4}",
+    # All Credit Cards (weak): the pattern without its assertions
+    "f619fa242c932c37": f"(?:[1346]{_D}{{3}}|5[0-5]{_D}{{2}})"
+    f"[- ]?{_D}{{3,4}}[- ]?{_D}{{3,4}}[- ]?{_D}{{3,5}}",
+}
+# patterns whose windows match up to this many characters after where a match starts (a
+# window regex starting with a digit is much cheaper than one starting with a letter): the
+# windows are taken as starting that much earlier
+_BACK = {"a1d8d743f35dd6a0": 4}  # postcode: its first digit is 1 to 4 characters in
+# patterns whose matches in a run of their window depend on that run alone, unless the run is
+# followed by this character; and that fail for the rest of an ASCII run up to this long
+# once they fail at one of its positions
+_RUN_BOUND = {"7405c3a8b8c39f4d": ("/", 253)}
+_RUN_MEMO_SIZE = 100_000
+# window regex -> characters one of which each of its matches holds (texts without any have
+# no window, found at memchr speed)
+_HOLDS = {"::": ":", "[\"']": "\"'", _WINDOWS["004723abbb67ff6c"]: "@",
+          _WINDOWS["66197b1f8e63cd27"]: ":", _WINDOWS["ae1e66dfc54606cf"]: ".",
+          _WINDOWS["422b91a465b6177e"]: ":", _WINDOWS["7405c3a8b8c39f4d"]: "."}  # fmt: skip
+
+
+class Window:
+    """The window regex of one Presidio pattern, and its matches per run when they are
+    the run's own."""
+
+    def __init__(self, regex: str, run_bound: tuple[str, int] | None, back: int = 0) -> None:
+        self.regex = re.compile(regex)
+        self.back = back
+        self.holds = _HOLDS.get(regex)
+        self.run_bound: str | None = run_bound[0] if run_bound else None
+        self.run_stops = run_bound[1] if run_bound else 0
+        self.runs: dict[str, list[tuple[int, int]]] = {}
+
+    def find(self, joined: str, starts: np.ndarray) -> dict[int, list[tuple[int, int]]]:
+        """windows_per_text() of this window."""
+        if self.holds is not None and not any(c in joined for c in self.holds):
+            return {}
+        return windows_per_text(self.regex, joined, starts, self.back)
+
+    def run_spans(self, compiled: Any, run: str, timeout: float) -> list[tuple[int, int]]:
+        """compiled.finditer(run)'s spans, remembered."""
+        spans = self.runs.get(run)
+        if spans is not None:
+            return spans
+        if run.isascii() and len(run) <= self.run_stops:
+            spans = []
+            match = compiled.match(run, 0, timeout=timeout)
+            while match is not None and match.end() > match.start():
+                spans.append(match.span())
+                match = compiled.match(run, match.end(), timeout=timeout)
+        else:
+            spans = [m.span() for m in compiled.finditer(run, timeout=timeout)]
+        if len(self.runs) >= _RUN_MEMO_SIZE:
+            self.runs.clear()
+        self.runs[run] = spans
+        return spans
+
+
+def window_for(pattern: str) -> Window | None:
+    """The window of a Presidio pattern regex, or None when it has none."""
+    digest = hashlib.sha256(pattern.encode()).hexdigest()[:16]
+    window = _WINDOWS.get(digest)
+    if window is None:
+        return None
+    return Window(window, _RUN_BOUND.get(digest), _BACK.get(digest, 0))
+
+
+def windows_per_text(
+    window: re.Pattern[str], joined: str, starts: np.ndarray, back: int = 0
+) -> dict[int, list[tuple[int, int]]]:
+    """Text number -> its windows (offsets in that text), from the texts joined by SEPARATOR
+    (text i starts at starts[i] of `joined`), each starting `back` characters earlier (not
+    before its text)."""
+    flat = np.fromiter(
+        itertools.chain.from_iterable(m.span() for m in window.finditer(joined)), np.int64
+    )
+    if not len(flat):
+        return {}
+    spans = flat.reshape(-1, 2)
+    texts = np.searchsorted(starts, spans[:, 0], side="right") - 1
+    local = spans - starts[texts][:, None]
+    if back:
+        local[:, 0] = np.maximum(local[:, 0] - back, 0)
+    pairs = list(zip(local[:, 0].tolist(), local[:, 1].tolist(), strict=True))
+    # windows come in text order: one slice of them per text
+    cuts = (np.flatnonzero(np.diff(texts)) + 1).tolist()
+    bounds = [0, *cuts, len(pairs)]
+    firsts = texts[[0, *cuts]].tolist()
+    return {i: pairs[a:b] for i, a, b in zip(firsts, bounds, bounds[1:], strict=False)}
+
+
+def windowed_spans(
+    compiled: Any, window: Window, text: str, windows: Sequence[tuple[int, int]], timeout: float
+) -> Iterator[tuple[int, int]]:
+    """The spans of compiled.finditer(text)'s matches, searched for from each window on.
+
+    An empty match (none of the windowed patterns has one) raises ValueError: finditer's
+    rule for the position after it is not reproduced here.
+    """
+    position = 0
+    for start, end in windows:
+        if end <= position:
+            continue
+        if (
+            window.run_bound is not None
+            and start >= position
+            and text[end : end + 1] != window.run_bound
+        ):
+            for a, b in window.run_spans(compiled, text[start:end], timeout):
+                yield start + a, start + b
+                position = start + b
+            continue
+        # the window may hold several matches: search again from the end of each
+        while end > position:
+            match = compiled.search(text, max(start, position), timeout=timeout)
+            if match is None:
+                return
+            if match.end() == match.start():
+                raise ValueError(f"pattern {compiled.pattern[:40]!r} matched an empty string")
+            yield match.span()
+            position = match.end()
