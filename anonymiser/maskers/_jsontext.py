@@ -36,7 +36,6 @@ _NOT_OBJECT = np.zeros(256, dtype=bool)
 _NOT_OBJECT[list(b'["-0123456789tfn')] = True
 _END_OF_NUMBER = np.zeros(256, dtype=bool)
 _END_OF_NUMBER[list(b",}] \t\r\n")] = True
-_NEEDS_ESCAPE = r'["\\\x00-\x1f]'
 
 
 def mask_at_key(
@@ -54,10 +53,13 @@ def mask_at_key(
     wanted = key.encode()
     if not len(data) or b'"' in wanted or b"\\" in wanted:
         return docs, every
-    quotes = real_quotes(data)
-    if ((np.searchsorted(quotes, ends) - np.searchsorted(quotes, starts)) % 2).any():
+    backslashes = np.flatnonzero(data == ord("\\"))
+    quotes = real_quotes(data, backslashes)
+    # quotes before each row boundary (offsets are back to back: one search serves both ends)
+    per_row = np.diff(np.searchsorted(quotes, offsets))
+    if (per_row % 2).any():
         return docs, every  # an unbalanced quote would flip what is quoted in later rows
-    brackets = np.flatnonzero(_BRACKETS[data])
+    brackets = _brackets(data)
     brackets = brackets[np.searchsorted(quotes, brackets) % 2 == 0]
     depth_after = np.cumsum(_BRACKETS[data[brackets]], dtype=np.int64)
 
@@ -72,22 +74,26 @@ def mask_at_key(
     slow = filled & (head != _OPEN_OBJECT) & ~_NOT_OBJECT[head]
     objects = filled & (head == _OPEN_OBJECT)
     opening, closing = quotes[0::2], quotes[1::2]
-    row = np.searchsorted(ends, opening, side="right")
-    backslashes = np.flatnonzero(data == ord("\\"))
+    row = np.repeat(np.arange(n), per_row // 2)  # the row of each string
 
     def escapes(first: np.ndarray, end: np.ndarray) -> np.ndarray:
+        if not len(backslashes):
+            return np.zeros(len(first), dtype=bool)
         return np.searchsorted(backslashes, end) > np.searchsorted(backslashes, first)
 
     escaped = escapes(opening, closing)
     after = data[np.minimum(closing + 1, len(data) - 1)]
-    top = objects[row] & (depth(opening) == 1)
+    # only a string followed by a colon (a key) or by something odd depends on its depth
+    odd = (after != ord(",")) & (after != ord("}"))
+    candidates = np.flatnonzero(objects[row] & odd)
+    top = np.zeros(len(opening), dtype=bool)
+    top[candidates[depth(opening[candidates]) == 1]] = True
     is_key = top & (after == _COLON)
-    slow[row[top & ~is_key & (after != ord(",")) & (after != ord("}"))]] = True
+    slow[row[top & ~is_key]] = True
     slow[row[is_key & escaped]] = True
-    named = is_key & (closing - opening - 1 == len(wanted))
+    found = np.flatnonzero(is_key & (closing - opening - 1 == len(wanted)))
     for at, byte in enumerate(wanted):
-        named[named] &= data[opening[named] + 1 + at] == byte
-    found = np.flatnonzero(named)
+        found = found[data[opening[found] + 1 + at] == byte]
     slow |= np.bincount(row[found], minlength=n) > 1
     value = closing[found] + 2
     value += data[np.minimum(value, len(data) - 1)] == _SPACE
@@ -101,16 +107,24 @@ def mask_at_key(
         flat = data[close] == _CLOSE_ARRAY  # no container inside
         slow[np.searchsorted(ends, arrays[~flat], side="right")] = True
         arrays, close = arrays[flat], close[flat]
-        # strings inside each array; anything but literals and commas outside them is slow
-        inside = _ranges(arrays + 1, close)
-        bare = inside[(np.searchsorted(quotes, inside) % 2 == 0) & ~_IN_STRING_ARRAY[data[inside]]]
-        bare = bare[~np.isin(bare, quotes)]
+        # strings inside each array (quote pairs between its brackets); anything but literals
+        # and commas between them is slow
+        first_quote = np.searchsorted(quotes, arrays)
+        last_quote = np.searchsorted(quotes, close)
+        inner = _ranges(first_quote, last_quote)
+        element = inner[0::2] // 2  # string numbers (a string is a pair of quotes)
+        # the gaps around them: array k's j-th string ends gap k + j and starts the next one
+        counts = (last_quote - first_quote) // 2
+        slot = np.arange(len(element)) + np.repeat(np.arange(len(arrays)), counts)
+        gap_first = np.empty(len(element) + len(arrays), dtype=np.int64)
+        gap_end = np.empty_like(gap_first)
+        gap_first[slot + 1], gap_end[slot] = closing[element] + 1, opening[element]
+        block = np.arange(len(arrays)) + np.cumsum(counts) - counts
+        gap_first[block], gap_end[block + counts] = arrays + 1, close
+        bare = _ranges(gap_first, gap_end)
+        bare = bare[~_IN_STRING_ARRAY[data[bare]]]
         slow[np.searchsorted(ends, bare, side="right")] = True
-        element = np.zeros(len(opening), dtype=bool)
-        if len(arrays):
-            k = np.searchsorted(arrays, opening) - 1
-            element = (k >= 0) & (opening < close[np.maximum(k, 0)])
-        slow[row[element & escaped]] = True
+        slow[row[element[escaped[element]]]] = True
         spans.append((opening[element], closing[element] + 1))
     else:
         strings = first == _QUOTE
@@ -120,8 +134,7 @@ def mask_at_key(
         slow[string_rows[escapes(value[strings], close)]] = True
         spans.append((value[strings], close + 1))
         numbers = value[(first == ord("-")) | _DIGIT[first]]
-        stops = np.flatnonzero(_END_OF_NUMBER[data])
-        stop = stops[np.searchsorted(stops, numbers)]
+        stop = _number_ends(data, numbers)
         slow[
             np.searchsorted(ends, numbers[~_plain_integers(data, numbers, stop)], side="right")
         ] = True
@@ -144,6 +157,24 @@ def mask_at_key(
     if docs.null_count:
         out = pc.if_else(docs.is_valid(), out, pa.nulls(n, pa.string()))
     return out.cast(docs.type), slow
+
+
+def _brackets(data: np.ndarray) -> np.ndarray:
+    """Positions of {, }, [ and ] (a table lookup of every byte costs 3x these comparisons)."""
+    folded = data | np.uint8(0x20)  # [ ] fold onto { }, and nothing else does
+    found: np.ndarray = np.flatnonzero((folded == _OPEN_OBJECT) | (folded == ord("}")))
+    return found
+
+
+def _number_ends(data: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """The first end-of-number byte at or after each start (a short walk, not a full scan)."""
+    stop = starts.copy()
+    going = np.arange(len(stop))
+    while len(going):
+        at = stop[going]
+        going = going[~_END_OF_NUMBER[data[np.minimum(at, len(data) - 1)]] & (at < len(data))]
+        stop[going] += 1
+    return stop
 
 
 def _ranges(first: np.ndarray, end: np.ndarray) -> np.ndarray:
@@ -169,9 +200,13 @@ def _plain_integers(data: np.ndarray, starts: np.ndarray, stops: np.ndarray) -> 
 def _json_strings(values: pa.Array) -> pa.Array:
     """Each value as a JSON string literal (as json.dumps(..., ensure_ascii=False)); null."""
     filled = pc.fill_null(values, "")
-    escape = pc.match_substring_regex(filled, _NEEDS_ESCAPE)
     out = pc.binary_join_element_wise('"', filled, '"', "")
-    if pc.any(escape).as_py():
+    offsets, data, _ = byte_view(filled)
+    data = data[int(offsets[0]) : int(offsets[-1])]
+    special = np.flatnonzero((data < 0x20) | (data == _QUOTE) | (data == ord("\\")))
+    if len(special):  # rare: a byte check of the whole buffer is cheaper than a regex per value
+        owner = np.searchsorted(offsets - offsets[0], special, side="right") - 1
+        escape = pa.array(np.bincount(owner, minlength=len(filled)) > 0)
         chosen = filled.filter(escape).to_pylist()
         dumped = pa.array([json.dumps(v, ensure_ascii=False) for v in chosen], pa.string())
         out = pc.replace_with_mask(out, escape, dumped)
