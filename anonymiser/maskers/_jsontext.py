@@ -11,7 +11,7 @@ reported back for the Python parser.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import pyarrow as pa
@@ -20,7 +20,7 @@ import pyarrow.compute as pc
 from anonymiser.maskers._splice import join_replaced, real_quotes, split_at
 from anonymiser.maskers.base import byte_view
 
-__all__ = ["mask_at_key"]
+__all__ = ["mask_at_key", "mask_at_keys"]
 
 _OPEN_OBJECT, _OPEN_ARRAY, _CLOSE_ARRAY, _QUOTE, _COLON, _SPACE = b'{[]": '
 _BRACKETS = np.zeros(256, dtype=np.int8)
@@ -38,11 +38,19 @@ _END_OF_NUMBER = np.zeros(256, dtype=bool)
 _END_OF_NUMBER[list(b",}] \t\r\n")] = True
 
 
-def mask_at_key(
-    docs: pa.Array, key: str, each: bool, mask: Callable[[pa.Array], pa.Array]
-) -> tuple[pa.Array, np.ndarray]:
+Mask = Callable[[pa.Array], pa.Array]
+
+
+def mask_at_key(docs: pa.Array, key: str, each: bool, mask: Mask) -> tuple[pa.Array, np.ndarray]:
     """`docs` with the scalars at `$.key` (or each element of `$.key[*]`) masked, and which
     documents the Python parser must redo instead."""
+    return mask_at_keys(docs, [(key, each, mask)])
+
+
+def mask_at_keys(
+    docs: pa.Array, paths: Sequence[tuple[str, bool, Mask]]
+) -> tuple[pa.Array, np.ndarray]:
+    """mask_at_key for several distinct keys, the documents read once for all of them."""
     offsets, data, valid = byte_view(docs)
     base = int(offsets[0])
     data = data[base : int(offsets[-1])]
@@ -50,9 +58,11 @@ def mask_at_key(
     starts, ends = offsets[:-1], offsets[1:]
     n = len(starts)
     every = np.ones(n, dtype=bool)
-    wanted = key.encode()
-    if not len(data) or b'"' in wanted or b"\\" in wanted:
+    wanted = [key.encode() for key, _, _ in paths]
+    if not len(data) or any(b'"' in key or b"\\" in key for key in wanted):
         return docs, every
+    if len(set(wanted)) < len(wanted):
+        raise ValueError("mask_at_keys needs distinct keys")
     backslashes = np.flatnonzero(data == ord("\\"))
     quotes = real_quotes(data, backslashes)
     # quotes before each row boundary (offsets are back to back: one search serves both ends)
@@ -91,71 +101,95 @@ def mask_at_key(
     is_key = top & (after == _COLON)
     slow[row[top & ~is_key]] = True
     slow[row[is_key & escaped]] = True
-    found = np.flatnonzero(is_key & (closing - opening - 1 == len(wanted)))
-    for at, byte in enumerate(wanted):
-        found = found[data[opening[found] + 1 + at] == byte]
-    slow |= np.bincount(row[found], minlength=n) > 1
-    value = closing[found] + 2
-    value += data[np.minimum(value, len(data) - 1)] == _SPACE
-    first = data[value]
-    slow[row[found][np.isin(first, list(b" \t\r\n{"))]] = True
     spans: list[tuple[np.ndarray, np.ndarray]] = []
-    if each:
-        arrays = value[first == _OPEN_ARRAY]
-        j = np.searchsorted(brackets, arrays) + 1
-        close = brackets[np.minimum(j, len(brackets) - 1)]
-        flat = data[close] == _CLOSE_ARRAY  # no container inside
-        slow[np.searchsorted(ends, arrays[~flat], side="right")] = True
-        arrays, close = arrays[flat], close[flat]
-        # strings inside each array (quote pairs between its brackets); anything but literals
-        # and commas between them is slow
-        first_quote = np.searchsorted(quotes, arrays)
-        last_quote = np.searchsorted(quotes, close)
-        inner = _ranges(first_quote, last_quote)
-        element = inner[0::2] // 2  # string numbers (a string is a pair of quotes)
-        # the gaps around them: array k's j-th string ends gap k + j and starts the next one
-        counts = (last_quote - first_quote) // 2
-        slot = np.arange(len(element)) + np.repeat(np.arange(len(arrays)), counts)
-        gap_first = np.empty(len(element) + len(arrays), dtype=np.int64)
-        gap_end = np.empty_like(gap_first)
-        gap_first[slot + 1], gap_end[slot] = closing[element] + 1, opening[element]
-        block = np.arange(len(arrays)) + np.cumsum(counts) - counts
-        gap_first[block], gap_end[block + counts] = arrays + 1, close
-        bare = _ranges(gap_first, gap_end)
-        bare = bare[~_IN_STRING_ARRAY[data[bare]]]
-        slow[np.searchsorted(ends, bare, side="right")] = True
-        slow[row[element[escaped[element]]]] = True
-        spans.append((opening[element], closing[element] + 1))
-    else:
-        strings = first == _QUOTE
-        index = np.searchsorted(quotes, value[strings])
-        close = quotes[np.minimum(index + 1, len(quotes) - 1)]
-        string_rows = row[found][strings]
-        slow[string_rows[escapes(value[strings], close)]] = True
-        spans.append((value[strings], close + 1))
-        numbers = value[(first == ord("-")) | _DIGIT[first]]
-        stop = _number_ends(data, numbers)
-        slow[
-            np.searchsorted(ends, numbers[~_plain_integers(data, numbers, stop)], side="right")
-        ] = True
-        spans.append((numbers, stop))
-        slow[row[found][first == _OPEN_ARRAY]] = True
+    for key, (_, each, _) in zip(wanted, paths, strict=True):
+        found = np.flatnonzero(is_key & (closing - opening - 1 == len(key)))
+        for at, byte in enumerate(key):
+            found = found[data[opening[found] + 1 + at] == byte]
+        slow |= np.bincount(row[found], minlength=n) > 1
+        value = closing[found] + 2
+        value += data[np.minimum(value, len(data) - 1)] == _SPACE
+        first = data[value]
+        slow[row[found][np.isin(first, list(b" \t\r\n{"))]] = True
+        if each:
+            arrays = value[first == _OPEN_ARRAY]
+            j = np.searchsorted(brackets, arrays) + 1
+            close = brackets[np.minimum(j, len(brackets) - 1)]
+            flat = data[close] == _CLOSE_ARRAY  # no container inside
+            slow[np.searchsorted(ends, arrays[~flat], side="right")] = True
+            arrays, close = arrays[flat], close[flat]
+            # strings inside each array (quote pairs between its brackets); anything but
+            # literals and commas between them is slow
+            first_quote = np.searchsorted(quotes, arrays)
+            last_quote = np.searchsorted(quotes, close)
+            inner = _ranges(first_quote, last_quote)
+            element = inner[0::2] // 2  # string numbers (a string is a pair of quotes)
+            # the gaps around them: array k's j-th string ends gap k + j and starts the next
+            counts = (last_quote - first_quote) // 2
+            slot = np.arange(len(element)) + np.repeat(np.arange(len(arrays)), counts)
+            gap_first = np.empty(len(element) + len(arrays), dtype=np.int64)
+            gap_end = np.empty_like(gap_first)
+            gap_first[slot + 1], gap_end[slot] = closing[element] + 1, opening[element]
+            block = np.arange(len(arrays)) + np.cumsum(counts) - counts
+            gap_first[block], gap_end[block + counts] = arrays + 1, close
+            bare = _ranges(gap_first, gap_end)
+            bare = bare[~_IN_STRING_ARRAY[data[bare]]]
+            slow[np.searchsorted(ends, bare, side="right")] = True
+            slow[row[element[escaped[element]]]] = True
+            spans.append((opening[element], closing[element] + 1))
+        else:
+            strings = first == _QUOTE
+            index = np.searchsorted(quotes, value[strings])
+            close = quotes[np.minimum(index + 1, len(quotes) - 1)]
+            string_rows = row[found][strings]
+            slow[string_rows[escapes(value[strings], close)]] = True
+            numbers = value[(first == ord("-")) | _DIGIT[first]]
+            stop = _number_ends(data, numbers)
+            plain = _plain_integers(data, numbers, stop)
+            slow[np.searchsorted(ends, numbers[~plain], side="right")] = True
+            slow[row[found][first == _OPEN_ARRAY]] = True
+            spans.append(
+                (np.concatenate((value[strings], numbers)), np.concatenate((close + 1, stop)))
+            )
+    return _splice_masked(docs, starts, ends, data, slow, spans, [m for _, _, m in paths])
+
+
+def _splice_masked(
+    docs: pa.Array,
+    starts: np.ndarray,
+    ends: np.ndarray,
+    data: np.ndarray,
+    slow: np.ndarray,
+    spans: list[tuple[np.ndarray, np.ndarray]],
+    masks: list[Mask],
+) -> tuple[pa.Array, np.ndarray]:
+    """The documents with each path's spans (outside slow rows) replaced by its mask's JSON."""
     first_byte = np.concatenate([s for s, _ in spans])
     end_byte = np.concatenate([e for _, e in spans])
+    path = np.repeat(np.arange(len(spans)), [len(s) for s, _ in spans])
     span_row = np.searchsorted(ends, first_byte, side="right")
     keep = ~slow[span_row]
-    first_byte, end_byte, span_row = first_byte[keep], end_byte[keep], span_row[keep]
-    if not len(first_byte):
+    if not keep.any():
         return docs, slow
-    order = np.argsort(first_byte, kind="stable")
-    first_byte, end_byte, span_row = first_byte[order], end_byte[order], span_row[order]
+    order = np.flatnonzero(keep)
+    order = order[np.argsort(first_byte[order], kind="stable")]
+    first_byte, end_byte, span_row, path = (
+        first_byte[order], end_byte[order], span_row[order], path[order]
+    )  # fmt: skip
     pieces, slot, rows = split_at(starts, ends, data, first_byte, end_byte, span_row)
     scalars = pieces.take(pa.array(slot))
     quoted = pa.array(data[first_byte] == _QUOTE)
     scalars = pc.if_else(quoted, pc.utf8_slice_codeunits(scalars, 1, -1), scalars)
-    out = join_replaced(pieces, slot, rows, _json_strings(mask(scalars).cast(pa.string())))
+    # each path's scalars through its own rule, put back in text order
+    mine = [np.flatnonzero(path == number) for number in range(len(masks))]
+    masked = [
+        mask(scalars.take(pa.array(at))).cast(pa.string()) if len(at) else pa.array([], pa.string())
+        for mask, at in zip(masks, mine, strict=True)
+    ]
+    replacements = pa.concat_arrays(masked).take(pa.array(np.argsort(np.concatenate(mine))))
+    out = join_replaced(pieces, slot, rows, _json_strings(replacements))
     if docs.null_count:
-        out = pc.if_else(docs.is_valid(), out, pa.nulls(n, pa.string()))
+        out = pc.if_else(docs.is_valid(), out, pa.nulls(len(starts), pa.string()))
     return out.cast(docs.type), slow
 
 

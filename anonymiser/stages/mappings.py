@@ -115,9 +115,11 @@ def resolve_injective(
         valid = pc.is_valid(keys).to_numpy(zero_copy_only=False)
         free = valid.copy()
         if settled:
-            taken = pc.is_in(keys, value_set=pa.concat_arrays(settled)).to_numpy(
-                zero_copy_only=False
-            )
+            taken_keys = pa.concat_arrays(settled)
+            if len(keys) < len(taken_keys):
+                # the hash table on the few keys of this round, not on every settled one
+                taken_keys = taken_keys.filter(pc.is_in(taken_keys, value_set=keys))
+            taken = pc.is_in(keys, value_set=taken_keys).to_numpy(zero_copy_only=False)
             free &= ~taken.astype(bool)
         free_at = np.flatnonzero(free)
         free_keys = keys.take(pa.array(free_at))
