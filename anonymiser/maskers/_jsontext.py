@@ -18,6 +18,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from anonymiser.maskers._splice import join_replaced, real_quotes, split_at
+from anonymiser.maskers._vector import string_array
 from anonymiser.maskers.base import byte_view
 
 __all__ = ["mask_at_key", "mask_at_keys"]
@@ -65,20 +66,24 @@ def mask_at_keys(
         raise ValueError("mask_at_keys needs distinct keys")
     backslashes = np.flatnonzero(data == ord("\\"))
     quotes = real_quotes(data, backslashes)
-    # quotes before each row boundary (offsets are back to back: one search serves both ends)
-    per_row = np.diff(np.searchsorted(quotes, offsets))
+    # quotes and brackets in text order, read together: the quotes before a bracket say
+    # whether it is quoted, a running sum of the others the depth (no search per bracket)
+    marks = _bracket_bytes(data)
+    marks[quotes] = True
+    events = np.flatnonzero(marks)
+    is_quote = data[events] == _QUOTE  # an escaped quote is not among the events
+    quotes_before = np.cumsum(is_quote) - is_quote
+    structural = ~is_quote & (quotes_before % 2 == 0)
+    depth_after = np.cumsum(_BRACKETS[data[events]] * structural, dtype=np.int64)
+    brackets = events[structural]
+    at_offsets = np.searchsorted(events, offsets)
+    # quotes per row, and the depth where each row starts
+    per_row = np.diff(np.concatenate(([0], np.cumsum(is_quote)))[at_offsets])
     if (per_row % 2).any():
         return docs, every  # an unbalanced quote would flip what is quoted in later rows
-    brackets = _brackets(data)
-    brackets = brackets[np.searchsorted(quotes, brackets) % 2 == 0]
-    depth_after = np.cumsum(_BRACKETS[data[brackets]], dtype=np.int64)
-
-    def depth(at: np.ndarray) -> np.ndarray:
-        i = np.searchsorted(brackets, at)
-        return np.where(i > 0, depth_after[np.maximum(i - 1, 0)], 0)
-
-    if depth(starts).any():
+    if np.where(at_offsets > 0, depth_after[np.maximum(at_offsets - 1, 0)], 0).any():
         return docs, every  # unbalanced brackets
+    quote_depth = depth_after[is_quote]  # a quote adds nothing: the depth it stands at
     filled = valid & (ends > starts)
     head = data[np.minimum(starts, len(data) - 1)]
     slow = filled & (head != _OPEN_OBJECT) & ~_NOT_OBJECT[head]
@@ -97,7 +102,7 @@ def mask_at_keys(
     odd = (after != ord(",")) & (after != ord("}"))
     candidates = np.flatnonzero(objects[row] & odd)
     top = np.zeros(len(opening), dtype=bool)
-    top[candidates[depth(opening[candidates]) == 1]] = True
+    top[candidates[quote_depth[0::2][candidates] == 1]] = True
     is_key = top & (after == _COLON)
     slow[row[top & ~is_key]] = True
     slow[row[is_key & escaped]] = True
@@ -177,13 +182,17 @@ def _splice_masked(
         first_byte[order], end_byte[order], span_row[order], path[order]
     )  # fmt: skip
     pieces, slot, rows = split_at(starts, ends, data, first_byte, end_byte, span_row)
-    scalars = pieces.take(pa.array(slot))
-    quoted = pa.array(data[first_byte] == _QUOTE)
-    scalars = pc.if_else(quoted, pc.utf8_slice_codeunits(scalars, 1, -1), scalars)
+    quoted = data[first_byte] == _QUOTE
+    bounds = np.empty(2 * len(first_byte), dtype=np.int64)
+    bounds[0::2], bounds[1::2] = first_byte + quoted, end_byte - quoted
+    # the scalars (string contents without quotes) at even places, what lies between at odd
+    scalars = string_array(bounds, data, None, pa.string())
     # each path's scalars through its own rule, put back in text order
     mine = [np.flatnonzero(path == number) for number in range(len(masks))]
     masked = [
-        mask(scalars.take(pa.array(at))).cast(pa.string()) if len(at) else pa.array([], pa.string())
+        mask(scalars.take(pa.array(2 * at))).cast(pa.string())
+        if len(at)
+        else pa.array([], pa.string())
         for mask, at in zip(masks, mine, strict=True)
     ]
     replacements = pa.concat_arrays(masked).take(pa.array(np.argsort(np.concatenate(mine))))
@@ -193,10 +202,10 @@ def _splice_masked(
     return out.cast(docs.type), slow
 
 
-def _brackets(data: np.ndarray) -> np.ndarray:
-    """Positions of {, }, [ and ] (a table lookup of every byte costs 3x these comparisons)."""
+def _bracket_bytes(data: np.ndarray) -> np.ndarray:
+    """Which bytes are {, }, [ or ] (a table lookup of every byte costs 3x these comparisons)."""
     folded = data | np.uint8(0x20)  # [ ] fold onto { }, and nothing else does
-    found: np.ndarray = np.flatnonzero((folded == _OPEN_OBJECT) | (folded == ord("}")))
+    found: np.ndarray = (folded == _OPEN_OBJECT) | (folded == ord("}"))
     return found
 
 
