@@ -71,17 +71,19 @@ def mask_at_keys(
     marks = _bracket_bytes(data)
     marks[quotes] = True
     events = np.flatnonzero(marks)
+    if not len(events):
+        return docs, every  # no strings, objects or arrays at all: nothing to read
     is_quote = data[events] == _QUOTE  # an escaped quote is not among the events
-    quotes_before = np.cumsum(is_quote) - is_quote
-    structural = ~is_quote & (quotes_before % 2 == 0)
-    depth_after = np.cumsum(_BRACKETS[data[events]] * structural, dtype=np.int64)
+    quotes_so_far = np.cumsum(is_quote, dtype=np.int32)  # int32: a batch is < 2 GiB
+    structural = ~is_quote & (quotes_so_far & 1 == 0)
+    depth_after = np.cumsum(_BRACKETS[data[events]] * structural, dtype=np.int32)
     brackets = events[structural]
-    at_offsets = np.searchsorted(events, offsets)
-    # quotes per row, and the depth where each row starts
-    per_row = np.diff(np.concatenate(([0], np.cumsum(is_quote)))[at_offsets])
+    # the last event before each row boundary: quotes per row, depth where each row starts
+    before = np.searchsorted(events, offsets) - 1
+    per_row = np.diff(np.where(before >= 0, quotes_so_far[before], 0))
     if (per_row % 2).any():
         return docs, every  # an unbalanced quote would flip what is quoted in later rows
-    if np.where(at_offsets > 0, depth_after[np.maximum(at_offsets - 1, 0)], 0).any():
+    if np.where(before >= 0, depth_after[before], 0).any():
         return docs, every  # unbalanced brackets
     quote_depth = depth_after[is_quote]  # a quote adds nothing: the depth it stands at
     filled = valid & (ends > starts)

@@ -147,3 +147,10 @@ def test_in_place_masking_gives_what_parsing_gives_on_random_documents(
     parsed = masker._parsed(unique, ctx())  # type: ignore[attr-defined]
     in_place = masker._documents(unique, ctx())  # type: ignore[attr-defined]
     assert in_place.to_pylist() == parsed.to_pylist()
+
+
+def test_documents_without_strings_or_containers_are_kept() -> None:
+    docs = ["1", "-2.50", None, "true", "null"]
+    assert (
+        run("json", {"paths": {"$.email": {"strategy": "redact"}}}, docs, column("jsonb")) == docs
+    )
