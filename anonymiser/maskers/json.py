@@ -12,7 +12,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from anonymiser.maskers._jsontext import mask_at_key
+from anonymiser.maskers._jsontext import mask_at_keys
 from anonymiser.maskers._nested import NestedRule, element_column
 from anonymiser.maskers.base import (
     ColumnSpec,
@@ -166,20 +166,45 @@ class Json(Strategy):
         keys = [_key_path(steps) for steps, _ in self.rules]
         if None in keys or not len(unique):
             return self._parsed(unique, ctx)
-        docs, slow = unique, np.zeros(len(unique), dtype=bool)
-        for key_path, (_, rule) in zip(keys, self.rules, strict=True):
-            key, each = key_path or ("", False)
-            docs, redo = mask_at_key(docs, key, each, functools.partial(rule.mask, ctx=ctx))
-            slow |= redo
+        paths = [
+            (*(key_path or ("", False)), functools.partial(rule.mask, ctx=ctx))
+            for key_path, (_, rule) in zip(keys, self.rules, strict=True)
+        ]
+        if len({key for key, _, _ in paths}) == len(paths):  # read once for every path
+            docs, slow = mask_at_keys(unique, paths)
+        else:  # `$.a` and `$.a[*]`: the second reads what the first wrote
+            docs, slow = unique, np.zeros(len(unique), dtype=bool)
+            for path in paths:
+                docs, redo = mask_at_keys(docs, [path])
+                slow |= redo
         if slow.any():
             where = pa.array(slow)
             docs = pc.replace_with_mask(docs, where, self._parsed(unique.filter(where), ctx))
         return docs
 
     def originals(self, values: pa.Array) -> pa.Array | None:
-        """The scalars at the paths whose nested rule replaces them (for the leak check)."""
+        """The scalars at the paths whose nested rule replaces them (for the leak check), read
+        in place like _documents where the paths allow, else parsed."""
+        unique = pc.unique(values).drop_null()
+        checked = [steps for steps, rule in self.rules if rule.strategy.leak_checked]
+        keys = [key for key in map(_key_path, checked) if key is not None]
+        if not checked:
+            return pa.array([], pa.string())
+        if len(keys) < len(checked) or len({k for k, _ in keys}) < len(keys):
+            return self._parsed_originals(unique)
+        found: list[pa.Array] = []
+
+        def collect(scalars: pa.Array) -> pa.Array:
+            found.append(scalars.cast(pa.string()))
+            return scalars
+
+        _, slow = mask_at_keys(unique, [(key, each, collect) for key, each in keys])
+        found.append(self._parsed_originals(unique.filter(pa.array(slow))))
+        return pa.concat_arrays(found)
+
+    def _parsed_originals(self, unique: pa.Array) -> pa.Array:
         found: list[str] = []
-        for doc in _parse_all(pc.unique(values).drop_null().to_pylist()):
+        for doc in _parse_all(unique.to_pylist()):
             for steps, rule in self.rules:
                 if rule.strategy.leak_checked:
                     found.extend(_text(c[k]) for c, k in _slots(doc, steps))
