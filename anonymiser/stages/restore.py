@@ -14,11 +14,11 @@ import tempfile
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from queue import Queue
+from queue import Empty, Queue
 from typing import Any
 
 import psycopg
@@ -142,26 +142,46 @@ def _ordered_parallel_map(
             yield window.popleft().result()
 
 
-def _prefetched(chunks: Iterator[bytes], depth: int = 4) -> Iterator[bytes]:
-    """Produce chunks in a background thread so reading Parquet overlaps the COPY."""
+def _prefetched(chunks: Iterator[bytes], depth: int = 4) -> Generator[bytes]:
+    """Produce chunks in a background thread so reading Parquet overlaps the COPY.
+
+    Closing this generator early (a failed COPY) stops the thread and waits for it, and the
+    thread closes `chunks`, so no reader stays blocked on a full queue holding its batches,
+    its encoder pool and its open Parquet files in a long-lived process.
+    """
     queue: Queue[tuple[str, Any]] = Queue(maxsize=depth)
+    stop = threading.Event()
 
     def produce() -> None:
         try:
             for chunk in chunks:
+                if stop.is_set():
+                    return
                 queue.put(("data", chunk))
             queue.put(("end", None))
         except BaseException as exc:
             queue.put(("error", exc))
+        finally:
+            close = getattr(chunks, "close", None)
+            if close is not None:
+                close()
 
-    threading.Thread(target=produce, name="restore-read", daemon=True).start()
-    while True:
-        kind, value = queue.get()
-        if kind == "end":
-            return
-        if kind == "error":
-            raise value
-        yield value
+    thread = threading.Thread(target=produce, name="restore-read", daemon=True)
+    thread.start()
+    try:
+        while True:
+            kind, value = queue.get()
+            if kind == "end":
+                return
+            if kind == "error":
+                raise value
+            yield value
+    finally:
+        stop.set()
+        while thread.is_alive():  # unblock a put() waiting on the full queue, then let it end
+            with contextlib.suppress(Empty):
+                queue.get_nowait()
+            thread.join(timeout=0.05)
 
 
 def _batches(files: list[FileEntry], paths: dict[str, Path]) -> Iterator[Any]:
@@ -213,14 +233,11 @@ def _load_table(
         return
     batches = progress.batches(_batches(table.files, paths))
     chunks = _ordered_parallel_map(encode_batch, batches, options.jobs)
-    copy_batches_into(
-        conn,
-        table.schema,
-        table.name,
-        [c["name"] for c in table.columns],
-        _prefetched(chunks),
-        freeze=True,
-    )
+    # closed explicitly: a failed COPY's traceback, kept by a caller, would keep it open
+    with contextlib.closing(_prefetched(chunks)) as stream:
+        copy_batches_into(
+            conn, table.schema, table.name, [c["name"] for c in table.columns], stream, freeze=True
+        )
 
 
 def _largest_id(

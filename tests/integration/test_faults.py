@@ -34,6 +34,18 @@ END $$;
 """
 
 
+def restore_threads_alive(wait: float = 5.0) -> list[str]:
+    """Names of restore's reader and encoder threads still running after `wait` seconds."""
+    deadline = time.monotonic() + wait
+    while True:
+        alive = [
+            t.name for t in threading.enumerate() if t.name.startswith(("restore-read", "encode"))
+        ]
+        if not alive or time.monotonic() > deadline:
+            return alive
+        time.sleep(0.05)
+
+
 def public_tables(dsn: str) -> int:
     with psycopg.connect(dsn) as conn:
         row = conn.execute("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'").fetchone()
@@ -151,6 +163,8 @@ def test_restore_connection_terminated_mid_load_leaves_the_target_unchanged(
     watcher.join()
     assert terminated, "the COPY was never seen, so never terminated"
     assert public_tables(target_dsn) == 0
+    # the caller still holds the failure (pytest keeps its traceback): no reader may linger
+    assert not restore_threads_alive(), "a restore reader thread is still running"
     restore_snapshot(target_dsn, tmp_path / "store", "fullset")
     with psycopg.connect(target_dsn) as conn:
         assert conn.execute("SELECT count(*) FROM big").fetchone() == (400000,)
