@@ -20,14 +20,14 @@ __all__ = ["copy_batches_into", "encode_batch"]
 _ESCAPES = (("\\", "\\\\"), ("\t", "\\t"), ("\n", "\\n"), ("\r", "\\r"))
 _BACKSLASH, _BELOW_CONTROL = ord("\\"), 14
 _BLOCK = 256 * 1024
-_NULL = pa.scalar("\\N", pa.large_string())
+_NULL_AS = pc.JoinOptions(null_handling="replace", null_replacement="\\N")
 _DELIMITER = pa.scalar("\t", pa.large_string())
 _NEWLINE = pa.scalar("\n", pa.large_string())
 _EMPTY = pa.scalar("", pa.large_string())
 
 
 def _text_field(column: pa.Array) -> pa.Array:
-    """One column as COPY text fields: PostgreSQL's input text, escaped, NULL as \\N."""
+    """One column as COPY text fields: PostgreSQL's input text, escaped (nulls stay null)."""
     if pa.types.is_binary(column.type) or pa.types.is_large_binary(column.type):
         column = binary_to_pg_hex(column)  # \x... text: its backslash is escaped below
     # numbers and booleans take the same cast to text as Arrow's CSV writer gave them
@@ -35,7 +35,7 @@ def _text_field(column: pa.Array) -> pa.Array:
     if _has_special(column):
         for special, escaped in _ESCAPES:
             column = pc.replace_substring(column, special, escaped)
-    return column.fill_null(_NULL)
+    return column
 
 
 def _has_special(column: pa.Array) -> bool:
@@ -58,8 +58,11 @@ def encode_batch(batch: pa.RecordBatch) -> bytes:
     """COPY text-format bytes of a batch, which PostgreSQL reads back exactly (NULL is \\N,
     the empty string an empty field)."""
     fields = [_text_field(column) for column in batch.columns]
-    fields[-1] = pc.binary_join_element_wise(fields[-1], _EMPTY, _NEWLINE)
-    lines = pc.binary_join_element_wise(*fields, _DELIMITER) if len(fields) > 1 else fields[0]
+    # nulls become \N as the fields are joined, without a copy of each column to fill them
+    fields[-1] = pc.binary_join_element_wise(fields[-1], _EMPTY, _NEWLINE, options=_NULL_AS)
+    lines = fields[0]
+    if len(fields) > 1:
+        lines = pc.binary_join_element_wise(*fields, _DELIMITER, options=_NULL_AS)
     # the lines, each ending in a newline, lie back to back in the array's data buffer
     offsets = np.frombuffer(lines.buffers()[1], dtype=np.int64)[lines.offset :]
     start, end = int(offsets[0]), int(offsets[len(lines)])

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import tempfile
 import threading
 import time
@@ -240,6 +241,29 @@ def _load_table(
         )
 
 
+# Memory for the restore transaction's own work, raised (never lowered) for this transaction
+# only: index builds sort in maintenance_work_mem, the foreign-key checks hash-join in
+# work_mem (x hash_mem_multiplier); one statement runs at a time, so this is the ceiling.
+_MEMORY = {"maintenance_work_mem": "512MB", "work_mem": "64MB"}
+_RAISE_SETTING = """
+SELECT pg_catalog.set_config(%(name)s, %(value)s, true)
+ WHERE pg_catalog.pg_size_bytes(pg_catalog.current_setting(%(name)s))
+       < pg_catalog.pg_size_bytes(%(value)s)
+"""
+
+
+def _tune_transaction(conn: psycopg.Connection, jobs: int) -> None:
+    """Session settings for the restore transaction alone (SET LOCAL)."""
+    if os.environ.get("XP_MEM") != "0":
+        for name, value in _MEMORY.items():
+            conn.execute(_RAISE_SETTING, {"name": name, "value": value})
+    if jobs > 1:  # index builds in parallel workers: the one way --jobs helps inside one transaction
+        conn.execute(
+            "SELECT set_config('max_parallel_maintenance_workers', %s, true)",
+            (str(min(jobs - 1, 8)),),
+        )
+
+
 def _largest_id(
     conn: psycopg.Connection, seq: Sequence | None, catalog: Catalog, restored: set[str]
 ) -> int | None:
@@ -307,11 +331,7 @@ def restore(
                     f"another restore into {dsn_for_display(target_dsn)} is running; try again "
                     "when it has finished"
                 )
-            if options.jobs > 1:
-                conn.execute(
-                    "SELECT set_config('max_parallel_maintenance_workers', %s, true)",
-                    (str(min(options.jobs - 1, 8)),),
-                )
+            _tune_transaction(conn, options.jobs)
             phase = time.monotonic()
             if options.clean:
                 _run_script(
