@@ -20,7 +20,13 @@ from anonymiser.errors import RestoreError, StoreError
 from anonymiser.snapshot import create_snapshot, list_snapshots, restore_snapshot
 from anonymiser.stores import open_store
 from anonymiser.stores.s3 import S3Store
-from tests.conftest import TEST_MASKING_KEY, MakeDatabase, s3_environment, write_keep_rules
+from tests.conftest import (
+    TEST_MASKING_KEY,
+    MakeDatabase,
+    restore_threads_alive,
+    s3_environment,
+    write_keep_rules,
+)
 from tests.integration.test_s3_snapshots import load_source, objects, row_counts
 
 CLI = [sys.executable, "-m", "anonymiser.cli"]
@@ -32,18 +38,6 @@ DO $$ BEGIN
   END LOOP;
 END $$;
 """
-
-
-def restore_threads_alive(wait: float = 5.0) -> list[str]:
-    """Names of restore's reader and encoder threads still running after `wait` seconds."""
-    deadline = time.monotonic() + wait
-    while True:
-        alive = [
-            t.name for t in threading.enumerate() if t.name.startswith(("restore-read", "encode"))
-        ]
-        if not alive or time.monotonic() > deadline:
-            return alive
-        time.sleep(0.05)
 
 
 def public_tables(dsn: str) -> int:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 import time
 from pathlib import Path
 
@@ -13,6 +12,7 @@ import pytest
 from anonymiser.manifest import FileEntry
 from anonymiser.pg.writer import encode_batch
 from anonymiser.stages.readahead import TableReader
+from tests.conftest import restore_threads_alive
 
 
 def write_parts(folder: Path, parts: int, rows: int) -> tuple[list[FileEntry], dict[str, Path]]:
@@ -27,17 +27,6 @@ def write_parts(folder: Path, parts: int, rows: int) -> tuple[list[FileEntry], d
     return files, paths
 
 
-def reader_threads(wait: float = 5.0) -> list[str]:
-    deadline = time.monotonic() + wait
-    while True:
-        alive = [
-            t.name for t in threading.enumerate() if t.name.startswith(("restore-read", "encode"))
-        ]
-        if not alive or time.monotonic() > deadline:
-            return alive
-        time.sleep(0.02)
-
-
 @pytest.mark.parametrize("jobs", [1, 3])
 def test_reader_yields_every_row_in_order(tmp_path: Path, jobs: int) -> None:
     files, paths = write_parts(tmp_path, parts=3, rows=5000)
@@ -47,7 +36,7 @@ def test_reader_yields_every_row_in_order(tmp_path: Path, jobs: int) -> None:
     assert sum(chunk.rows for chunk in chunks) == 15000
     expected = pq.read_table(sorted(paths.values())).to_batches()
     assert b"".join(chunk.text for chunk in chunks) == b"".join(map(encode_batch, expected))
-    assert not reader_threads()
+    assert not restore_threads_alive()
 
 
 @pytest.mark.parametrize("jobs", [1, 3])
@@ -57,4 +46,4 @@ def test_closing_a_reader_mid_table_stops_its_threads(tmp_path: Path, jobs: int)
     next(iter(reader))
     time.sleep(0.2)  # let it fill its queue and block
     reader.close()
-    assert not reader_threads(), "a reader thread is still running after close()"
+    assert not restore_threads_alive(), "a reader thread is still running after close()"
