@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import tempfile
 import threading
 import time
@@ -194,11 +195,10 @@ def _readers(
                 reader.close()
 
 
-# Index builds sort in maintenance_work_mem (server default 64MB): with 256MB the post-data
-# stage of the 1M-row demo took 15 % less server CPU (docs/performance.md). Raised, never
-# lowered, for the restore transaction only; one index builds at a time, so this is the
-# ceiling. work_mem (the foreign-key checks' hash joins) was measured too and did not pay.
-_MAINTENANCE_WORK_MEM = "256MB"
+# Memory for the restore transaction's own work, raised (never lowered) for this transaction
+# only: index builds sort in maintenance_work_mem, the foreign-key checks hash-join in
+# work_mem (x hash_mem_multiplier); one statement runs at a time, so this is the ceiling.
+_MEMORY = {"maintenance_work_mem": "512MB", "work_mem": "64MB"}
 _RAISE_SETTING = """
 SELECT pg_catalog.set_config(%(name)s, %(value)s, true)
  WHERE pg_catalog.pg_size_bytes(pg_catalog.current_setting(%(name)s))
@@ -207,10 +207,11 @@ SELECT pg_catalog.set_config(%(name)s, %(value)s, true)
 
 
 def _tune_transaction(conn: psycopg.Connection, jobs: int) -> None:
-    """Settings for the restore transaction alone (SET LOCAL)."""
-    conn.execute(_RAISE_SETTING, {"name": "maintenance_work_mem", "value": _MAINTENANCE_WORK_MEM})
-    if jobs > 1:
-        # index builds in parallel workers: the one way --jobs helps inside one transaction
+    """Session settings for the restore transaction alone (SET LOCAL)."""
+    if os.environ.get("XP_MEM") != "0":
+        for name, value in _MEMORY.items():
+            conn.execute(_RAISE_SETTING, {"name": name, "value": value})
+    if jobs > 1:  # index builds in parallel workers: the one way --jobs helps inside one transaction
         conn.execute(
             "SELECT set_config('max_parallel_maintenance_workers', %s, true)",
             (str(min(jobs - 1, 8)),),
