@@ -57,6 +57,8 @@ def _has_special(column: pa.Array) -> bool:
 def encode_batch(batch: pa.RecordBatch) -> bytes:
     """COPY text-format bytes of a batch, which PostgreSQL reads back exactly (NULL is \\N,
     the empty string an empty field)."""
+    if batch.num_rows == 0 or batch.num_columns == 0:
+        return b""
     fields = [_text_field(column) for column in batch.columns]
     # nulls become \N as the fields are joined, without a copy of each column to fill them
     fields[-1] = pc.binary_join_element_wise(fields[-1], _EMPTY, _NEWLINE, options=_NULL_AS)

@@ -211,7 +211,9 @@ def _tune_transaction(conn: psycopg.Connection, jobs: int) -> None:
     if os.environ.get("XP_MEM") != "0":
         for name, value in _MEMORY.items():
             conn.execute(_RAISE_SETTING, {"name": name, "value": value})
-    if jobs > 1:  # index builds in parallel workers: the one way --jobs helps inside one transaction
+    if (
+        jobs > 1
+    ):  # index builds in parallel workers: the one way --jobs helps inside one transaction
         conn.execute(
             "SELECT set_config('max_parallel_maintenance_workers', %s, true)",
             (str(min(jobs - 1, 8)),),

@@ -114,3 +114,10 @@ def test_control_characters_are_escaped_in_a_column_without_backslashes(target_d
         copy_batches_into(conn, "public", "ctl", ["x", "y"], [encode_batch(batch)])
         rows = conn.execute("SELECT x, y FROM ctl ORDER BY n").fetchall()
     assert rows == list(zip(values, ["1", "2", "3", "4", "5", "6"], strict=True))
+
+
+def test_an_empty_batch_encodes_to_no_bytes() -> None:
+    empty = pa.RecordBatch.from_pydict(
+        {"a": pa.array([], pa.string()), "b": pa.array([], pa.int32())}
+    )
+    assert encode_batch(empty) == b""
