@@ -17,7 +17,13 @@ The anonymiser runs call the library as a user would, in a `python -c` child tha
 back the manifest's per-stage timings. Prints Markdown: medians of --runs rounds, ratios to
 pg_dump / pg_restore of the same run, the stages, the strategies and the issue's targets.
 
-    python benchmarks/bench.py [--scale 1M] [--runs 3] [--jobs 2] [--skip-presidio] [--output FILE]
+    python benchmarks/bench.py [--scale 1M] [--runs 3] [--jobs 2] [--skip-presidio]
+                               [--only dump,create,restore,strategies] [--output FILE]
+
+--only runs some groups of operations: `dump` (pg_dump -Fc), `create` (the three creates;
+pg_dump -Fc comes along as their baseline), `restore` (the pg_restore and anonymiser restore
+runs; the one dump and the one masked snapshot they load are then made once, untimed, when
+their own group is not selected), `strategies` (values/s and Presidio cells/s).
 
 Presidio scrubs ~100-300 distinct cells/s, so with the full demo rules it dominates a masked
 create at scale (the demo has ~0.5 free-text cells per row); --skip-presidio redacts those
@@ -251,30 +257,65 @@ class Bench:
 Action = Callable[[Operation], Measured]
 DUMP, RESTORE = "pg_dump -Fc", "pg_restore"
 NO_ANALYZE = "restore --jobs 1 --no-analyze"
+GROUPS = ("dump", "create", "restore", "strategies")
 
 
-def build_plan(bench: Bench, jobs: int) -> list[tuple[Operation, Action]]:
-    """Every operation of a round, in order: creates first (restores read their output)."""
+def parse_only(text: str) -> frozenset[str]:
+    """'restore' or 'dump,restore': the groups of operations to run (see --only)."""
+    groups = frozenset(part.strip() for part in text.split(",") if part.strip())
+    unknown = sorted(groups - set(GROUPS))
+    if unknown or not groups:
+        raise argparse.ArgumentTypeError(
+            f"expected a comma-separated list of {', '.join(GROUPS)}: {text!r}"
+        )
+    if "create" in groups:
+        groups |= {"dump"}  # the baseline of every create's ratio
+    return groups
+
+
+def build_plan(
+    bench: Bench, jobs: int, only: frozenset[str] = frozenset(GROUPS)
+) -> list[tuple[Operation, Action]]:
+    """The operations of a round, in order: creates first (restores read their output)."""
     masked, keep = bench.masked_label, "create, keep-only rules"
     restore_j = f"{RESTORE} -j {jobs}"
-    steps: list[tuple[str, str, Action]] = [
-        (DUMP, DUMP, bench.pg_dump_fc),
-        (f"{masked} --jobs {jobs}", DUMP, lambda op: bench.anonymiser_create(op, jobs, True)),
-        (f"{keep} --jobs 1", DUMP, lambda op: bench.anonymiser_create(op, 1, False)),
-        (f"{keep} --jobs {jobs}", DUMP, lambda op: bench.anonymiser_create(op, jobs, False)),
-        (RESTORE, RESTORE, lambda op: bench.pg_restore_into(op, 1)),
-        (
-            f"{RESTORE} --single-transaction",
-            RESTORE,
-            lambda op: bench.pg_restore_into(op, 1, single=True),
-        ),
-        (restore_j, RESTORE, lambda op: bench.pg_restore_into(op, jobs)),
-        (f"{RESTORE} + ANALYZE", RESTORE, lambda op: bench.pg_restore_into(op, 1, analyze=True)),
-        ("restore --jobs 1", RESTORE, lambda op: bench.anonymiser_restore(op, 1)),
-        (NO_ANALYZE, RESTORE, lambda op: bench.anonymiser_restore(op, 1, analyze=False)),
-        (f"restore --jobs {jobs}", restore_j, lambda op: bench.anonymiser_restore(op, jobs)),
+    steps: list[tuple[str, str, str, Action]] = [
+        ("dump", DUMP, DUMP, bench.pg_dump_fc),
+        ("create", f"{masked} --jobs {jobs}", DUMP,
+         lambda op: bench.anonymiser_create(op, jobs, True)),
+        ("create", f"{keep} --jobs 1", DUMP, lambda op: bench.anonymiser_create(op, 1, False)),
+        ("create", f"{keep} --jobs {jobs}", DUMP,
+         lambda op: bench.anonymiser_create(op, jobs, False)),
+        ("restore", RESTORE, RESTORE, lambda op: bench.pg_restore_into(op, 1)),
+        ("restore", f"{RESTORE} --single-transaction", RESTORE,
+         lambda op: bench.pg_restore_into(op, 1, single=True)),
+        ("restore", restore_j, RESTORE, lambda op: bench.pg_restore_into(op, jobs)),
+        ("restore", f"{RESTORE} + ANALYZE", RESTORE,
+         lambda op: bench.pg_restore_into(op, 1, analyze=True)),
+        ("restore", "restore --jobs 1", RESTORE, lambda op: bench.anonymiser_restore(op, 1)),
+        ("restore", NO_ANALYZE, RESTORE,
+         lambda op: bench.anonymiser_restore(op, 1, analyze=False)),
+        ("restore", f"restore --jobs {jobs}", restore_j,
+         lambda op: bench.anonymiser_restore(op, jobs)),
+    ]  # fmt: skip
+    return [
+        (Operation(name, baseline), action)
+        for group, name, baseline, action in steps
+        if group in only
     ]
-    return [(Operation(name, baseline), action) for name, baseline, action in steps]
+
+
+def prepare_restore_inputs(bench: Bench, jobs: int, only: frozenset[str]) -> None:
+    """The dump and the masked snapshot the restores load, made once and untimed when the
+    groups that would make them in the first round are not selected."""
+    if "restore" not in only:
+        return
+    if "dump" not in only:
+        log("making the dump the pg_restore runs load (untimed)")
+        bench.pg_dump_fc(Operation(DUMP, DUMP))
+    if "create" not in only:
+        log("making the masked snapshot the restores load (untimed)")
+        bench.anonymiser_create(Operation("create", DUMP), jobs, masked=True)
 
 
 def build_source(cluster: EphemeralCluster, rows: int) -> tuple[str, int, int, float]:
@@ -354,34 +395,51 @@ def render_strategies(rates: list[tuple[str, float, float]], presidio: float) ->
 
 
 def render_targets(
-    ops: list[Operation], rates: list[tuple[str, float, float]], jobs: int, masked: str
+    ops: list[Operation], rates: list[tuple[str, float, float]] | None, jobs: int, masked: str
 ) -> list[str]:
+    """One verdict per target; a target whose operations were not run (--only) says so."""
     by_name = {op.name: op for op in ops}
     masked = f"{masked} --jobs {jobs}"
     anonymiser = [op for op in ops if op.name.startswith(("create", "restore"))]
-    peak = max(op.peak_rss() for op in anonymiser)
-    slow = [label for label, _, cpu in rates if cpu < 1e6]
+    restore_n = f"restore --jobs {jobs}"
+    checks: list[tuple[str, bool | None, str]] = []
+    if masked in by_name:
+        verify = "" if "verify" in by_name[masked].stage_medians() else " (no verify stage yet)"
+        ratio = _ratio(by_name, masked)
+        what = f"create with masking and verification <= 1.0x pg_dump -Fc{verify}"
+        checks.append((what, ratio <= 1.0, f"{ratio:.2f}x"))
+    else:
+        checks.append(("create with masking and verification <= 1.0x pg_dump -Fc", None, "-"))
+    if "restore --jobs 1" in by_name:
+        restore_1, parallel = _ratio(by_name, "restore --jobs 1"), _ratio(by_name, restore_n)
+        no_analyze = _ratio(by_name, NO_ANALYZE)
+        checks += [
+            ("restore <= 1.0x pg_restore", restore_1 <= 1.0,
+             f"{restore_1:.2f}x (--jobs {jobs} vs -j {jobs}: {parallel:.2f}x)"),
+            ("restore --no-analyze <= 1.0x pg_restore (neither analyzes)", no_analyze <= 1.0,
+             f"{no_analyze:.2f}x"),
+        ]  # fmt: skip
+    else:
+        checks += [
+            ("restore <= 1.0x pg_restore", None, "-"),
+            ("restore --no-analyze <= 1.0x pg_restore (neither analyzes)", None, "-"),
+        ]
+    if anonymiser:
+        peak = max(op.peak_rss() for op in anonymiser)
+        checks.append(("peak RSS <= 1 GiB", peak <= GIB, human_bytes(peak)))
+    else:
+        checks.append(("peak RSS <= 1 GiB", None, "-"))
+    strategies = "every non-Presidio strategy >= 1M values/s (CPU time)"
+    if rates is not None:
+        slow = [label for label, _, cpu in rates if cpu < 1e6]
+        below = f"; below: {', '.join(slow)}" if slow else ""
+        checks.append((strategies, not slow, f"{len(rates) - len(slow)} of {len(rates)}{below}"))
+    else:
+        checks.append((strategies, None, "-"))
 
-    def verdict(ok: bool) -> str:
-        return "met" if ok else "**not met**"
+    def verdict(ok: bool | None) -> str:
+        return "not measured (--only)" if ok is None else "met" if ok else "**not met**"
 
-    verify = "" if "verify" in by_name[masked].stage_medians() else " (no verify stage yet)"
-    restore_1, restore_n = (
-        _ratio(by_name, "restore --jobs 1"),
-        _ratio(by_name, f"restore --jobs {jobs}"),
-    )
-    below = f"; below: {', '.join(slow)}" if slow else ""
-    checks = [
-        (f"create with masking and verification <= 1.0x pg_dump -Fc{verify}",
-         _ratio(by_name, masked) <= 1.0, f"{_ratio(by_name, masked):.2f}x"),
-        ("restore <= 1.0x pg_restore", restore_1 <= 1.0,
-         f"{restore_1:.2f}x (--jobs {jobs} vs -j {jobs}: {restore_n:.2f}x)"),
-        ("restore --no-analyze <= 1.0x pg_restore (neither analyzes)",
-         _ratio(by_name, NO_ANALYZE) <= 1.0, f"{_ratio(by_name, NO_ANALYZE):.2f}x"),
-        ("peak RSS <= 1 GiB", peak <= GIB, human_bytes(peak)),
-        ("every non-Presidio strategy >= 1M values/s (CPU time)", not slow,
-         f"{len(rates) - len(slow)} of {len(rates)}{below}"),
-    ]  # fmt: skip
     lines = ["| target | result | verdict |", "|---|---|---|"]
     lines += [f"| {what} | {value} | {verdict(ok)} |" for what, ok, value in checks]
     lines += [
@@ -405,6 +463,13 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="redact the demo's Presidio columns instead (Presidio is measured apart in cells/s)",
     )
+    parser.add_argument(
+        "--only",
+        type=parse_only,
+        default=frozenset(GROUPS),
+        metavar="GROUPS",
+        help=f"run only these groups, comma-separated: {', '.join(GROUPS)} (default: all)",
+    )
     parser.add_argument("--output", type=Path, help="also write the Markdown report here")
     parser.add_argument("--workdir", type=Path, help="where dumps and stores go (default: temp)")
     args = parser.parse_args(argv)
@@ -424,7 +489,8 @@ def main(argv: list[str] | None = None) -> int:
                     conn.execute("SELECT pg_database_size(current_database())").fetchone()[0]  # type: ignore[index]
                 )
             log(f"{rows:,} rows loaded in {load_seconds:.1f}s; database {human_bytes(db_bytes)}")
-            plan = build_plan(bench, jobs)
+            plan = build_plan(bench, jobs, args.only)
+            prepare_restore_inputs(bench, jobs, args.only)
             for round_number in range(1, runs + 1):
                 for op, action in plan:
                     measured = action(op)
@@ -436,9 +502,18 @@ def main(argv: list[str] | None = None) -> int:
             free_text = presidio_cells(REPO_ROOT / "rules", source)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    log(f"masking strategies on {args.values:,} values each, Presidio on {args.cells:,} cells")
-    rates = strategy_rates(args.values, repeat=3)
-    presidio, _ = presidio_cells_per_second(args.cells)
+    rates: list[tuple[str, float, float]] | None = None
+    presidio_fact, strategy_lines = "not measured (--only)", []
+    if "strategies" in args.only:
+        log(f"masking strategies on {args.values:,} values each, Presidio on {args.cells:,} cells")
+        rates = strategy_rates(args.values, repeat=3)
+        presidio, _ = presidio_cells_per_second(args.cells)
+        presidio_fact = (
+            f"{free_text:,} distinct free-text cells, ~{free_text / presidio:,.0f} s at "
+            f"the measured {presidio:,.0f} cells/s"
+            + (" (left out of the create above: --skip-presidio)" if args.skip_presidio else "")
+        )
+        strategy_lines = ["### Masking strategies", "", *render_strategies(rates, presidio), ""]
     facts = {
         "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "rows": f"{rows:,} (demo scale {scale}; generated in {load_seconds:.1f}s; "
@@ -449,11 +524,10 @@ def main(argv: list[str] | None = None) -> int:
         "PostgreSQL": f"{server} (server, pg_dump and pg_restore)",
         "Python": f"{platform.python_version()}; anonymiser {__version__}; "
         f"pyarrow {module_version('pyarrow')}; psycopg {module_version('psycopg')}",
-        "Presidio": f"{free_text:,} distinct free-text cells, ~{free_text / presidio:,.0f} s at "
-        f"the measured {presidio:,.0f} cells/s"
-        + (" (left out of the create above: --skip-presidio)" if args.skip_presidio else ""),
+        "Presidio": presidio_fact,
         "code": code_version(),
         "jobs": str(jobs),
+        "operations": "all" if args.only == set(GROUPS) else ", ".join(sorted(args.only)),
     }
     report = "\n".join(
         [
@@ -463,10 +537,7 @@ def main(argv: list[str] | None = None) -> int:
             "",
             *render_operations(ops, rows, runs, rss_by),
             "",
-            "### Masking strategies",
-            "",
-            *render_strategies(rates, presidio),
-            "",
+            *strategy_lines,
             "### Targets (issue 8)",
             "",
             *render_targets(ops, rates, jobs, masked),

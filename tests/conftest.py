@@ -4,6 +4,8 @@ fresh databases and buckets per test."""
 from __future__ import annotations
 
 import os
+import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -141,3 +143,15 @@ def write_keep_rules(dsn: str, folder: Path) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "keep.yaml").write_text(yaml.safe_dump({"tables": tables}))
     return folder
+
+
+def restore_threads_alive(wait: float = 5.0) -> list[str]:
+    """Names of restore's reader and encoder threads still running after up to `wait` s."""
+    deadline = time.monotonic() + wait
+    while True:
+        alive = [
+            t.name for t in threading.enumerate() if t.name.startswith(("restore-read", "encode"))
+        ]
+        if not alive or time.monotonic() > deadline:
+            return alive
+        time.sleep(0.02)

@@ -10,20 +10,17 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import tempfile
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from queue import Queue
-from typing import Any
 
 import psycopg
 import pyarrow as pa
-import pyarrow.parquet as pq
 from psycopg import sql
 
 from anonymiser.catalog import Catalog, Sequence, qualified_name
@@ -32,9 +29,9 @@ from anonymiser.guard import check_target
 from anonymiser.manifest import FileEntry, Manifest, TableEntry
 from anonymiser.pg.connect import connect, dsn_for_display, first_line
 from anonymiser.pg.ddl import split_statements
-from anonymiser.pg.writer import copy_batches_into, encode_batch
+from anonymiser.pg.writer import copy_batches_into
 from anonymiser.progress import NULL_REPORTER, Reporter, TableProgress
-from anonymiser.stages.extract import batch_rows
+from anonymiser.stages.readahead import TableReader
 from anonymiser.stores import Store
 from anonymiser.stores.local import sha256_file
 
@@ -42,8 +39,6 @@ __all__ = ["RestoreOptions", "RestoreReport", "fetch_and_verify", "restore"]
 
 log = logging.getLogger(__name__)
 
-_BATCH_BYTES = 16 * 1024 * 1024  # Arrow bytes per batch sent to COPY, whatever the row width
-_MAX_BATCH_ROWS = 64 * 1024
 _LOCK_KEY = "anonymiser:restore"
 _USER_OBJECTS = """
 SELECT kind, name FROM (
@@ -125,52 +120,6 @@ def _fetch_one(
     return path
 
 
-def _ordered_parallel_map(
-    func: Callable[[Any], bytes], items: Iterable[Any], jobs: int
-) -> Iterator[bytes]:
-    """map() over a thread pool keeping order, with at most 2*jobs items in flight."""
-    if jobs <= 1:
-        yield from map(func, items)
-        return
-    with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="encode") as pool:
-        window: deque[Future[bytes]] = deque()
-        for item in items:
-            window.append(pool.submit(func, item))
-            if len(window) >= 2 * jobs:
-                yield window.popleft().result()
-        while window:
-            yield window.popleft().result()
-
-
-def _prefetched(chunks: Iterator[bytes], depth: int = 4) -> Iterator[bytes]:
-    """Produce chunks in a background thread so reading Parquet overlaps the COPY."""
-    queue: Queue[tuple[str, Any]] = Queue(maxsize=depth)
-
-    def produce() -> None:
-        try:
-            for chunk in chunks:
-                queue.put(("data", chunk))
-            queue.put(("end", None))
-        except BaseException as exc:
-            queue.put(("error", exc))
-
-    threading.Thread(target=produce, name="restore-read", daemon=True).start()
-    while True:
-        kind, value = queue.get()
-        if kind == "end":
-            return
-        if kind == "error":
-            raise value
-        yield value
-
-
-def _batches(files: list[FileEntry], paths: dict[str, Path]) -> Iterator[Any]:
-    for entry in files:
-        with pq.ParquetFile(paths[entry.path]) as parquet:
-            rows = batch_rows(parquet, _BATCH_BYTES, _MAX_BATCH_ROWS)
-            yield from parquet.iter_batches(batch_size=rows)
-
-
 class _Step:
     """Names the step under way, so a failure message says what was being done."""
 
@@ -199,28 +148,76 @@ def _ensure_empty(conn: psycopg.Connection, target_dsn: str) -> None:
 def _load_table(
     conn: psycopg.Connection,
     table: TableEntry,
-    paths: dict[str, Path],
-    options: RestoreOptions,
+    reader: TableReader | None,
     progress: TableProgress,
 ) -> None:
-    ident = sql.Identifier(table.schema, table.name)
-    if not table.columns:
+    if reader is None:  # a table without columns: only its row count
         conn.execute(
-            sql.SQL("INSERT INTO {} SELECT FROM generate_series(1, %s)").format(ident),
+            sql.SQL("INSERT INTO {} SELECT FROM generate_series(1, %s)").format(
+                sql.Identifier(table.schema, table.name)
+            ),
             (table.rows,),
         )
         progress.advance(rows=table.rows)
         return
-    batches = progress.batches(_batches(table.files, paths))
-    chunks = _ordered_parallel_map(encode_batch, batches, options.jobs)
-    copy_batches_into(
-        conn,
-        table.schema,
-        table.name,
-        [c["name"] for c in table.columns],
-        _prefetched(chunks),
-        freeze=True,
-    )
+
+    def counted() -> Iterator[bytes]:
+        for chunk in reader:
+            progress.advance(chunk.rows, chunk.arrow_bytes)
+            yield chunk.text
+
+    columns = [c["name"] for c in table.columns]
+    copy_batches_into(conn, table.schema, table.name, columns, counted(), freeze=True)
+
+
+def _readers(
+    tables: list[TableEntry], paths: dict[str, Path], jobs: int
+) -> Generator[TableReader | None]:
+    """Each table's reader (None without columns), the next one started before it is
+    handed out; all are closed when this is (a failed load included)."""
+
+    def start(table: TableEntry) -> TableReader | None:
+        return TableReader(table.files, paths, jobs) if table.columns else None
+
+    upcoming = start(tables[0]) if tables else None
+    current: TableReader | None = None
+    try:
+        for index in range(len(tables)):
+            current, upcoming = upcoming, None
+            if index + 1 < len(tables):
+                upcoming = start(tables[index + 1])
+            yield current
+            if current is not None:
+                current.close()
+    finally:
+        for reader in (current, upcoming):
+            if reader is not None:
+                reader.close()
+
+
+# Memory for the restore transaction's own work, raised (never lowered) for this transaction
+# only: index builds sort in maintenance_work_mem, the foreign-key checks hash-join in
+# work_mem (x hash_mem_multiplier); one statement runs at a time, so this is the ceiling.
+_MEMORY = {"maintenance_work_mem": "512MB", "work_mem": "64MB"}
+_RAISE_SETTING = """
+SELECT pg_catalog.set_config(%(name)s, %(value)s, true)
+ WHERE pg_catalog.pg_size_bytes(pg_catalog.current_setting(%(name)s))
+       < pg_catalog.pg_size_bytes(%(value)s)
+"""
+
+
+def _tune_transaction(conn: psycopg.Connection, jobs: int) -> None:
+    """Session settings for the restore transaction alone (SET LOCAL)."""
+    if os.environ.get("XP_MEM") != "0":
+        for name, value in _MEMORY.items():
+            conn.execute(_RAISE_SETTING, {"name": name, "value": value})
+    if (
+        jobs > 1
+    ):  # index builds in parallel workers: the one way --jobs helps inside one transaction
+        conn.execute(
+            "SELECT set_config('max_parallel_maintenance_workers', %s, true)",
+            (str(min(jobs - 1, 8)),),
+        )
 
 
 def _largest_id(
@@ -290,11 +287,7 @@ def restore(
                     f"another restore into {dsn_for_display(target_dsn)} is running; try again "
                     "when it has finished"
                 )
-            if options.jobs > 1:
-                conn.execute(
-                    "SELECT set_config('max_parallel_maintenance_workers', %s, true)",
-                    (str(min(options.jobs - 1, 8)),),
-                )
+            _tune_transaction(conn, options.jobs)
             phase = time.monotonic()
             if options.clean:
                 _run_script(
@@ -311,14 +304,17 @@ def restore(
             )
             report.seconds["schema"] = time.monotonic() - phase
             phase = time.monotonic()
-            for table in manifest.tables:
-                step.what = f"loading table {table.qualified}"
-                with options.reporter.table_progress(
-                    "restore", table.qualified, total_rows=table.rows
-                ) as progress:
-                    _load_table(conn, table, paths, options, progress)
-                report.tables += 1
-                report.rows += table.rows
+            # closed explicitly: a failed COPY's traceback, kept by a caller, would keep the
+            # readers (threads, batches, open files) alive
+            with contextlib.closing(_readers(manifest.tables, paths, options.jobs)) as readers:
+                for table, reader in zip(manifest.tables, readers, strict=True):
+                    step.what = f"loading table {table.qualified}"
+                    with options.reporter.table_progress(
+                        "restore", table.qualified, total_rows=table.rows
+                    ) as progress:
+                        _load_table(conn, table, reader, progress)
+                    report.tables += 1
+                    report.rows += table.rows
             report.seconds["load"] = time.monotonic() - phase
             phase = time.monotonic()
             _run_script(

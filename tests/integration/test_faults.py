@@ -20,7 +20,13 @@ from anonymiser.errors import RestoreError, StoreError
 from anonymiser.snapshot import create_snapshot, list_snapshots, restore_snapshot
 from anonymiser.stores import open_store
 from anonymiser.stores.s3 import S3Store
-from tests.conftest import TEST_MASKING_KEY, MakeDatabase, s3_environment, write_keep_rules
+from tests.conftest import (
+    TEST_MASKING_KEY,
+    MakeDatabase,
+    restore_threads_alive,
+    s3_environment,
+    write_keep_rules,
+)
 from tests.integration.test_s3_snapshots import load_source, objects, row_counts
 
 CLI = [sys.executable, "-m", "anonymiser.cli"]
@@ -151,6 +157,8 @@ def test_restore_connection_terminated_mid_load_leaves_the_target_unchanged(
     watcher.join()
     assert terminated, "the COPY was never seen, so never terminated"
     assert public_tables(target_dsn) == 0
+    # the caller still holds the failure (pytest keeps its traceback): no reader may linger
+    assert not restore_threads_alive(), "a restore reader thread is still running"
     restore_snapshot(target_dsn, tmp_path / "store", "fullset")
     with psycopg.connect(target_dsn) as conn:
         assert conn.execute("SELECT count(*) FROM big").fetchone() == (400000,)

@@ -71,3 +71,44 @@ def test_targets_compare_with_the_baselines_of_the_same_run() -> None:
     assert "| 0.75x (--jobs 2 vs -j 2: 1.50x) | met |" in table
     assert "2.0 GiB | **not met** |" in table
     assert "1 of 2; below: fake [text]" in table
+
+
+def test_only_restore_plans_the_restores_and_none_of_the_creates() -> None:
+    plan = bench.build_plan(_PlanOnly(), 2, bench.parse_only("restore"))
+    names = [op.name for op, _ in plan]
+    assert names[0] == "pg_restore" and "restore --jobs 2" in names
+    assert not [name for name in names if name.startswith(("create", "pg_dump"))]
+
+
+def test_only_create_brings_its_pg_dump_baseline() -> None:
+    assert bench.parse_only("create") == {"create", "dump"}
+    assert bench.parse_only(" dump , restore ") == {"dump", "restore"}
+
+
+@pytest.mark.parametrize("text", ["", "restores", "dump,everything"])
+def test_only_refuses_unknown_groups(text: str) -> None:
+    with pytest.raises(Exception, match="comma-separated list of dump, create"):
+        bench.parse_only(text)
+
+
+def test_targets_of_operations_not_run_say_so() -> None:
+    ops = [
+        _op("pg_restore", "pg_restore", 4.0),
+        _op("pg_restore -j 2", "pg_restore", 2.0),
+        _op("restore --jobs 1", "pg_restore", 3.0),
+        _op(bench.NO_ANALYZE, "pg_restore", 2.0),
+        _op("restore --jobs 2", "pg_restore -j 2", 3.0),
+    ]
+    table = "\n".join(bench.render_targets(ops, None, 2, "create, demo rules"))
+    assert "| 0.75x (--jobs 2 vs -j 2: 1.50x) | met |" in table
+    assert "pg_dump -Fc | - | not measured (--only) |" in table
+    assert "values/s (CPU time) | - | not measured (--only) |" in table
+
+
+class _PlanOnly:
+    """Stands in for a Bench: build_plan only reads the label and binds the actions."""
+
+    masked_label = "create, demo rules"
+
+    def __getattr__(self, name: str) -> object:
+        return lambda *args, **kwargs: None
