@@ -18,6 +18,7 @@ from collections import deque
 from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pyarrow as pa
@@ -362,22 +363,28 @@ def restore(
 
 
 def _analyze(target_dsn: str, manifest: Manifest, jobs: int) -> None:
-    """ANALYZE every restored table and materialized view, largest first, over `jobs`
-    connections.
+    """ANALYZE every restored table and materialized view, largest first, then the
+    partitioned tables above them, over `jobs` connections.
 
     It runs after the commit: statistics are not part of the all-or-nothing load, and
     outside the transaction the tables can be analyzed in parallel. A failure here leaves
     the restored data complete, so it is logged, not raised: autovacuum will analyze later.
+    Autovacuum never analyzes a partitioned table itself (it holds no rows), so its
+    statistics, which the planner uses for joins over the whole table, come from here.
     """
-    pending = deque(
-        [(t.schema, t.name) for t in sorted(manifest.tables, key=lambda t: -t.rows)]
-        + [(s, n) for s, n in manifest.matviews]
-    )
+    tables = [(t.schema, t.name) for t in sorted(manifest.tables, key=lambda t: -t.rows)]
+    pending = deque(tables + [(s, n) for s, n in manifest.matviews])
     lock = threading.Lock()
+    first = True
 
     def worker() -> None:
         try:
             with contextlib.closing(connect(target_dsn, role="target")) as conn:
+                nonlocal first
+                with lock:
+                    if first:  # one worker looks up the partitioned parents, analyzed last
+                        first = False
+                        pending.extend(_partitioned_parents(conn, tables))
                 while True:
                     with lock:
                         if not pending:
@@ -398,3 +405,26 @@ def _analyze(target_dsn: str, manifest: Manifest, jobs: int) -> None:
         thread.start()
     for thread in threads:
         thread.join()
+
+
+def _partitioned_parents(
+    conn: psycopg.Connection[Any], tables: list[tuple[str, str]]
+) -> list[tuple[str, str]]:
+    """The partitioned tables (every level) above the restored ones, outermost last."""
+    if not tables:
+        return []
+    rows = conn.execute(
+        """
+        SELECT n.nspname, c.relname, max(a.level)
+        FROM unnest(%s::text[], %s::text[]) AS t(schema_name, table_name)
+        CROSS JOIN LATERAL pg_partition_ancestors(
+            to_regclass(format('%%I.%%I', t.schema_name, t.table_name))) WITH ORDINALITY
+            AS a(relid, level)
+        JOIN pg_class c ON c.oid = a.relid AND c.relkind = 'p'
+        JOIN pg_namespace n ON n.oid = c.relnamespace
+        GROUP BY n.nspname, c.relname
+        ORDER BY max(a.level), n.nspname, c.relname
+        """,
+        ([schema for schema, _ in tables], [name for _, name in tables]),
+    ).fetchall()
+    return [(schema, name) for schema, name, _ in rows]
