@@ -11,16 +11,17 @@ reported back for the Python parser.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from anonymiser.maskers._splice import join_replaced, real_quotes, split_at
+from anonymiser.maskers._vector import string_array
 from anonymiser.maskers.base import byte_view
 
-__all__ = ["mask_at_key"]
+__all__ = ["mask_at_key", "mask_at_keys"]
 
 _OPEN_OBJECT, _OPEN_ARRAY, _CLOSE_ARRAY, _QUOTE, _COLON, _SPACE = b'{[]": '
 _BRACKETS = np.zeros(256, dtype=np.int8)
@@ -36,14 +37,21 @@ _NOT_OBJECT = np.zeros(256, dtype=bool)
 _NOT_OBJECT[list(b'["-0123456789tfn')] = True
 _END_OF_NUMBER = np.zeros(256, dtype=bool)
 _END_OF_NUMBER[list(b",}] \t\r\n")] = True
-_NEEDS_ESCAPE = r'["\\\x00-\x1f]'
 
 
-def mask_at_key(
-    docs: pa.Array, key: str, each: bool, mask: Callable[[pa.Array], pa.Array]
-) -> tuple[pa.Array, np.ndarray]:
+Mask = Callable[[pa.Array], pa.Array]
+
+
+def mask_at_key(docs: pa.Array, key: str, each: bool, mask: Mask) -> tuple[pa.Array, np.ndarray]:
     """`docs` with the scalars at `$.key` (or each element of `$.key[*]`) masked, and which
     documents the Python parser must redo instead."""
+    return mask_at_keys(docs, [(key, each, mask)])
+
+
+def mask_at_keys(
+    docs: pa.Array, paths: Sequence[tuple[str, bool, Mask]]
+) -> tuple[pa.Array, np.ndarray]:
+    """mask_at_key for several distinct keys, the documents read once for all of them."""
     offsets, data, valid = byte_view(docs)
     base = int(offsets[0])
     data = data[base : int(offsets[-1])]
@@ -51,99 +59,167 @@ def mask_at_key(
     starts, ends = offsets[:-1], offsets[1:]
     n = len(starts)
     every = np.ones(n, dtype=bool)
-    wanted = key.encode()
-    if not len(data) or b'"' in wanted or b"\\" in wanted:
+    wanted = [key.encode() for key, _, _ in paths]
+    if not len(data) or any(b'"' in key or b"\\" in key for key in wanted):
         return docs, every
-    quotes = real_quotes(data)
-    if ((np.searchsorted(quotes, ends) - np.searchsorted(quotes, starts)) % 2).any():
+    if len(set(wanted)) < len(wanted):
+        raise ValueError("mask_at_keys needs distinct keys")
+    backslashes = np.flatnonzero(data == ord("\\"))
+    quotes = real_quotes(data, backslashes)
+    # quotes and brackets in text order, read together: the quotes before a bracket say
+    # whether it is quoted, a running sum of the others the depth (no search per bracket)
+    marks = _bracket_bytes(data)
+    marks[quotes] = True
+    events = np.flatnonzero(marks)
+    if not len(events):
+        return docs, every  # no strings, objects or arrays at all: nothing to read
+    is_quote = data[events] == _QUOTE  # an escaped quote is not among the events
+    quotes_so_far = np.cumsum(is_quote, dtype=np.int32)  # int32: a batch is < 2 GiB
+    structural = ~is_quote & (quotes_so_far & 1 == 0)
+    depth_after = np.cumsum(_BRACKETS[data[events]] * structural, dtype=np.int32)
+    brackets = events[structural]
+    # the last event before each row boundary: quotes per row, depth where each row starts
+    before = np.searchsorted(events, offsets) - 1
+    per_row = np.diff(np.where(before >= 0, quotes_so_far[before], 0))
+    if (per_row % 2).any():
         return docs, every  # an unbalanced quote would flip what is quoted in later rows
-    brackets = np.flatnonzero(_BRACKETS[data])
-    brackets = brackets[np.searchsorted(quotes, brackets) % 2 == 0]
-    depth_after = np.cumsum(_BRACKETS[data[brackets]], dtype=np.int64)
-
-    def depth(at: np.ndarray) -> np.ndarray:
-        i = np.searchsorted(brackets, at)
-        return np.where(i > 0, depth_after[np.maximum(i - 1, 0)], 0)
-
-    if depth(starts).any():
+    if np.where(before >= 0, depth_after[before], 0).any():
         return docs, every  # unbalanced brackets
+    quote_depth = depth_after[is_quote]  # a quote adds nothing: the depth it stands at
     filled = valid & (ends > starts)
     head = data[np.minimum(starts, len(data) - 1)]
     slow = filled & (head != _OPEN_OBJECT) & ~_NOT_OBJECT[head]
     objects = filled & (head == _OPEN_OBJECT)
     opening, closing = quotes[0::2], quotes[1::2]
-    row = np.searchsorted(ends, opening, side="right")
-    backslashes = np.flatnonzero(data == ord("\\"))
+    row = np.repeat(np.arange(n), per_row // 2)  # the row of each string
 
     def escapes(first: np.ndarray, end: np.ndarray) -> np.ndarray:
+        if not len(backslashes):
+            return np.zeros(len(first), dtype=bool)
         return np.searchsorted(backslashes, end) > np.searchsorted(backslashes, first)
 
     escaped = escapes(opening, closing)
     after = data[np.minimum(closing + 1, len(data) - 1)]
-    top = objects[row] & (depth(opening) == 1)
+    # only a string followed by a colon (a key) or by something odd depends on its depth
+    odd = (after != ord(",")) & (after != ord("}"))
+    candidates = np.flatnonzero(objects[row] & odd)
+    top = np.zeros(len(opening), dtype=bool)
+    top[candidates[quote_depth[0::2][candidates] == 1]] = True
     is_key = top & (after == _COLON)
-    slow[row[top & ~is_key & (after != ord(",")) & (after != ord("}"))]] = True
+    slow[row[top & ~is_key]] = True
     slow[row[is_key & escaped]] = True
-    named = is_key & (closing - opening - 1 == len(wanted))
-    for at, byte in enumerate(wanted):
-        named[named] &= data[opening[named] + 1 + at] == byte
-    found = np.flatnonzero(named)
-    slow |= np.bincount(row[found], minlength=n) > 1
-    value = closing[found] + 2
-    value += data[np.minimum(value, len(data) - 1)] == _SPACE
-    first = data[value]
-    slow[row[found][np.isin(first, list(b" \t\r\n{"))]] = True
     spans: list[tuple[np.ndarray, np.ndarray]] = []
-    if each:
-        arrays = value[first == _OPEN_ARRAY]
-        j = np.searchsorted(brackets, arrays) + 1
-        close = brackets[np.minimum(j, len(brackets) - 1)]
-        flat = data[close] == _CLOSE_ARRAY  # no container inside
-        slow[np.searchsorted(ends, arrays[~flat], side="right")] = True
-        arrays, close = arrays[flat], close[flat]
-        # strings inside each array; anything but literals and commas outside them is slow
-        inside = _ranges(arrays + 1, close)
-        bare = inside[(np.searchsorted(quotes, inside) % 2 == 0) & ~_IN_STRING_ARRAY[data[inside]]]
-        bare = bare[~np.isin(bare, quotes)]
-        slow[np.searchsorted(ends, bare, side="right")] = True
-        element = np.zeros(len(opening), dtype=bool)
-        if len(arrays):
-            k = np.searchsorted(arrays, opening) - 1
-            element = (k >= 0) & (opening < close[np.maximum(k, 0)])
-        slow[row[element & escaped]] = True
-        spans.append((opening[element], closing[element] + 1))
-    else:
-        strings = first == _QUOTE
-        index = np.searchsorted(quotes, value[strings])
-        close = quotes[np.minimum(index + 1, len(quotes) - 1)]
-        string_rows = row[found][strings]
-        slow[string_rows[escapes(value[strings], close)]] = True
-        spans.append((value[strings], close + 1))
-        numbers = value[(first == ord("-")) | _DIGIT[first]]
-        stops = np.flatnonzero(_END_OF_NUMBER[data])
-        stop = stops[np.searchsorted(stops, numbers)]
-        slow[
-            np.searchsorted(ends, numbers[~_plain_integers(data, numbers, stop)], side="right")
-        ] = True
-        spans.append((numbers, stop))
-        slow[row[found][first == _OPEN_ARRAY]] = True
+    for key, (_, each, _) in zip(wanted, paths, strict=True):
+        found = np.flatnonzero(is_key & (closing - opening - 1 == len(key)))
+        for at, byte in enumerate(key):
+            found = found[data[opening[found] + 1 + at] == byte]
+        slow |= np.bincount(row[found], minlength=n) > 1
+        value = closing[found] + 2
+        value += data[np.minimum(value, len(data) - 1)] == _SPACE
+        first = data[value]
+        slow[row[found][np.isin(first, list(b" \t\r\n{"))]] = True
+        if each:
+            arrays = value[first == _OPEN_ARRAY]
+            j = np.searchsorted(brackets, arrays) + 1
+            close = brackets[np.minimum(j, len(brackets) - 1)]
+            flat = data[close] == _CLOSE_ARRAY  # no container inside
+            slow[np.searchsorted(ends, arrays[~flat], side="right")] = True
+            arrays, close = arrays[flat], close[flat]
+            # strings inside each array (quote pairs between its brackets); anything but
+            # literals and commas between them is slow
+            first_quote = np.searchsorted(quotes, arrays)
+            last_quote = np.searchsorted(quotes, close)
+            inner = _ranges(first_quote, last_quote)
+            element = inner[0::2] // 2  # string numbers (a string is a pair of quotes)
+            # the gaps around them: array k's j-th string ends gap k + j and starts the next
+            counts = (last_quote - first_quote) // 2
+            slot = np.arange(len(element)) + np.repeat(np.arange(len(arrays)), counts)
+            gap_first = np.empty(len(element) + len(arrays), dtype=np.int64)
+            gap_end = np.empty_like(gap_first)
+            gap_first[slot + 1], gap_end[slot] = closing[element] + 1, opening[element]
+            block = np.arange(len(arrays)) + np.cumsum(counts) - counts
+            gap_first[block], gap_end[block + counts] = arrays + 1, close
+            bare = _ranges(gap_first, gap_end)
+            bare = bare[~_IN_STRING_ARRAY[data[bare]]]
+            slow[np.searchsorted(ends, bare, side="right")] = True
+            slow[row[element[escaped[element]]]] = True
+            spans.append((opening[element], closing[element] + 1))
+        else:
+            strings = first == _QUOTE
+            index = np.searchsorted(quotes, value[strings])
+            close = quotes[np.minimum(index + 1, len(quotes) - 1)]
+            string_rows = row[found][strings]
+            slow[string_rows[escapes(value[strings], close)]] = True
+            numbers = value[(first == ord("-")) | _DIGIT[first]]
+            stop = _number_ends(data, numbers)
+            plain = _plain_integers(data, numbers, stop)
+            slow[np.searchsorted(ends, numbers[~plain], side="right")] = True
+            slow[row[found][first == _OPEN_ARRAY]] = True
+            spans.append(
+                (np.concatenate((value[strings], numbers)), np.concatenate((close + 1, stop)))
+            )
+    return _splice_masked(docs, starts, ends, data, slow, spans, [m for _, _, m in paths])
+
+
+def _splice_masked(
+    docs: pa.Array,
+    starts: np.ndarray,
+    ends: np.ndarray,
+    data: np.ndarray,
+    slow: np.ndarray,
+    spans: list[tuple[np.ndarray, np.ndarray]],
+    masks: list[Mask],
+) -> tuple[pa.Array, np.ndarray]:
+    """The documents with each path's spans (outside slow rows) replaced by its mask's JSON."""
     first_byte = np.concatenate([s for s, _ in spans])
     end_byte = np.concatenate([e for _, e in spans])
+    path = np.repeat(np.arange(len(spans)), [len(s) for s, _ in spans])
     span_row = np.searchsorted(ends, first_byte, side="right")
     keep = ~slow[span_row]
-    first_byte, end_byte, span_row = first_byte[keep], end_byte[keep], span_row[keep]
-    if not len(first_byte):
+    if not keep.any():
         return docs, slow
-    order = np.argsort(first_byte, kind="stable")
-    first_byte, end_byte, span_row = first_byte[order], end_byte[order], span_row[order]
+    order = np.flatnonzero(keep)
+    order = order[np.argsort(first_byte[order], kind="stable")]
+    first_byte, end_byte, span_row, path = (
+        first_byte[order], end_byte[order], span_row[order], path[order]
+    )  # fmt: skip
     pieces, slot, rows = split_at(starts, ends, data, first_byte, end_byte, span_row)
-    scalars = pieces.take(pa.array(slot))
-    quoted = pa.array(data[first_byte] == _QUOTE)
-    scalars = pc.if_else(quoted, pc.utf8_slice_codeunits(scalars, 1, -1), scalars)
-    out = join_replaced(pieces, slot, rows, _json_strings(mask(scalars).cast(pa.string())))
+    quoted = data[first_byte] == _QUOTE
+    bounds = np.empty(2 * len(first_byte), dtype=np.int64)
+    bounds[0::2], bounds[1::2] = first_byte + quoted, end_byte - quoted
+    # the scalars (string contents without quotes) at even places, what lies between at odd
+    scalars = string_array(bounds, data, None, pa.string())
+    # each path's scalars through its own rule, put back in text order
+    mine = [np.flatnonzero(path == number) for number in range(len(masks))]
+    masked = [
+        mask(scalars.take(pa.array(2 * at))).cast(pa.string())
+        if len(at)
+        else pa.array([], pa.string())
+        for mask, at in zip(masks, mine, strict=True)
+    ]
+    replacements = pa.concat_arrays(masked).take(pa.array(np.argsort(np.concatenate(mine))))
+    out = join_replaced(pieces, slot, rows, _json_strings(replacements))
     if docs.null_count:
-        out = pc.if_else(docs.is_valid(), out, pa.nulls(n, pa.string()))
+        out = pc.if_else(docs.is_valid(), out, pa.nulls(len(starts), pa.string()))
     return out.cast(docs.type), slow
+
+
+def _bracket_bytes(data: np.ndarray) -> np.ndarray:
+    """Which bytes are {, }, [ or ] (a table lookup of every byte costs 3x these comparisons)."""
+    folded = data | np.uint8(0x20)  # [ ] fold onto { }, and nothing else does
+    found: np.ndarray = (folded == _OPEN_OBJECT) | (folded == ord("}"))
+    return found
+
+
+def _number_ends(data: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """The first end-of-number byte at or after each start (a short walk, not a full scan)."""
+    stop = starts.copy()
+    going = np.arange(len(stop))
+    while len(going):
+        at = stop[going]
+        going = going[~_END_OF_NUMBER[data[np.minimum(at, len(data) - 1)]] & (at < len(data))]
+        stop[going] += 1
+    return stop
 
 
 def _ranges(first: np.ndarray, end: np.ndarray) -> np.ndarray:
@@ -169,9 +245,13 @@ def _plain_integers(data: np.ndarray, starts: np.ndarray, stops: np.ndarray) -> 
 def _json_strings(values: pa.Array) -> pa.Array:
     """Each value as a JSON string literal (as json.dumps(..., ensure_ascii=False)); null."""
     filled = pc.fill_null(values, "")
-    escape = pc.match_substring_regex(filled, _NEEDS_ESCAPE)
     out = pc.binary_join_element_wise('"', filled, '"', "")
-    if pc.any(escape).as_py():
+    offsets, data, _ = byte_view(filled)
+    data = data[int(offsets[0]) : int(offsets[-1])]
+    special = np.flatnonzero((data < 0x20) | (data == _QUOTE) | (data == ord("\\")))
+    if len(special):  # rare: a byte check of the whole buffer is cheaper than a regex per value
+        owner = np.searchsorted(offsets - offsets[0], special, side="right") - 1
+        escape = pa.array(np.bincount(owner, minlength=len(filled)) > 0)
         chosen = filled.filter(escape).to_pylist()
         dumped = pa.array([json.dumps(v, ensure_ascii=False) for v in chosen], pa.string())
         out = pc.replace_with_mask(out, escape, dumped)

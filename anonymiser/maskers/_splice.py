@@ -13,10 +13,12 @@ __all__ = ["join_replaced", "real_quotes", "split_at"]
 _QUOTE, _BACKSLASH = b'"\\'
 
 
-def real_quotes(data: np.ndarray) -> np.ndarray:
-    """Positions of the double quotes that no backslash escapes."""
+def real_quotes(data: np.ndarray, backslashes: np.ndarray | None = None) -> np.ndarray:
+    """Positions of the double quotes that no backslash escapes (`backslashes`: their
+    positions, when the caller has them already)."""
     quotes = np.flatnonzero(data == _QUOTE)
-    backslashes = np.flatnonzero(data == _BACKSLASH)
+    if backslashes is None:
+        backslashes = np.flatnonzero(data == _BACKSLASH)
     if not len(backslashes):
         return quotes
     # in a run of backslashes the 1st, 3rd, ... escape the byte after them

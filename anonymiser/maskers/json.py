@@ -12,7 +12,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from anonymiser.maskers._jsontext import mask_at_key
+from anonymiser.maskers._jsontext import mask_at_keys
 from anonymiser.maskers._nested import NestedRule, element_column
 from anonymiser.maskers.base import (
     ColumnSpec,
@@ -166,11 +166,17 @@ class Json(Strategy):
         keys = [_key_path(steps) for steps, _ in self.rules]
         if None in keys or not len(unique):
             return self._parsed(unique, ctx)
-        docs, slow = unique, np.zeros(len(unique), dtype=bool)
-        for key_path, (_, rule) in zip(keys, self.rules, strict=True):
-            key, each = key_path or ("", False)
-            docs, redo = mask_at_key(docs, key, each, functools.partial(rule.mask, ctx=ctx))
-            slow |= redo
+        paths = [
+            (*(key_path or ("", False)), functools.partial(rule.mask, ctx=ctx))
+            for key_path, (_, rule) in zip(keys, self.rules, strict=True)
+        ]
+        if len({key for key, _, _ in paths}) == len(paths):  # read once for every path
+            docs, slow = mask_at_keys(unique, paths)
+        else:  # `$.a` and `$.a[*]`: the second reads what the first wrote
+            docs, slow = unique, np.zeros(len(unique), dtype=bool)
+            for path in paths:
+                docs, redo = mask_at_keys(docs, [path])
+                slow |= redo
         if slow.any():
             where = pa.array(slow)
             docs = pc.replace_with_mask(docs, where, self._parsed(unique.filter(where), ctx))

@@ -25,7 +25,14 @@ import pyarrow.parquet as pq
 from anonymiser.errors import SnapshotError
 from anonymiser.maskers import MaskContext, Strategy
 
-__all__ = ["MAX_ROUNDS", "Mapping", "apply_mapping", "distinct_values", "resolve_injective"]
+__all__ = [
+    "MAX_ROUNDS",
+    "Mapping",
+    "apply_mapping",
+    "distinct_values",
+    "mapped_in_order",
+    "resolve_injective",
+]
 
 MAX_ROUNDS = 200
 _COLLAPSE_AT = 1 << 20  # merge per-batch distinct values once this many are pending
@@ -42,8 +49,9 @@ class Mapping:
 
     def write(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
+        # a work file, read back once per table: compressing it cost more than it saved
         pq.write_table(
-            pa.table({"original": self.original, "masked": self.masked}), path, compression="zstd"
+            pa.table({"original": self.original, "masked": self.masked}), path, compression="none"
         )
 
     @classmethod
@@ -62,21 +70,25 @@ def _as_array(values: pa.Array | pa.ChunkedArray) -> pa.Array:
 
 
 def distinct_values(sources: list[tuple[Path, str]], arrow_type: pa.DataType) -> pa.Array:
-    """Distinct non-null values of some columns across Parquet files, sorted; read in batches."""
+    """Distinct non-null values of some columns across Parquet files, in no particular order;
+    read in batches.
+
+    The columns are unique ones, so a batch rarely repeats a value: batches are kept as read
+    and made distinct together once they pass _COLLAPSE_AT values (a unique of each batch
+    first cost as much again, and sorting the result half as much: nothing needs the order).
+    """
     pending: list[pa.Array] = []
     size = 0
     for path, column in sources:
         for batch in pq.ParquetFile(path).iter_batches(columns=[column]):
-            values = pc.unique(_as_array(batch.column(0)).cast(arrow_type))
-            pending.append(values)
-            size += len(values)
+            pending.append(_as_array(batch.column(0)).cast(arrow_type))
+            size += len(pending[-1])
             if size > _COLLAPSE_AT and len(pending) > 1:
                 pending = [pc.unique(pa.concat_arrays(pending))]
                 size = len(pending[0])
     if not pending:
         return pa.array([], type=arrow_type)
-    values = pc.drop_null(pc.unique(pa.concat_arrays(pending)))
-    return _as_array(values.take(pc.sort_indices(values)))
+    return _as_array(pc.drop_null(pc.unique(pa.concat_arrays(pending))))
 
 
 def _collision_key(values: pa.Array, fold: bool) -> pa.Array:
@@ -103,9 +115,11 @@ def resolve_injective(
         valid = pc.is_valid(keys).to_numpy(zero_copy_only=False)
         free = valid.copy()
         if settled:
-            taken = pc.is_in(keys, value_set=pa.concat_arrays(settled)).to_numpy(
-                zero_copy_only=False
-            )
+            taken_keys = pa.concat_arrays(settled)
+            if len(keys) < len(taken_keys):
+                # the hash table on the few keys of this round, not on every settled one
+                taken_keys = taken_keys.filter(pc.is_in(taken_keys, value_set=keys))
+            taken = pc.is_in(keys, value_set=taken_keys).to_numpy(zero_copy_only=False)
             free &= ~taken.astype(bool)
         free_at = np.flatnonzero(free)
         free_keys = keys.take(pa.array(free_at))
@@ -116,14 +130,16 @@ def resolve_injective(
         if shared.any():
             contested = free_at[shared]
             # the winner of each collision: smallest keyed digest of the input, then the input
+            # (not its position: the inputs come in no particular order)
+            contenders = subset.take(pa.array(contested))
             order = pa.table(
                 {
                     "key": keys.take(pa.array(contested)),
-                    "digest": ctx.digests(subset.take(pa.array(contested))),
-                    "at": pending[contested],
+                    "digest": ctx.digests(contenders),
+                    "input": contenders,
                     "local": contested,
                 }
-            ).sort_by([("key", "ascending"), ("digest", "ascending"), ("at", "ascending")])
+            ).sort_by([("key", "ascending"), ("digest", "ascending"), ("input", "ascending")])
             sorted_keys = order["key"].combine_chunks()
             first = np.ones(len(order), dtype=bool)
             if len(order) > 1:
@@ -171,3 +187,27 @@ def apply_mapping(
         extra = _as_array(fallback.mask(values.filter(missing), ctx))
         out = pc.replace_with_mask(out, missing, extra.cast(out.type))
     return _as_array(out)
+
+
+def mapped_in_order(values: pa.Array, mapping: Mapping, start: int) -> pa.Array | None:
+    """The masked values if the non-null `values` are the mapping's inputs from `start` on, in
+    order, else None (then apply_mapping looks them up).
+
+    A unique column read in the order its mapping was built (distinct_values keeps the order
+    of first appearance) is its mapping's inputs, batch after batch: comparing is a fraction
+    of the cost of the hash lookup, whose table apply_mapping builds again for every batch.
+    """
+    present = values.drop_null() if values.null_count else values
+    if start + len(present) > len(mapping.original):
+        return None
+    if present.type != mapping.original.type:
+        present = present.cast(mapping.original.type)
+    if (
+        len(present)
+        and not pc.all(pc.equal(present, mapping.original.slice(start, len(present)))).as_py()
+    ):
+        return None
+    masked = mapping.masked.slice(start, len(present))
+    if values.null_count:
+        return pc.replace_with_mask(pa.nulls(len(values), masked.type), values.is_valid(), masked)
+    return _as_array(masked)

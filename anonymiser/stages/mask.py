@@ -35,6 +35,7 @@ from anonymiser.stages.mappings import (
     Mapping,
     apply_mapping,
     distinct_values,
+    mapped_in_order,
     mapping_file,
     resolve_injective,
 )
@@ -82,6 +83,15 @@ def pseudonym_entity(plan: ColumnPlan) -> str | None:
         fmt = plan.rule.params.get("format")
         return {"ni_number": "UK_NINO", "trn": "UK_TRN"}.get(str(fmt), "ID")
     return None
+
+
+@dataclass
+class _TableMappings:
+    """The mappings of one table's columns, and where each column stands in its mapping's
+    inputs (its next value, when read in the order the mapping was built; -1 once not)."""
+
+    mappings: dict[str, Mapping] = field(default_factory=dict)
+    next_input: dict[str, int] = field(default_factory=dict)
 
 
 class _Masker:
@@ -149,20 +159,26 @@ class _Masker:
         }
         return owner.namespace, counts
 
-    def mapping(self, plan: ColumnPlan, cache: dict[str, Mapping]) -> Mapping | None:
+    def mapping(self, plan: ColumnPlan, cache: _TableMappings) -> Mapping | None:
         """The group's mapping, read once per table (`cache`: that table's mappings)."""
         if plan.group not in self.groups:
             return None
-        if plan.group not in cache:
-            cache[plan.group] = Mapping.read(mapping_file(self.work / "mappings", plan.group))
-        return cache[plan.group]
+        if plan.group not in cache.mappings:
+            path = mapping_file(self.work / "mappings", plan.group)
+            cache.mappings[plan.group] = Mapping.read(path)
+        return cache.mappings[plan.group]
 
-    def mask_values(
-        self, plan: ColumnPlan, values: pa.Array, cache: dict[str, Mapping]
-    ) -> pa.Array:
+    def mask_values(self, plan: ColumnPlan, values: pa.Array, cache: _TableMappings) -> pa.Array:
         mapping = self.mapping(plan, cache)
         ctx = self.ctx(plan)
         if mapping is not None:
+            start = cache.next_input.get(plan.column, 0)
+            if start >= 0:
+                masked = mapped_in_order(values, mapping, start)
+                if masked is not None:
+                    cache.next_input[plan.column] = start + len(values) - values.null_count
+                    return masked
+                cache.next_input[plan.column] = -1  # out of order: look up from now on
             return apply_mapping(values, mapping, plan.strategy, ctx)
         out = plan.strategy.mask(values, ctx)
         return out.combine_chunks() if isinstance(out, pa.ChunkedArray) else out
@@ -176,7 +192,7 @@ class _Masker:
             if entity is None or not plan.strategy.column.is_text:
                 continue
             inputs = distinct_values(self.sources([plan]), pa.string())
-            masked = self.mask_values(plan, inputs, {})
+            masked = self.mask_values(plan, inputs, _TableMappings())
             known = self.known.setdefault(entity, {})
             for original, pseudonym in zip(inputs.to_pylist(), masked.to_pylist(), strict=True):
                 if original and pseudonym:
@@ -192,7 +208,7 @@ class _Masker:
                 _link_or_copy(self.extracted.root / rel, out_root / rel)
                 progress.advance(rows, (out_root / rel).stat().st_size)
             return sum(rows for _, rows in item.files)
-        cache: dict[str, Mapping] = {}  # mappings stay in memory for this table only
+        cache = _TableMappings()  # mappings stay in memory for this table only
         done = 0
         for rel, _ in item.files:
             source = pq.ParquetFile(self.extracted.root / rel)
@@ -230,7 +246,7 @@ class _Masker:
         plan: ColumnPlan,
         values: pa.Array,
         fld: pa.Field,
-        cache: dict[str, Mapping],
+        cache: _TableMappings,
     ) -> pa.Array:
         try:
             out = self.mask_values(plan, values, cache)

@@ -13,7 +13,12 @@ import pytest
 
 from anonymiser.errors import SnapshotError
 from anonymiser.maskers import ColumnSpec, MaskContext, Strategy, register
-from anonymiser.stages.mappings import apply_mapping, distinct_values, resolve_injective
+from anonymiser.stages.mappings import (
+    apply_mapping,
+    distinct_values,
+    mapped_in_order,
+    resolve_injective,
+)
 
 SPACE = 1_500_000  # 1M distinct inputs into 1.5M outputs: about a quarter collide at first
 
@@ -138,8 +143,21 @@ def test_values_outside_the_mapping_fall_back_to_the_strategy(tmp_path: Path) ->
     ]
 
 
-def test_distinct_values_read_every_file_batch_by_batch_and_sort(tmp_path: Path) -> None:
+def test_distinct_values_read_every_file_batch_by_batch(tmp_path: Path) -> None:
     for n, values in enumerate(([3, 1, None, 3], [2, 1], [])):
         pq.write_table(pa.table({"c": pa.array(values, pa.int32())}), tmp_path / f"{n}.parquet")
     sources = [(tmp_path / f"{n}.parquet", "c") for n in (2, 1, 0)]
-    assert distinct_values(sources, pa.int64()).to_pylist() == [1, 2, 3]
+    distinct = distinct_values(sources, pa.int64())
+    assert distinct.type == pa.int64() and sorted(distinct.to_pylist()) == [1, 2, 3]
+
+
+def test_a_column_read_in_mapping_order_gets_what_the_lookup_gives() -> None:
+    strategy = TinySpace({}, spec())
+    ctx = MaskContext(b"k" * 32, "n")
+    mapping = resolve_injective(strategy, pa.array([5, 9, 2, 7, 4]), ctx, fold=False, label="t")
+    first, second = pa.array([5, None, 9]), pa.array([2, 7, None, 4])
+    for batch, start in ((first, 0), (second, 2)):
+        expected = apply_mapping(batch, mapping, strategy, ctx).to_pylist()
+        assert mapped_in_order(batch, mapping, start).to_pylist() == expected  # type: ignore[union-attr]
+    assert mapped_in_order(second, mapping, 0) is None  # not where the column stands
+    assert mapped_in_order(pa.array([4, 5]), mapping, 4) is None  # past the end

@@ -1,12 +1,15 @@
 from __future__ import annotations
 
 import json
+import random
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
 
 from anonymiser.maskers import RuleError, get_strategy
+from anonymiser.maskers._jsontext import mask_at_key
 from tests.unit.maskers.conftest import column, ctx, run
 
 RULES: dict[str, Any] = {
@@ -92,3 +95,62 @@ def test_in_place_masking_gives_what_parsing_gives_on_canonical_json() -> None:
     masker = get_strategy("json")({"paths": KEY_PATHS}, column("jsonb"))
     parsed = masker._parsed(pa.array(texts), ctx()).to_pylist()  # type: ignore[attr-defined]
     assert run("json", {"paths": KEY_PATHS}, texts, column("jsonb")) == parsed
+
+
+RANDOM_PATHS: dict[str, Any] = {
+    "$.email[*]": {"strategy": "fake", "provider": "email"},
+    "$.phone": {"strategy": "hash", "length": 8},
+    "$.e": {"strategy": "constant", "value": 'say "hi"\n'},  # needs escaping when written
+    "$.n": {"strategy": "null"},
+}
+KEYS = ["email", "phone", "e", "n", "other", "a b", "é"]
+STRINGS = ["a@b.c", "", "Zoë", "07700 900123", "[{", "}]", ": ", ", ", 'q"q', "b\\s", "t\nn"]
+
+
+def _random_document(rng: random.Random, depth: int = 0) -> Any:
+    roll = rng.random()
+    if depth > 2 or roll < 0.45:
+        return rng.choice([*STRINGS, 0, -3, 12, 10**20, 1.5, -0.0, 1e5, None, True, False])
+    if roll < 0.8:
+        return {
+            rng.choice(KEYS): _random_document(rng, depth + 1) for _ in range(rng.randint(0, 4))
+        }
+    return [_random_document(rng, depth + 1) for _ in range(rng.randint(0, 4))]
+
+
+def _random_corpus(seed: int, size: int) -> list[str | None]:
+    """JSON text as json.dumps writes it, which is what the parser path writes back."""
+    rng = random.Random(seed)
+    texts: list[str | None] = []
+    for _ in range(size):
+        doc = _random_document(rng) if rng.random() < 0.3 else {}
+        if isinstance(doc, dict) and rng.random() < 0.8:
+            doc["email"] = [rng.choice([*STRINGS, None, 7]) for _ in range(rng.randint(0, 3))]
+            doc[rng.choice(["phone", "e", "n"])] = _random_document(rng, 2)
+        texts.append(None if rng.random() < 0.02 else json.dumps(doc, ensure_ascii=False))
+    return texts
+
+
+# each path alone too: a later path's reading falls back to the parser on text an earlier
+# path broke, which would hide the mistake
+@pytest.mark.parametrize("paths", [*([p] for p in RANDOM_PATHS), list(RANDOM_PATHS)])
+@pytest.mark.parametrize("seed", range(4))
+def test_in_place_masking_gives_what_parsing_gives_on_random_documents(
+    seed: int, paths: list[str]
+) -> None:
+    texts = pa.array(_random_corpus(seed, 400)).slice(seed)  # a slice: offsets not from 0
+    rules = {path: RANDOM_PATHS[path] for path in paths}
+    masker = get_strategy("json")({"paths": rules}, column("jsonb"))
+    _, slow = mask_at_key(texts, "email", True, lambda values: values)
+    assert slow.mean() < 0.5  # most documents take the in-place path
+    unique = pc.unique(texts).drop_null()
+    parsed = masker._parsed(unique, ctx())  # type: ignore[attr-defined]
+    in_place = masker._documents(unique, ctx())  # type: ignore[attr-defined]
+    assert in_place.to_pylist() == parsed.to_pylist()
+
+
+def test_documents_without_strings_or_containers_are_kept() -> None:
+    docs = ["1", "-2.50", None, "true", "null"]
+    assert (
+        run("json", {"paths": {"$.email": {"strategy": "redact"}}}, docs, column("jsonb")) == docs
+    )
