@@ -75,8 +75,8 @@ def fake_values(provider: str, locale: str, digests: np.ndarray) -> pa.Array:
         number = digit_strings(mix(digests, 3) % _U64(10**4), 4)
         if provider == "user_name":
             return pc.binary_join_element_wise(first, last, number, "")
-        local = pc.binary_join_element_wise(first, ".", last, number, "")
-        return pc.binary_join_element_wise(local, pick(_EMAIL_DOMAINS, digests, 4), "@")
+        domain = pick(_EMAIL_DOMAINS, digests, 4)
+        return pc.binary_join_element_wise(first, ".", last, number, "@", domain, "")
     if provider == "phone_number":
         # a real-looking number from the pool with its last four digits from the digest
         base = pc.utf8_slice_codeunits(pick(pool(locale, provider), digests, 1), 0, -4)

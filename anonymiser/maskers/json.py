@@ -183,9 +183,28 @@ class Json(Strategy):
         return docs
 
     def originals(self, values: pa.Array) -> pa.Array | None:
-        """The scalars at the paths whose nested rule replaces them (for the leak check)."""
+        """The scalars at the paths whose nested rule replaces them (for the leak check), read
+        in place like _documents where the paths allow, else parsed."""
+        unique = pc.unique(values).drop_null()
+        checked = [steps for steps, rule in self.rules if rule.strategy.leak_checked]
+        keys = [key for key in map(_key_path, checked) if key is not None]
+        if not checked:
+            return pa.array([], pa.string())
+        if len(keys) < len(checked) or len({k for k, _ in keys}) < len(keys):
+            return self._parsed_originals(unique)
+        found: list[pa.Array] = []
+
+        def collect(scalars: pa.Array) -> pa.Array:
+            found.append(scalars.cast(pa.string()))
+            return scalars
+
+        _, slow = mask_at_keys(unique, [(key, each, collect) for key, each in keys])
+        found.append(self._parsed_originals(unique.filter(pa.array(slow))))
+        return pa.concat_arrays(found)
+
+    def _parsed_originals(self, unique: pa.Array) -> pa.Array:
         found: list[str] = []
-        for doc in _parse_all(pc.unique(values).drop_null().to_pylist()):
+        for doc in _parse_all(unique.to_pylist()):
             for steps, rule in self.rules:
                 if rule.strategy.leak_checked:
                     found.extend(_text(c[k]) for c, k in _slots(doc, steps))

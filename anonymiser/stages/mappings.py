@@ -35,7 +35,7 @@ __all__ = [
 ]
 
 MAX_ROUNDS = 200
-_COLLAPSE_AT = 1 << 20  # merge per-batch distinct values once this many are pending
+_COLLAPSE_AT = 1 << 20  # make the pending values distinct once this many are held
 
 
 @dataclass

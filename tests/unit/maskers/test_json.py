@@ -154,3 +154,12 @@ def test_documents_without_strings_or_containers_are_kept() -> None:
     assert (
         run("json", {"paths": {"$.email": {"strategy": "redact"}}}, docs, column("jsonb")) == docs
     )
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_originals_read_in_place_are_what_parsing_finds(seed: int) -> None:
+    texts = pa.array(_random_corpus(seed, 400))
+    masker = get_strategy("json")({"paths": RANDOM_PATHS}, column("jsonb"))
+    found = masker.originals(texts).to_pylist()
+    parsed = masker._parsed_originals(pc.unique(texts).drop_null())  # type: ignore[attr-defined]
+    assert sorted(found) == sorted(parsed.to_pylist()) and found
