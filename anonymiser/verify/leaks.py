@@ -54,9 +54,11 @@ from anonymiser.verify.output import BATCH_ROWS, Output, as_array, pg_text
 from anonymiser.verify.wordsearch import (
     ANCHOR,
     WordIndex,
+    empty_bits,
     expand_ranges,
     key_hashes,
     key_shape,
+    set_bits,
     sorted_unique,
 )
 
@@ -111,8 +113,9 @@ def json_forms(value: str) -> set[str]:
 
 
 _LETTERS = re.compile(r"[^\W\d_]+")
-# entry flags: a checked original; not one word; a short number (not searched in integers)
-_REAL, _COMPOUND, _SHORT_NUMBER = np.uint8(1), np.uint8(2), np.uint8(4)
+# entry flags: a checked original; not one word; a short number (not searched in integers);
+# a number long enough to be searched in integers
+_REAL, _COMPOUND, _SHORT_NUMBER, _INTEGER = np.uint8(1), np.uint8(2), np.uint8(4), np.uint8(8)
 # an integer column of a big table counts through every number (ids pass 1,000,000 at a few
 # million rows), so it equals every 7-digit identifier somewhere: a number shorter than this
 # in an integer column cannot be told from a coincidence (phone, NHS and card numbers are
@@ -143,10 +146,12 @@ class LeakPatterns:
         # per add: hashes, flags, sources, anchors; which short lengths occur; the longest
         self._parts: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
         self._short = np.zeros(ANCHOR + 1, dtype=bool)
+        self._tokens = empty_bits()  # the first-word hashes' bitmap
         self._longest = 0
         self._entries = 0
         self._spills: dict[str, pq.ParquetWriter] = {}
         self._index: WordIndex | None = None
+        self.integers = False  # whether an original left could be in an integer column
 
     @property
     def empty(self) -> bool:
@@ -176,8 +181,10 @@ class LeakPatterns:
         if not len(lowered):
             return
         flags |= np.where(_compound(lowered), _COMPOUND, np.uint8(0))
-        flags |= np.where(_short_number(lowered), _SHORT_NUMBER, np.uint8(0))
-        full, anchor, lengths = key_hashes(lowered)
+        short_number, number = _numbers(lowered)
+        flags |= np.where(short_number, _SHORT_NUMBER, np.uint8(0))
+        flags |= np.where(number & ~short_number, _INTEGER, np.uint8(0))
+        full, anchor, lengths, token = key_hashes(lowered)
         # every entry's row in the spill is its number: write and count under one lock
         with self._lock:
             self._spill("originals").write_table(pa.table([lowered], schema=_SPILL))
@@ -186,6 +193,7 @@ class LeakPatterns:
             owners = np.full(len(lowered), owner, dtype=np.int32)
             self._parts.append((full, flags, owners, anchors))
             self._short |= short
+            set_bits(self._tokens, token)
             self._longest = max(self._longest, longest)
 
     def add_produced(self, values: pa.Array) -> None:
@@ -198,7 +206,10 @@ class LeakPatterns:
     def _spill(self, name: str) -> pq.ParquetWriter:
         if name not in self._spills:
             path = self.folder / f"{name}.parquet"
-            self._spills[name] = pq.ParquetWriter(path, _SPILL, compression="lz4")
+            # read back by row number only: no dictionary or statistics to compute
+            self._spills[name] = pq.ParquetWriter(
+                path, _SPILL, compression="lz4", use_dictionary=False, write_statistics=False
+            )
         return self._spills[name]
 
     def _close(self, name: str) -> pq.ParquetFile | None:
@@ -223,7 +234,7 @@ class LeakPatterns:
             np.concatenate(column) for column in zip(*parts, strict=True)
         )
         del parts
-        self._index = WordIndex.from_hashes(full, anchors, self._short, self._longest)
+        self._index = WordIndex.from_hashes(full, anchors, self._short, self._longest, self._tokens)
         del anchors
         excluded = np.zeros(len(full), dtype=bool)
         for batch in made.iter_batches(batch_size=BATCH_ROWS) if made is not None else ():
@@ -232,14 +243,12 @@ class LeakPatterns:
             found, spans = found[new], spans.filter(pa.array(new))
             excluded[found[self._confirm(found, spans)]] = True
         self._index.drop(np.flatnonzero(excluded))
-        # checked per source: its distinct originals not excluded (JSON-escaped forms aside)
-        real = np.flatnonzero((self.flags & _REAL).astype(bool) & ~excluded)
-        order = real[np.lexsort((self.source[real], full[real]))]
-        first = np.ones(len(order), dtype=bool)
-        first[1:] = (full[order][1:] != full[order][:-1]) | (
-            self.source[order][1:] != self.source[order][:-1]
+        kept = ~excluded
+        # integer columns hold only "-?[0-9]+": searched only if such an original is left
+        self.integers = bool((kept & (self.flags & _INTEGER).astype(bool)).any())
+        self.counts = self._index.distinct_per_owner(
+            (self.flags & _REAL).astype(bool) & kept, self.source, len(self.sources)
         )
-        self.counts = np.bincount(self.source[order[first]], minlength=len(self.sources)).tolist()
 
     def _confirm(self, entry: np.ndarray, spans: pa.Array) -> np.ndarray:
         """Whether each span's text is its entry's original (read back from the spill)."""
@@ -273,11 +282,16 @@ def _compound(keys: pa.Array) -> np.ndarray:
     return np.asarray(compound, dtype=bool)
 
 
-def _short_number(keys: pa.Array) -> np.ndarray:
-    """Originals an integer column could hold by coincidence: fewer than INTEGER_MIN_DIGITS
-    digits, nothing else (a sign aside)."""
+def _numbers(keys: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """(short number, integer text) of each original: a short number is one an integer
+    column could hold by coincidence (fewer than INTEGER_MIN_DIGITS digits, nothing else, a
+    sign aside); an integer text is all an integer column's text can be ("-?[0-9]+")."""
     short = pc.match_substring_regex(keys, f"^[-+]?[0-9]{{1,{INTEGER_MIN_DIGITS - 1}}}$")
-    return np.asarray(pc.fill_null(short, False).to_numpy(zero_copy_only=False), dtype=bool)
+    number = pc.match_substring_regex(keys, "^-?[0-9]+$")
+    return tuple(  # type: ignore[return-value]
+        np.asarray(pc.fill_null(found, False).to_numpy(zero_copy_only=False), dtype=bool)
+        for found in (short, number)
+    )
 
 
 def _lowered(values: pa.Array) -> pa.Array:
@@ -293,7 +307,7 @@ def matches(
     `values` (patterns.source[entry]: whose). A single-word original counts only as a whole
     value, unless `every_word`."""
     empty = np.zeros(0, dtype=np.int64)
-    if patterns._index is None:
+    if patterns._index is None or (pa.types.is_integer(values.type) and not patterns.integers):
         return empty, empty, np.zeros(0, dtype=bool)
     # each distinct value is searched once (kept columns, fake names, redacted text repeat)
     encoded = pc.dictionary_encode(as_array(values))
