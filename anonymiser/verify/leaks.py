@@ -60,6 +60,7 @@ from anonymiser.verify.wordsearch import (
     key_shape,
     set_bits,
     sorted_unique,
+    value_hashes,
 )
 
 __all__ = [
@@ -122,6 +123,7 @@ _REAL, _COMPOUND, _SHORT_NUMBER, _INTEGER = np.uint8(1), np.uint8(2), np.uint8(4
 # at least this long)
 INTEGER_MIN_DIGITS = 10
 _SPILL = pa.schema([("text", pa.string())])
+_PRODUCED = pa.schema([("text", pa.string()), ("hash", pa.uint64())])
 
 
 class LeakPatterns:
@@ -199,16 +201,18 @@ class LeakPatterns:
     def add_produced(self, values: pa.Array) -> None:
         """Values masking wrote: an original equal to one, or a word inside one, is dropped."""
         if len(values):
+            lowered = _lowered(values)
+            # hashed here, in the caller's thread: freeze searches each distinct value once
+            table = pa.table([lowered, pa.array(value_hashes(lowered))], schema=_PRODUCED)
             with self._lock:
-                table = pa.table([as_array(values).cast(pa.string())], schema=_SPILL)
-                self._spill("produced").write_table(table)
+                self._spill("produced", _PRODUCED).write_table(table)
 
-    def _spill(self, name: str) -> pq.ParquetWriter:
+    def _spill(self, name: str, schema: pa.Schema = _SPILL) -> pq.ParquetWriter:
         if name not in self._spills:
             path = self.folder / f"{name}.parquet"
             # read back by row number only: no dictionary or statistics to compute
             self._spills[name] = pq.ParquetWriter(
-                path, _SPILL, compression="lz4", use_dictionary=False, write_statistics=False
+                path, schema, compression="lz4", use_dictionary=False, write_statistics=False
             )
         return self._spills[name]
 
@@ -237,8 +241,8 @@ class LeakPatterns:
         self._index = WordIndex.from_hashes(full, anchors, self._short, self._longest, self._tokens)
         del anchors
         excluded = np.zeros(len(full), dtype=bool)
-        for batch in made.iter_batches(batch_size=BATCH_ROWS) if made is not None else ():
-            _, found, _, spans = self._index.nominate(_lowered(batch.column(0)))
+        for values in _distinct_produced(made) if made is not None else ():
+            _, found, _, spans = self._index.nominate(values)
             new = ~excluded[found]
             found, spans = found[new], spans.filter(pa.array(new))
             excluded[found[self._confirm(found, spans)]] = True
@@ -270,6 +274,24 @@ class LeakPatterns:
                 same[at] = pc.fill_null(equal, False).to_numpy(zero_copy_only=False)
             start = stop
         return same
+
+
+def _distinct_produced(spill: pq.ParquetFile) -> Iterator[pa.Array]:
+    """The produced values of the spill, each distinct hash once (a pseudonym repeats across
+    batches and columns: a shared namespace, a pool of fake names). Two values of one hash
+    would leave the second unsearched: an original inside it stays searched for, which can
+    only make the check stricter."""
+    hashes = as_array(spill.read(columns=["hash"]).column(0)).to_numpy()
+    order = np.argsort(hashes, kind="stable")
+    first = np.ones(len(order), dtype=bool)
+    first[1:] = hashes[order][1:] != hashes[order][:-1]
+    wanted = np.zeros(len(hashes), dtype=bool)
+    wanted[order[first]] = True
+    del hashes, order, first
+    start = 0
+    for batch in spill.iter_batches(batch_size=BATCH_ROWS, columns=["text"]):
+        yield batch.column(0).filter(pa.array(wanted[start : start + len(batch)]))
+        start += len(batch)
 
 
 def _compound(keys: pa.Array) -> np.ndarray:

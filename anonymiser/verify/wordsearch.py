@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import functools
 import secrets
+from collections.abc import Iterator
 
 import numpy as np
 import pyarrow as pa
@@ -32,6 +33,7 @@ __all__ = [
     "key_shape",
     "set_bits",
     "sorted_unique",
+    "value_hashes",
 ]
 
 ANCHOR = 24  # bytes: keys up to this long are matched directly; longer ones by their prefix
@@ -178,17 +180,12 @@ def key_hashes(keys: pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.n
     alphanumeric (the whole key if none is): a span of text can only be the key where the
     text's first word from there is the same.
     """
-    keys = pc.fill_null(keys.cast(pa.string()), "")
-    offsets, data, _ = byte_view(keys)
+    offsets, data = _text_bytes(keys)
     lengths = np.diff(offsets)
     full = np.zeros(len(lengths), dtype=np.uint64)
     anchor = np.zeros(len(lengths), dtype=np.uint64)
     token = np.zeros(len(lengths), dtype=np.uint64)
-    for first, stop in _chunks(offsets):
-        local = offsets[first : stop + 1]
-        text = data[local[0] : local[-1]]
-        sums = _prefix_sums(text)
-        starts, ends = local[:-1] - local[0], local[1:] - local[0]
+    for first, stop, text, sums, starts, ends in _hashed_chunks(offsets, data):
         full[first:stop] = _hashes(sums, starts, ends)
         longer = ends - starts > ANCHOR
         anchor[first:stop][longer] = _hashes(sums, starts[longer], starts[longer] + ANCHOR)
@@ -196,6 +193,31 @@ def key_hashes(keys: pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.n
         word_end = np.minimum(breaks[np.searchsorted(breaks, starts, side="right")], ends)
         token[first:stop] = _hashes(sums, starts, word_end)
     return full, anchor, lengths, token
+
+
+def value_hashes(values: pa.Array) -> np.ndarray:
+    """The hash of each whole value (key_hashes' first; null as empty)."""
+    offsets, data = _text_bytes(values)
+    full = np.zeros(len(offsets) - 1, dtype=np.uint64)
+    for first, stop, _, sums, starts, ends in _hashed_chunks(offsets, data):
+        full[first:stop] = _hashes(sums, starts, ends)
+    return full
+
+
+def _text_bytes(values: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    offsets, data, _ = byte_view(pc.fill_null(values.cast(pa.string()), ""))
+    return offsets, data
+
+
+def _hashed_chunks(
+    offsets: np.ndarray, data: np.ndarray
+) -> Iterator[tuple[int, int, np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
+    """(first, stop, text, prefix sums, starts, ends) of values [first, stop) at a time, about
+    CHUNK_BYTES of text each; starts and ends are positions in that chunk's text."""
+    for first, stop in _chunks(offsets):
+        local = offsets[first : stop + 1]
+        text = data[local[0] : local[-1]]
+        yield first, stop, text, _prefix_sums(text), local[:-1] - local[0], local[1:] - local[0]
 
 
 def _word_breaks(data: np.ndarray) -> np.ndarray:
