@@ -32,6 +32,7 @@ one batch per thread.
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 import tempfile
@@ -223,8 +224,9 @@ class LeakPatterns:
         path = self.folder / f"{name}.parquet"
         return pq.ParquetFile(path) if path.exists() else None
 
-    def freeze(self, produced: pa.Array | None = None) -> None:
-        """Index the originals; drop those equal to, or a word inside, a produced value."""
+    def freeze(self, produced: pa.Array | None = None, jobs: int = 1) -> None:
+        """Index the originals; drop those equal to, or a word inside, a produced value
+        (searched in `jobs` threads)."""
         if produced is not None:
             self.add_produced(_normalised(produced, 1))
         self._close("originals")
@@ -241,11 +243,17 @@ class LeakPatterns:
         self._index = WordIndex.from_hashes(full, anchors, self._short, self._longest, self._tokens)
         del anchors
         excluded = np.zeros(len(full), dtype=bool)
-        for values in _distinct_produced(made) if made is not None else ():
-            _, found, _, spans = self._index.nominate(values)
-            new = ~excluded[found]
+        index = self._index
+
+        def exclude(values: pa.Array) -> None:
+            _, found, _, spans = index.nominate(values)
+            new = ~excluded[found]  # found by an earlier batch already: no need to confirm
             found, spans = found[new], spans.filter(pa.array(new))
-            excluded[found[self._confirm(found, spans)]] = True
+            excluded[found[self._confirm(found, spans)]] = True  # only ever set: any order
+
+        batches = _distinct_produced(made) if made is not None else iter(())
+        while group := list(itertools.islice(batches, max(1, jobs))):  # a batch per thread
+            in_threads(exclude, group, jobs)
         self._index.drop(np.flatnonzero(excluded))
         kept = ~excluded
         # integer columns hold only "-?[0-9]+": searched only if such an original is left
@@ -401,7 +409,7 @@ def collect_patterns(
         if output.plan.roots.get(item.table.qualified) == plan.table
     ]
     in_threads(lambda unit: _add_column(output, patterns, *unit, min_length), units, jobs)
-    patterns.freeze()
+    patterns.freeze(jobs=jobs)
     return patterns
 
 

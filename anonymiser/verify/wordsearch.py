@@ -282,7 +282,7 @@ class WordIndex:
     ) -> None:
         self._count, self.max_length = count, max_length
         self._token_bits = tokens
-        order = np.argsort(full, kind="stable")
+        order = np.argsort(full)  # the order of equal hashes does not matter
         self._hashes = full[order]
         self._ids = ids[order]
         self._bitmap = _bits(self._hashes)
