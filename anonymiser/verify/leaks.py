@@ -33,8 +33,6 @@ one batch per thread.
 from __future__ import annotations
 
 import itertools
-import json
-import re
 import tempfile
 import threading
 import time
@@ -52,6 +50,7 @@ from anonymiser.rules.lint import ColumnPlan
 from anonymiser.stages.extract import ExtractedTable
 from anonymiser.verify.model import CheckResult, VerificationReport, VerifySettings
 from anonymiser.verify.output import BATCH_ROWS, Output, as_array, pg_text
+from anonymiser.verify.shapes import compound, json_escaped, json_forms, numbers
 from anonymiser.verify.wordsearch import (
     ANCHOR,
     WordIndex,
@@ -101,20 +100,6 @@ def _normalised(values: pa.Array, min_length: int) -> pa.Array:
     return as_array(pc.unique(text.filter(pc.greater_equal(pc.utf8_length(text), min_length))))
 
 
-def json_forms(value: str) -> set[str]:
-    """How `value` can be written inside a JSON document, other than as itself.
-
-    PostgreSQL's json output and Python's json.dumps escape the same characters (quote,
-    backslash, control characters); an application may also escape every non-ASCII one.
-    """
-    if value.isascii() and value.isprintable() and '"' not in value and "\\" not in value:
-        return set()  # the common case, without a json.dumps
-    forms = {json.dumps(value, ensure_ascii=ascii)[1:-1] for ascii in (False, True)}
-    forms.discard(value)
-    return forms
-
-
-_LETTERS = re.compile(r"[^\W\d_]+")
 # entry flags: a checked original; not one word; a short number (not searched in integers);
 # a number long enough to be searched in integers
 _REAL, _COMPOUND, _SHORT_NUMBER, _INTEGER = np.uint8(1), np.uint8(2), np.uint8(4), np.uint8(8)
@@ -174,7 +159,7 @@ class LeakPatterns:
         values = as_array(originals).cast(pa.string())
         # only values with a quote, a backslash or a non-printable or non-ASCII character
         # have other forms inside a JSON document ("zo\u00eb", "line\nbreak")
-        odd = values.filter(pc.match_substring_regex(values, r'[^\x20-\x7e]|["\\]'))
+        odd = values.filter(pa.array(json_escaped(values)))
         escaped = sorted({form for value in odd.to_pylist() for form in json_forms(value)})
         flags = np.full(len(values) + len(escaped), _REAL, dtype=np.uint8)
         flags[len(values) :] = 0  # the escaped forms are searched, not counted as checked
@@ -183,8 +168,8 @@ class LeakPatterns:
         lowered = as_array(pc.utf8_lower(values))
         if not len(lowered):
             return
-        flags |= np.where(_compound(lowered), _COMPOUND, np.uint8(0))
-        short_number, number = _numbers(lowered)
+        flags |= np.where(compound(lowered), _COMPOUND, np.uint8(0))
+        short_number, number = numbers(lowered, INTEGER_MIN_DIGITS)
         flags |= np.where(short_number, _SHORT_NUMBER, np.uint8(0))
         flags |= np.where(number & ~short_number, _INTEGER, np.uint8(0))
         full, anchor, lengths, token = key_hashes(lowered)
@@ -300,28 +285,6 @@ def _distinct_produced(spill: pq.ParquetFile) -> Iterator[pa.Array]:
     for batch in spill.iter_batches(batch_size=BATCH_ROWS, columns=["text"]):
         yield batch.column(0).filter(pa.array(wanted[start : start + len(batch)]))
         start += len(batch)
-
-
-def _compound(keys: pa.Array) -> np.ndarray:
-    """Patterns searched inside text too: all but one word of letters ("olivia", "smith")."""
-    ascii_word = pc.match_substring_regex(keys, "^[A-Za-z]+$").to_numpy(zero_copy_only=False)
-    ascii_only = pc.string_is_ascii(keys).to_numpy(zero_copy_only=False)
-    compound = ~ascii_word
-    for at in np.flatnonzero(~ascii_only):
-        compound[at] = not _LETTERS.fullmatch(keys[at].as_py())
-    return np.asarray(compound, dtype=bool)
-
-
-def _numbers(keys: pa.Array) -> tuple[np.ndarray, np.ndarray]:
-    """(short number, integer text) of each original: a short number is one an integer
-    column could hold by coincidence (fewer than INTEGER_MIN_DIGITS digits, nothing else, a
-    sign aside); an integer text is all an integer column's text can be ("-?[0-9]+")."""
-    short = pc.match_substring_regex(keys, f"^[-+]?[0-9]{{1,{INTEGER_MIN_DIGITS - 1}}}$")
-    number = pc.match_substring_regex(keys, "^-?[0-9]+$")
-    return tuple(  # type: ignore[return-value]
-        np.asarray(pc.fill_null(found, False).to_numpy(zero_copy_only=False), dtype=bool)
-        for found in (short, number)
-    )
 
 
 def _lowered(values: pa.Array) -> pa.Array:

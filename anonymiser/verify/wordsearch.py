@@ -88,7 +88,10 @@ def _prefix_sums(data: np.ndarray) -> np.ndarray:
     """F[i] = sum of (byte j + 1) * BASE**j for j < i, mod 2**64."""
     power, _ = _power_tables(len(data))
     out = np.zeros(len(data) + 1, dtype=np.uint64)
-    np.cumsum((data.astype(np.uint64) + _U64(1)) * power[: len(data)], out=out[1:])
+    terms = data.astype(np.uint64)
+    terms += _U64(1)  # in place: one temporary the size of the text, not three
+    terms *= power[: len(data)]
+    np.cumsum(terms, out=out[1:])
     return out
 
 
