@@ -49,9 +49,13 @@ def mask_at_key(docs: pa.Array, key: str, each: bool, mask: Mask) -> tuple[pa.Ar
 
 
 def mask_at_keys(
-    docs: pa.Array, paths: Sequence[tuple[str, bool, Mask]]
+    docs: pa.Array, paths: Sequence[tuple[str, bool, Mask]], *, write: bool = True
 ) -> tuple[pa.Array, np.ndarray]:
-    """mask_at_key for several distinct keys, the documents read once for all of them."""
+    """mask_at_key for several distinct keys, the documents read once for all of them.
+
+    `write=False` only reads: each mask sees its scalars, the documents come back as they were
+    (the leak check's originals, without the cost of splicing).
+    """
     offsets, data, valid = byte_view(docs)
     base = int(offsets[0])
     data = data[base : int(offsets[-1])]
@@ -158,7 +162,8 @@ def mask_at_keys(
             spans.append(
                 (np.concatenate((value[strings], numbers)), np.concatenate((close + 1, stop)))
             )
-    return _splice_masked(docs, starts, ends, data, slow, spans, [m for _, _, m in paths])
+    masks = [m for _, _, m in paths]
+    return _splice_masked(docs, starts, ends, data, slow, spans, masks, write)
 
 
 def _splice_masked(
@@ -169,6 +174,7 @@ def _splice_masked(
     slow: np.ndarray,
     spans: list[tuple[np.ndarray, np.ndarray]],
     masks: list[Mask],
+    write: bool = True,
 ) -> tuple[pa.Array, np.ndarray]:
     """The documents with each path's spans (outside slow rows) replaced by its mask's JSON."""
     first_byte = np.concatenate([s for s, _ in spans])
@@ -183,7 +189,6 @@ def _splice_masked(
     first_byte, end_byte, span_row, path = (
         first_byte[order], end_byte[order], span_row[order], path[order]
     )  # fmt: skip
-    pieces, slot, rows = split_at(starts, ends, data, first_byte, end_byte, span_row)
     quoted = data[first_byte] == _QUOTE
     bounds = np.empty(2 * len(first_byte), dtype=np.int64)
     bounds[0::2], bounds[1::2] = first_byte + quoted, end_byte - quoted
@@ -197,6 +202,9 @@ def _splice_masked(
         else pa.array([], pa.string())
         for mask, at in zip(masks, mine, strict=True)
     ]
+    if not write:
+        return docs, slow
+    pieces, slot, rows = split_at(starts, ends, data, first_byte, end_byte, span_row)
     replacements = pa.concat_arrays(masked).take(pa.array(np.argsort(np.concatenate(mine))))
     out = join_replaced(pieces, slot, rows, _json_strings(replacements))
     if docs.null_count:

@@ -198,7 +198,7 @@ class Json(Strategy):
             found.append(scalars.cast(pa.string()))
             return scalars
 
-        _, slow = mask_at_keys(unique, [(key, each, collect) for key, each in keys])
+        _, slow = mask_at_keys(unique, [(k, each, collect) for k, each in keys], write=False)
         found.append(self._parsed_originals(unique.filter(pa.array(slow))))
         return pa.concat_arrays(found)
 

@@ -21,44 +21,35 @@ to call a leak, and so is an original found inside some pseudonym ("olivia" in a
 "olivia.hart@example.org"). Columns kept with `public: true` (a public register) are not
 searched: an organisation's address that equals a person's home address there is a
 coincidence the reviewer accepted.
-One index (anonymiser.verify.wordsearch: hashes of every original, NumPy) nominates every
-span of each batch of a column whose hash is an original's at once, so Python only sees
-matches, never rows; a nominated span counts once its text equals the original's, read back
-from a spill file in the work directory (exactly the matches of an in-memory comparison).
-Memory: about 30 bytes per distinct original per batch of its column (hash, column,
-flags, the index), not its text; the pseudonyms stream through from a spill file; plus
-one batch per thread.
+The originals are held by anonymiser.verify.patterns (hashes in one index, texts spilled to
+the work directory), which finds them in each batch of every searched column.
 """
 
 from __future__ import annotations
 
-import json
-import re
 import tempfile
-import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 from anonymiser.maskers.base import Strategy
 from anonymiser.parallel import in_threads
 from anonymiser.rules.lint import ColumnPlan
 from anonymiser.stages.extract import ExtractedTable
 from anonymiser.verify.model import CheckResult, VerificationReport, VerifySettings
-from anonymiser.verify.output import BATCH_ROWS, Output, as_array, pg_text
-from anonymiser.verify.wordsearch import (
-    ANCHOR,
-    WordIndex,
-    expand_ranges,
-    key_hashes,
-    key_shape,
-    sorted_unique,
+from anonymiser.verify.output import Output, as_array
+from anonymiser.verify.patterns import (
+    INTEGER_MIN_DIGITS,
+    LeakPatterns,
+    find_in,
+    matches,
+    normalised,
 )
+from anonymiser.verify.shapes import json_forms
+from anonymiser.verify.wordsearch import sorted_unique
 
 __all__ = [
     "INTEGER_MIN_DIGITS",
@@ -84,243 +75,6 @@ def searchable(dtype: pa.DataType) -> bool:
         or pa.types.is_binary(dtype)
         or pa.types.is_large_binary(dtype)
     )
-
-
-def _normalised(values: pa.Array, min_length: int) -> pa.Array:
-    """Distinct values as text, surrounding whitespace stripped, of at least `min_length`.
-
-    Case is kept: the JSON-escaped forms (LeakPatterns.add) of "É" and "é" differ.
-    """
-    # bytea compares as PostgreSQL's hex text (\x0aff): a copied value is found in a bytea
-    # column and in text that holds it the way PostgreSQL prints it
-    text = as_array(pc.utf8_trim_whitespace(pg_text(values))).drop_null()
-    return as_array(pc.unique(text.filter(pc.greater_equal(pc.utf8_length(text), min_length))))
-
-
-def json_forms(value: str) -> set[str]:
-    """How `value` can be written inside a JSON document, other than as itself.
-
-    PostgreSQL's json output and Python's json.dumps escape the same characters (quote,
-    backslash, control characters); an application may also escape every non-ASCII one.
-    """
-    if value.isascii() and value.isprintable() and '"' not in value and "\\" not in value:
-        return set()  # the common case, without a json.dumps
-    forms = {json.dumps(value, ensure_ascii=ascii)[1:-1] for ascii in (False, True)}
-    forms.discard(value)
-    return forms
-
-
-_LETTERS = re.compile(r"[^\W\d_]+")
-# entry flags: a checked original; not one word; a short number (not searched in integers)
-_REAL, _COMPOUND, _SHORT_NUMBER = np.uint8(1), np.uint8(2), np.uint8(4)
-# an integer column of a big table counts through every number (ids pass 1,000,000 at a few
-# million rows), so it equals every 7-digit identifier somewhere: a number shorter than this
-# in an integer column cannot be told from a coincidence (phone, NHS and card numbers are
-# at least this long)
-INTEGER_MIN_DIGITS = 10
-_SPILL = pa.schema([("text", pa.string())])
-
-
-class LeakPatterns:
-    """The originals searched for, each labelled with the masked column it came from.
-
-    An entry is one distinct value of one batch of one masked column (so a value repeated
-    across batches has several entries). In memory, per entry: its hash, its column and two
-    flags (13 bytes), plus the index over the hashes; the text goes to a spill file in
-    `folder` and is read back only for the spans whose hash matched, to confirm them.
-    `add` may run in several threads at once; then `freeze`, then `matches`.
-    """
-
-    def __init__(self, folder: Path | None = None) -> None:
-        self._temp = None if folder is not None else tempfile.TemporaryDirectory()
-        self.folder = folder if folder is not None else Path(self._temp.name)  # type: ignore[union-attr]
-        self.sources: list[tuple[str, str, str]] = []  # table, column, rule
-        self.counts: list[int] = []  # distinct originals checked per source
-        self.source: np.ndarray = np.zeros(0, dtype=np.int32)  # per entry
-        self.flags: np.ndarray = np.zeros(0, dtype=np.uint8)  # per entry
-        self._ids: dict[tuple[str, str, str], int] = {}
-        self._lock = threading.Lock()
-        # per add: hashes, flags, sources, anchors; which short lengths occur; the longest
-        self._parts: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
-        self._short = np.zeros(ANCHOR + 1, dtype=bool)
-        self._longest = 0
-        self._entries = 0
-        self._spills: dict[str, pq.ParquetWriter] = {}
-        self._index: WordIndex | None = None
-
-    @property
-    def empty(self) -> bool:
-        return self._index is None
-
-    def register(self, source: tuple[str, str, str]) -> int:
-        """The id of this source (masked column), registered on first use."""
-        with self._lock:
-            if source not in self._ids:
-                self._ids[source] = len(self.sources)
-                self.sources.append(source)
-            return self._ids[source]
-
-    def add(self, source: tuple[str, str, str], originals: pa.Array) -> None:
-        """Search for each of `originals` (lower-cased), and for its JSON-escaped forms."""
-        owner = self.register(source)
-        values = as_array(originals).cast(pa.string())
-        # only values with a quote, a backslash or a non-printable or non-ASCII character
-        # have other forms inside a JSON document ("zo\u00eb", "line\nbreak")
-        odd = values.filter(pc.match_substring_regex(values, r'[^\x20-\x7e]|["\\]'))
-        escaped = sorted({form for value in odd.to_pylist() for form in json_forms(value)})
-        flags = np.full(len(values) + len(escaped), _REAL, dtype=np.uint8)
-        flags[len(values) :] = 0  # the escaped forms are searched, not counted as checked
-        if escaped:
-            values = pa.concat_arrays([values, pa.array(escaped, pa.string())])
-        lowered = as_array(pc.utf8_lower(values))
-        if not len(lowered):
-            return
-        flags |= np.where(_compound(lowered), _COMPOUND, np.uint8(0))
-        flags |= np.where(_short_number(lowered), _SHORT_NUMBER, np.uint8(0))
-        full, anchor, lengths = key_hashes(lowered)
-        # every entry's row in the spill is its number: write and count under one lock
-        with self._lock:
-            self._spill("originals").write_table(pa.table([lowered], schema=_SPILL))
-            self._entries += len(lowered)
-            anchors, short, longest = key_shape(anchor, lengths)
-            owners = np.full(len(lowered), owner, dtype=np.int32)
-            self._parts.append((full, flags, owners, anchors))
-            self._short |= short
-            self._longest = max(self._longest, longest)
-
-    def add_produced(self, values: pa.Array) -> None:
-        """Values masking wrote: an original equal to one, or a word inside one, is dropped."""
-        if len(values):
-            with self._lock:
-                table = pa.table([as_array(values).cast(pa.string())], schema=_SPILL)
-                self._spill("produced").write_table(table)
-
-    def _spill(self, name: str) -> pq.ParquetWriter:
-        if name not in self._spills:
-            path = self.folder / f"{name}.parquet"
-            self._spills[name] = pq.ParquetWriter(path, _SPILL, compression="lz4")
-        return self._spills[name]
-
-    def _close(self, name: str) -> pq.ParquetFile | None:
-        writer = self._spills.pop(name, None)
-        if writer is not None:
-            writer.close()
-        path = self.folder / f"{name}.parquet"
-        return pq.ParquetFile(path) if path.exists() else None
-
-    def freeze(self, produced: pa.Array | None = None) -> None:
-        """Index the originals; drop those equal to, or a word inside, a produced value."""
-        if produced is not None:
-            self.add_produced(_normalised(produced, 1))
-        self._close("originals")
-        made = self._close("produced")
-        parts = self._parts
-        self._parts = []
-        self.counts = [0] * len(self.sources)
-        if not parts:
-            return
-        full, self.flags, self.source, anchors = (
-            np.concatenate(column) for column in zip(*parts, strict=True)
-        )
-        del parts
-        self._index = WordIndex.from_hashes(full, anchors, self._short, self._longest)
-        del anchors
-        excluded = np.zeros(len(full), dtype=bool)
-        for batch in made.iter_batches(batch_size=BATCH_ROWS) if made is not None else ():
-            _, found, _, spans = self._index.nominate(_lowered(batch.column(0)))
-            new = ~excluded[found]
-            found, spans = found[new], spans.filter(pa.array(new))
-            excluded[found[self._confirm(found, spans)]] = True
-        self._index.drop(np.flatnonzero(excluded))
-        # checked per source: its distinct originals not excluded (JSON-escaped forms aside)
-        real = np.flatnonzero((self.flags & _REAL).astype(bool) & ~excluded)
-        order = real[np.lexsort((self.source[real], full[real]))]
-        first = np.ones(len(order), dtype=bool)
-        first[1:] = (full[order][1:] != full[order][:-1]) | (
-            self.source[order][1:] != self.source[order][:-1]
-        )
-        self.counts = np.bincount(self.source[order[first]], minlength=len(self.sources)).tolist()
-
-    def _confirm(self, entry: np.ndarray, spans: pa.Array) -> np.ndarray:
-        """Whether each span's text is its entry's original (read back from the spill)."""
-        same = np.zeros(len(entry), dtype=bool)
-        if not len(entry):
-            return same
-        spill = pq.ParquetFile(self.folder / "originals.parquet")
-        order = np.argsort(entry, kind="stable")
-        wanted = entry[order]
-        start = 0
-        for group in range(spill.metadata.num_row_groups):
-            stop = start + spill.metadata.row_group(group).num_rows
-            first, last = np.searchsorted(wanted, [start, stop])
-            if last > first:
-                texts = spill.read_row_group(group).column(0).combine_chunks()
-                at = order[first:last]
-                kept = texts.take(pa.array(wanted[first:last] - start))
-                equal = pc.equal(kept, spans.take(pa.array(at)))
-                same[at] = pc.fill_null(equal, False).to_numpy(zero_copy_only=False)
-            start = stop
-        return same
-
-
-def _compound(keys: pa.Array) -> np.ndarray:
-    """Patterns searched inside text too: all but one word of letters ("olivia", "smith")."""
-    ascii_word = pc.match_substring_regex(keys, "^[A-Za-z]+$").to_numpy(zero_copy_only=False)
-    ascii_only = pc.string_is_ascii(keys).to_numpy(zero_copy_only=False)
-    compound = ~ascii_word
-    for at in np.flatnonzero(~ascii_only):
-        compound[at] = not _LETTERS.fullmatch(keys[at].as_py())
-    return np.asarray(compound, dtype=bool)
-
-
-def _short_number(keys: pa.Array) -> np.ndarray:
-    """Originals an integer column could hold by coincidence: fewer than INTEGER_MIN_DIGITS
-    digits, nothing else (a sign aside)."""
-    short = pc.match_substring_regex(keys, f"^[-+]?[0-9]{{1,{INTEGER_MIN_DIGITS - 1}}}$")
-    return np.asarray(pc.fill_null(short, False).to_numpy(zero_copy_only=False), dtype=bool)
-
-
-def _lowered(values: pa.Array) -> pa.Array:
-    """Values as searched: PostgreSQL's text (bytea as hex), lower case, a whole value but
-    for surrounding whitespace (originals are stripped too)."""
-    return as_array(pc.utf8_lower(pc.utf8_trim_whitespace(pg_text(values))))
-
-
-def matches(
-    patterns: LeakPatterns, values: pa.Array, *, every_word: bool = False
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(row, entry, whole value?) arrays of the whole-word occurrences of originals in
-    `values` (patterns.source[entry]: whose). A single-word original counts only as a whole
-    value, unless `every_word`."""
-    empty = np.zeros(0, dtype=np.int64)
-    if patterns._index is None:
-        return empty, empty, np.zeros(0, dtype=bool)
-    # each distinct value is searched once (kept columns, fake names, redacted text repeat)
-    encoded = pc.dictionary_encode(as_array(values))
-    at, found, whole, spans = patterns._index.nominate(_lowered(encoded.dictionary))
-    keep = whole | every_word | (patterns.flags[found] & _COMPOUND).astype(bool)
-    if pa.types.is_integer(values.type):
-        keep &= ~(patterns.flags[found] & _SHORT_NUMBER).astype(bool)
-    at, found, whole, spans = at[keep], found[keep], whole[keep], spans.filter(pa.array(keep))
-    same = patterns._confirm(found, spans)
-    at, found, whole = at[same], found[same], whole[same]
-    if not len(at):
-        return empty, empty, np.zeros(0, dtype=bool)
-    # the rows holding each distinct value found: rows sorted by value, a range per value
-    index = pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False).astype(np.int64)
-    order = np.argsort(index, kind="stable")
-    first = np.searchsorted(index[order], at, side="left")
-    last = np.searchsorted(index[order], at, side="right")
-    hit, position = expand_ranges(first, last)
-    return order[position], found[hit], whole[hit]
-
-
-def find_in(
-    patterns: LeakPatterns, values: pa.Array, *, every_word: bool = False
-) -> Iterator[tuple[int, int, bool]]:
-    """(row, pattern, whole value?) of each whole-word occurrence of a pattern in `values`."""
-    rows, found, whole = matches(patterns, values, every_word=every_word)
-    yield from zip(rows.tolist(), found.tolist(), whole.tolist(), strict=True)
 
 
 def _strategy_values(plan: ColumnPlan, values: pa.Array) -> pa.Array | None:
@@ -365,7 +119,7 @@ def collect_patterns(
         if output.plan.roots.get(item.table.qualified) == plan.table
     ]
     in_threads(lambda unit: _add_column(output, patterns, *unit, min_length), units, jobs)
-    patterns.freeze()
+    patterns.freeze(jobs=jobs)
     return patterns
 
 
@@ -381,10 +135,10 @@ def _add_column(
     for before, after in output.paired_batches(item, [plan.column]):
         found = _strategy_values(plan, before.column(0))
         if found is not None and len(found):
-            patterns.add(_source(plan), _normalised(found, min_length))
+            patterns.add(_source(plan), normalised(found, min_length))
         made = _produced(plan, before.column(0), after.column(0), found)
         if made is not None and len(made):
-            patterns.add_produced(_normalised(made, 1))
+            patterns.add_produced(normalised(made, 1))
 
 
 def _searched_columns(output: Output, item: ExtractedTable) -> list[str]:

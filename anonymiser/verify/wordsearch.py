@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import functools
 import secrets
+from collections.abc import Iterator
 
 import numpy as np
 import pyarrow as pa
@@ -24,7 +25,16 @@ import pyarrow.compute as pc
 
 from anonymiser.maskers.base import byte_view
 
-__all__ = ["WordIndex", "expand_ranges", "key_hashes", "key_shape", "sorted_unique"]
+__all__ = [
+    "WordIndex",
+    "empty_bits",
+    "expand_ranges",
+    "key_hashes",
+    "key_shape",
+    "set_bits",
+    "sorted_unique",
+    "value_hashes",
+]
 
 ANCHOR = 24  # bytes: keys up to this long are matched directly; longer ones by their prefix
 CHUNK_BYTES = 1 << 18  # text hashed at once (the prefix-sum arrays are 8 bytes per byte)
@@ -78,7 +88,10 @@ def _prefix_sums(data: np.ndarray) -> np.ndarray:
     """F[i] = sum of (byte j + 1) * BASE**j for j < i, mod 2**64."""
     power, _ = _power_tables(len(data))
     out = np.zeros(len(data) + 1, dtype=np.uint64)
-    np.cumsum((data.astype(np.uint64) + _U64(1)) * power[: len(data)], out=out[1:])
+    terms = data.astype(np.uint64)
+    terms += _U64(1)  # in place: one temporary the size of the text, not three
+    terms *= power[: len(data)]
+    np.cumsum(terms, out=out[1:])
     return out
 
 
@@ -135,9 +148,22 @@ def _chunks(offsets: np.ndarray) -> list[tuple[int, int]]:
 
 def _bits(hashes: np.ndarray) -> np.ndarray:
     """A bitmap of the top _BITMAP_BITS bits of each hash: a cheap first membership test."""
-    bitmap = np.zeros(1 << (_BITMAP_BITS - 3), dtype=np.uint8)
-    slot = (hashes >> _U64(64 - _BITMAP_BITS)).astype(np.int64)
-    np.bitwise_or.at(bitmap, slot >> 3, (1 << (slot & 7)).astype(np.uint8))
+    return set_bits(empty_bits(), hashes)
+
+
+def empty_bits() -> np.ndarray:
+    """A bitmap of no hash (see _bits)."""
+    return np.zeros(1 << (_BITMAP_BITS - 3), dtype=np.uint8)
+
+
+def set_bits(bitmap: np.ndarray, hashes: np.ndarray) -> np.ndarray:
+    """Add hashes to a bitmap of _bits (in place; returned)."""
+    slot = hashes >> _U64(64 - _BITMAP_BITS)
+    byte = (slot >> _U64(3)).astype(np.intp)
+    bit = (slot & _U64(7)).astype(np.uint8)
+    for number in range(8):  # one bit at a time: repeated bytes then all write the same value
+        at = byte[bit == number]
+        bitmap[at] |= np.uint8(1 << number)
     return bitmap
 
 
@@ -148,24 +174,59 @@ def _present(bitmap: np.ndarray, hashes: np.ndarray) -> np.ndarray:
     return present
 
 
-def key_hashes(keys: pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(hash, anchor hash, byte length) of each key: all WordIndex needs to nominate matches.
+def key_hashes(keys: pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(hash, anchor hash, byte length, first-word hash) of each key: all WordIndex needs to
+    nominate matches.
 
-    The anchor is the hash of a key's first ANCHOR bytes (0 where the key is not longer).
+    The anchor is the hash of a key's first ANCHOR bytes (0 where the key is not longer);
+    the first word runs up to the first character after the first that is not
+    alphanumeric (the whole key if none is): a span of text can only be the key where the
+    text's first word from there is the same.
     """
-    keys = pc.fill_null(keys.cast(pa.string()), "")
-    offsets, data, _ = byte_view(keys)
+    offsets, data = _text_bytes(keys)
     lengths = np.diff(offsets)
     full = np.zeros(len(lengths), dtype=np.uint64)
     anchor = np.zeros(len(lengths), dtype=np.uint64)
-    for first, stop in _chunks(offsets):
-        local = offsets[first : stop + 1]
-        sums = _prefix_sums(data[local[0] : local[-1]])
-        starts, ends = local[:-1] - local[0], local[1:] - local[0]
+    token = np.zeros(len(lengths), dtype=np.uint64)
+    for first, stop, text, sums, starts, ends in _hashed_chunks(offsets, data):
         full[first:stop] = _hashes(sums, starts, ends)
         longer = ends - starts > ANCHOR
         anchor[first:stop][longer] = _hashes(sums, starts[longer], starts[longer] + ANCHOR)
-    return full, anchor, lengths
+        breaks = np.append(np.flatnonzero(_word_breaks(text)), len(text))  # and a sentinel
+        word_end = np.minimum(breaks[np.searchsorted(breaks, starts, side="right")], ends)
+        token[first:stop] = _hashes(sums, starts, word_end)
+    return full, anchor, lengths, token
+
+
+def value_hashes(values: pa.Array) -> np.ndarray:
+    """The hash of each whole value (key_hashes' first; null as empty)."""
+    offsets, data = _text_bytes(values)
+    full = np.zeros(len(offsets) - 1, dtype=np.uint64)
+    for first, stop, _, sums, starts, ends in _hashed_chunks(offsets, data):
+        full[first:stop] = _hashes(sums, starts, ends)
+    return full
+
+
+def _text_bytes(values: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    offsets, data, _ = byte_view(pc.fill_null(values.cast(pa.string()), ""))
+    return offsets, data
+
+
+def _hashed_chunks(
+    offsets: np.ndarray, data: np.ndarray
+) -> Iterator[tuple[int, int, np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
+    """(first, stop, text, prefix sums, starts, ends) of values [first, stop) at a time, about
+    CHUNK_BYTES of text each; starts and ends are positions in that chunk's text."""
+    for first, stop in _chunks(offsets):
+        local = offsets[first : stop + 1]
+        text = data[local[0] : local[-1]]
+        yield first, stop, text, _prefix_sums(text), local[:-1] - local[0], local[1:] - local[0]
+
+
+def _word_breaks(data: np.ndarray) -> np.ndarray:
+    """Per byte: a character that is not alphanumeric starts here (where a word ends)."""
+    breaks: np.ndarray = ((data & 0xC0) != 0x80) & ~_alnum_bytes(data)
+    return breaks
 
 
 def key_shape(anchor: np.ndarray, lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
@@ -190,19 +251,26 @@ class WordIndex:
         offsets, data, _ = byte_view(keys)
         self._key_offsets: np.ndarray | None = offsets - offsets[0]
         self._key_data = data[offsets[0] : offsets[-1]]
-        full, anchor, lengths = key_hashes(keys)
+        full, anchor, lengths, token = key_hashes(keys)
         usable = np.flatnonzero(lengths > 0)
-        self._build(len(lengths), full[usable], usable, *key_shape(anchor, lengths))
+        shape = key_shape(anchor, lengths)
+        self._build(len(lengths), full[usable], usable, *shape, _bits(token[usable]))
 
     @classmethod
     def from_hashes(
-        cls, full: np.ndarray, anchors: np.ndarray, short: np.ndarray, max_length: int
+        cls,
+        full: np.ndarray,
+        anchors: np.ndarray,
+        short: np.ndarray,
+        max_length: int,
+        tokens: np.ndarray,
     ) -> WordIndex:
-        """An index of non-empty keys known by their hashes (key_hashes, key_shape) only."""
+        """An index of non-empty keys known by their hashes (key_hashes, key_shape) only;
+        `tokens`: the bitmap (set_bits) of their first-word hashes."""
         index = cls.__new__(cls)
         index._key_offsets, index._key_data = None, np.zeros(0, dtype=np.uint8)
         ids = np.arange(len(full), dtype=np.int64)
-        index._build(len(full), full, ids, anchors, short, max_length)
+        index._build(len(full), full, ids, anchors, short, max_length, tokens)
         return index
 
     def _build(
@@ -213,13 +281,16 @@ class WordIndex:
         anchors: np.ndarray,
         short: np.ndarray,
         max_length: int,
+        tokens: np.ndarray,
     ) -> None:
         self._count, self.max_length = count, max_length
-        order = np.argsort(full, kind="stable")
+        self._token_bits = tokens
+        order = np.argsort(full)  # the order of equal hashes does not matter
         self._hashes = full[order]
         self._ids = ids[order]
         self._bitmap = _bits(self._hashes)
         self._short = short
+        self._shortest = int(np.argmax(short)) if short.any() else ANCHOR + 1
         self._anchors = sorted_unique(anchors)
         self._anchor_bits = _bits(self._anchors)
 
@@ -229,8 +300,23 @@ class WordIndex:
         gone[keys] = True
         kept = ~gone[self._ids]
         self._hashes, self._ids = self._hashes[kept], self._ids[kept]
-        self._bitmap = _bits(self._hashes)
-        # their anchors stay: an anchor only nominates spans, the full hashes decide
+        # their bits and anchors stay: those only nominate spans, the full hashes decide
+
+    def distinct_per_owner(self, chosen: np.ndarray, owner: np.ndarray, owners: int) -> list[int]:
+        """Per owner: how many distinct key hashes of the `chosen` keys it has (keys not
+        dropped; `owner` and `chosen` are indexed by key)."""
+        ids = self._ids[chosen[self._ids]]
+        hashes, mine = self._hashes[chosen[self._ids]], owner[ids]
+        # equal hashes are neighbours (sorted): only runs of them need their owners sorted
+        same = np.zeros(len(hashes) + 1, dtype=bool)
+        same[1:-1] = hashes[1:] == hashes[:-1]
+        repeated = same[:-1] | same[1:]
+        counts = np.bincount(mine[~repeated], minlength=owners)
+        if repeated.any():
+            run = np.cumsum(~same[:-1])[repeated]  # a number per run of equal hashes
+            pairs = sorted_unique(run.astype(np.int64) * owners + mine[repeated])
+            counts += np.bincount(pairs % owners, minlength=owners)
+        return [int(count) for count in counts]
 
     def find(self, values: pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(row, key, whole value?) arrays of every whole-word occurrence of a key in `values`
@@ -252,7 +338,9 @@ class WordIndex:
         if len(self._hashes) and len(values):
             text = pc.fill_null(values.cast(pa.string()), "")
             offsets, data, _ = byte_view(text)
-            for first, stop in _chunks(offsets):
+            # values all shorter than every key hold none (codes, flags, small numbers)
+            short = len(offsets) < 2 or int(np.diff(offsets).max()) < self._shortest
+            for first, stop in [] if short else _chunks(offsets):
                 chunk = offsets[first : stop + 1]
                 begin, end, key = self._find_chunk(chunk, data)
                 if confirm:
@@ -280,20 +368,19 @@ class WordIndex:
         size = len(data)
         alnum = _alnum_bytes(data)
         char_start = (data & 0xC0) != 0x80
-        boundary = np.zeros(size + 1, dtype=bool)  # a non-alphanumeric character starts here
-        boundary[:size] = char_start & ~alnum
-        begins_at = np.zeros(size + 1, dtype=bool)
-        begins_at[1:size] = char_start[1:] & ~alnum[:-1]
-        begins_at[offsets[:-1]] = True
-        begins_at[size] = False
-        ends_at = boundary.copy()
+        begins_at = np.zeros(size, dtype=bool)
+        begins_at[1:] = char_start[1:] & ~alnum[:-1]
+        begins_at[offsets[:-1][offsets[:-1] < size]] = True
+        ends_at = np.zeros(size + 1, dtype=bool)  # a non-alphanumeric character starts here
+        ends_at[:size] = char_start & ~alnum
         ends_at[offsets] = True
-        row_of = np.repeat(np.arange(len(offsets) - 1), np.diff(offsets))  # per byte
-        begin = np.flatnonzero(begins_at[:size])
-        row_end = offsets[row_of[begin] + 1]
         ends = np.flatnonzero(ends_at)
         rank = np.cumsum(ends_at)  # rank[x]: ends at or before x (index of the next end)
         sums = _prefix_sums(data)
+        begin = np.flatnonzero(begins_at)
+        # only where the first word is some key's first word (most words are no key's)
+        begin = begin[_present(self._token_bits, _hashes(sums, begin, ends[rank[begin]]))]
+        row_end = offsets[np.searchsorted(offsets, begin, side="right")]
         # pairs up to ANCHOR bytes: every end after each begin, within its row
         limit = np.minimum(begin + min(ANCHOR, self.max_length), row_end)
         owner, end = expand_ranges(rank[begin], rank[limit])
@@ -310,7 +397,8 @@ class WordIndex:
             at = np.minimum(np.searchsorted(self._anchors, prefix), len(self._anchors) - 1)
             anchored = room[self._anchors[at] == prefix]  # anchors are sorted
             if len(anchored):
-                limit = np.minimum(anchored + self.max_length, offsets[row_of[anchored] + 1])
+                row_stop = offsets[np.searchsorted(offsets, anchored, side="right")]
+                limit = np.minimum(anchored + self.max_length, row_stop)
                 owner, more = expand_ranges(rank[anchored + ANCHOR], rank[limit])
                 pair_begin = np.concatenate([pair_begin, anchored[owner]])
                 end = np.concatenate([end, ends[more]])

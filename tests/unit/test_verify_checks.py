@@ -166,3 +166,24 @@ def test_short_number_in_an_integer_column_is_a_coincidence_not_a_leak() -> None
     assert sorted({row for row, _, _ in find_in(found, ids)}) == [1]
     # in text, the short number is still a leak, as a value and as a word
     assert hits(found, ["1234567", "trn 1234567 on file", "12345678"]) == [0, 1]
+
+
+def test_integer_columns_are_searched_only_for_originals_an_integer_can_spell() -> None:
+    # "+4477009001" and "4477 009001" cannot be an integer's text: nothing to search for
+    found = patterns(["+4477009001", "4477 009001", "1234567"])
+    assert not found.integers
+    assert list(find_in(found, pa.array([4477009001, 1234567], pa.int64()))) == []
+    negative = patterns(["-4477009001"])
+    assert negative.integers
+    assert [row for row, _, _ in find_in(negative, pa.array([4477009001, -4477009001]))] == [1]
+
+
+def test_checked_counts_distinct_originals_per_column_across_batches() -> None:
+    found = LeakPatterns()
+    emails, phones = ("public.people", "email", "fake"), ("public.people", "phone", "fake")
+    found.add(emails, pa.array(["ann@corp.example", "bob@corp.example"]))
+    found.add(emails, pa.array(["ann@corp.example", "cy@corp.example"]))  # a second batch
+    found.add(phones, pa.array(["07700 900123", "ann@corp.example"]))  # one in both columns
+    found.add(phones, pa.array(['say "hi" now']))  # its JSON-escaped form is not counted
+    found.freeze(pa.array(["cy@corp.example"]))  # written by masking: not counted
+    assert found.counts == [2, 3]

@@ -46,8 +46,14 @@ def test_index_finds_exactly_what_a_plain_search_finds(
         keys = sorted(
             {"".join(rng.choices(alphabet, k=rng.randint(1, 8))) for _ in range(rng.randint(1, 30))}
         )
+        # random text with keys planted in it, so that most keys are there to be found
         texts = [
-            None if rng.random() < 0.1 else "".join(rng.choices(alphabet, k=rng.randint(0, 30)))
+            None
+            if rng.random() < 0.1
+            else "".join(
+                rng.choice(keys) if rng.random() < 0.3 else "".join(rng.choices(alphabet, k=3))
+                for _ in range(rng.randint(0, 8))
+            )
             for _ in range(rng.randint(1, 40))
         ]
         assert indexed_search(keys, texts) == plain_search(keys, texts)

@@ -1,0 +1,281 @@
+"""The originals a leak check looks for: hashed into one index, texts spilled to disk.
+
+`LeakPatterns` takes the originals of every masked column (and what masking wrote, which
+excludes an original: anonymiser.verify.leaks says why) in any number of threads, then
+`freeze` indexes them; `matches` finds them in a batch of output values. Each original is
+kept as its hash, its column and a few flags; its text goes to a spill file in the work
+directory and is read back only to confirm a span whose hash matched (exactly the matches
+of an in-memory comparison). Memory: about 30 bytes per distinct original per batch of its
+column, not its text; the pseudonyms stream through from a spill file, each distinct one
+once (by hash); plus one batch per thread.
+"""
+
+from __future__ import annotations
+
+import itertools
+import tempfile
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from anonymiser.parallel import in_threads
+from anonymiser.verify.output import BATCH_ROWS, as_array, pg_text
+from anonymiser.verify.shapes import compound, json_escaped, json_forms, numbers
+from anonymiser.verify.wordsearch import (
+    ANCHOR,
+    WordIndex,
+    empty_bits,
+    expand_ranges,
+    key_hashes,
+    key_shape,
+    set_bits,
+    value_hashes,
+)
+
+__all__ = ["INTEGER_MIN_DIGITS", "LeakPatterns", "find_in", "matches", "normalised"]
+
+
+def normalised(values: pa.Array, min_length: int) -> pa.Array:
+    """Distinct values as text, surrounding whitespace stripped, of at least `min_length`.
+
+    Case is kept: the JSON-escaped forms (LeakPatterns.add) of "É" and "é" differ.
+    """
+    # bytea compares as PostgreSQL's hex text (\x0aff): a copied value is found in a bytea
+    # column and in text that holds it the way PostgreSQL prints it
+    text = as_array(pc.utf8_trim_whitespace(pg_text(values))).drop_null()
+    return as_array(pc.unique(text.filter(pc.greater_equal(pc.utf8_length(text), min_length))))
+
+
+# entry flags: a checked original; not one word; a short number (not searched in integers);
+# a number long enough to be searched in integers
+_REAL, _COMPOUND, _SHORT_NUMBER, _INTEGER = np.uint8(1), np.uint8(2), np.uint8(4), np.uint8(8)
+# an integer column of a big table counts through every number (ids pass 1,000,000 at a few
+# million rows), so it equals every 7-digit identifier somewhere: a number shorter than this
+# in an integer column cannot be told from a coincidence (phone, NHS and card numbers are
+# at least this long)
+INTEGER_MIN_DIGITS = 10
+_SPILL = pa.schema([("text", pa.string())])
+_PRODUCED = pa.schema([("text", pa.string()), ("hash", pa.uint64())])
+
+
+class LeakPatterns:
+    """The originals searched for, each labelled with the masked column it came from.
+
+    An entry is one distinct value of one batch of one masked column (so a value repeated
+    across batches has several entries). In memory, per entry: its hash, its column and two
+    flags (13 bytes), plus the index over the hashes; the text goes to a spill file in
+    `folder` and is read back only for the spans whose hash matched, to confirm them.
+    `add` may run in several threads at once; then `freeze`, then `matches`.
+    """
+
+    def __init__(self, folder: Path | None = None) -> None:
+        self._temp = None if folder is not None else tempfile.TemporaryDirectory()
+        self.folder = folder if folder is not None else Path(self._temp.name)  # type: ignore[union-attr]
+        self.sources: list[tuple[str, str, str]] = []  # table, column, rule
+        self.counts: list[int] = []  # distinct originals checked per source
+        self.source: np.ndarray = np.zeros(0, dtype=np.int32)  # per entry
+        self.flags: np.ndarray = np.zeros(0, dtype=np.uint8)  # per entry
+        self._ids: dict[tuple[str, str, str], int] = {}
+        self._lock = threading.Lock()
+        # per add: hashes, flags, sources, anchors; which short lengths occur; the longest
+        self._parts: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
+        self._short = np.zeros(ANCHOR + 1, dtype=bool)
+        self._tokens = empty_bits()  # the first-word hashes' bitmap
+        self._longest = 0
+        self._entries = 0
+        self._spills: dict[str, pq.ParquetWriter] = {}
+        self._index: WordIndex | None = None
+        self.integers = False  # whether an original left could be in an integer column
+
+    @property
+    def empty(self) -> bool:
+        return self._index is None
+
+    def register(self, source: tuple[str, str, str]) -> int:
+        """The id of this source (masked column), registered on first use."""
+        with self._lock:
+            if source not in self._ids:
+                self._ids[source] = len(self.sources)
+                self.sources.append(source)
+            return self._ids[source]
+
+    def add(self, source: tuple[str, str, str], originals: pa.Array) -> None:
+        """Search for each of `originals` (lower-cased), and for its JSON-escaped forms."""
+        owner = self.register(source)
+        values = as_array(originals).cast(pa.string())
+        # only values with a quote, a backslash or a non-printable or non-ASCII character
+        # have other forms inside a JSON document ("zo\u00eb", "line\nbreak")
+        odd = values.filter(pa.array(json_escaped(values)))
+        escaped = sorted({form for value in odd.to_pylist() for form in json_forms(value)})
+        flags = np.full(len(values) + len(escaped), _REAL, dtype=np.uint8)
+        flags[len(values) :] = 0  # the escaped forms are searched, not counted as checked
+        if escaped:
+            values = pa.concat_arrays([values, pa.array(escaped, pa.string())])
+        lowered = as_array(pc.utf8_lower(values))
+        if not len(lowered):
+            return
+        flags |= np.where(compound(lowered), _COMPOUND, np.uint8(0))
+        short_number, number = numbers(lowered, INTEGER_MIN_DIGITS)
+        flags |= np.where(short_number, _SHORT_NUMBER, np.uint8(0))
+        flags |= np.where(number & ~short_number, _INTEGER, np.uint8(0))
+        full, anchor, lengths, token = key_hashes(lowered)
+        # every entry's row in the spill is its number: write and count under one lock
+        with self._lock:
+            self._spill("originals").write_table(pa.table([lowered], schema=_SPILL))
+            self._entries += len(lowered)
+            anchors, short, longest = key_shape(anchor, lengths)
+            owners = np.full(len(lowered), owner, dtype=np.int32)
+            self._parts.append((full, flags, owners, anchors))
+            self._short |= short
+            set_bits(self._tokens, token)
+            self._longest = max(self._longest, longest)
+
+    def add_produced(self, values: pa.Array) -> None:
+        """Values masking wrote: an original equal to one, or a word inside one, is dropped."""
+        if len(values):
+            lowered = _lowered(values)
+            # hashed here, in the caller's thread: freeze searches each distinct value once
+            table = pa.table([lowered, pa.array(value_hashes(lowered))], schema=_PRODUCED)
+            with self._lock:
+                self._spill("produced", _PRODUCED).write_table(table)
+
+    def _spill(self, name: str, schema: pa.Schema = _SPILL) -> pq.ParquetWriter:
+        if name not in self._spills:
+            path = self.folder / f"{name}.parquet"
+            # read back by row number only: no dictionary or statistics to compute
+            self._spills[name] = pq.ParquetWriter(
+                path, schema, compression="lz4", use_dictionary=False, write_statistics=False
+            )
+        return self._spills[name]
+
+    def _close(self, name: str) -> pq.ParquetFile | None:
+        writer = self._spills.pop(name, None)
+        if writer is not None:
+            writer.close()
+        path = self.folder / f"{name}.parquet"
+        return pq.ParquetFile(path) if path.exists() else None
+
+    def freeze(self, produced: pa.Array | None = None, jobs: int = 1) -> None:
+        """Index the originals; drop those equal to, or a word inside, a produced value
+        (searched in `jobs` threads)."""
+        if produced is not None:
+            self.add_produced(normalised(produced, 1))
+        self._close("originals")
+        made = self._close("produced")
+        parts = self._parts
+        self._parts = []
+        self.counts = [0] * len(self.sources)
+        if not parts:
+            return
+        full, self.flags, self.source, anchors = (
+            np.concatenate(column) for column in zip(*parts, strict=True)
+        )
+        del parts
+        self._index = WordIndex.from_hashes(full, anchors, self._short, self._longest, self._tokens)
+        del anchors
+        excluded = np.zeros(len(full), dtype=bool)
+        index = self._index
+
+        def exclude(values: pa.Array) -> None:
+            _, found, _, spans = index.nominate(values)
+            new = ~excluded[found]  # found by an earlier batch already: no need to confirm
+            found, spans = found[new], spans.filter(pa.array(new))
+            excluded[found[self._confirm(found, spans)]] = True  # only ever set: any order
+
+        batches = _distinct_produced(made) if made is not None else iter(())
+        while group := list(itertools.islice(batches, max(1, jobs))):  # a batch per thread
+            in_threads(exclude, group, jobs)
+        self._index.drop(np.flatnonzero(excluded))
+        kept = ~excluded
+        # integer columns hold only "-?[0-9]+": searched only if such an original is left
+        self.integers = bool((kept & (self.flags & _INTEGER).astype(bool)).any())
+        self.counts = self._index.distinct_per_owner(
+            (self.flags & _REAL).astype(bool) & kept, self.source, len(self.sources)
+        )
+
+    def _confirm(self, entry: np.ndarray, spans: pa.Array) -> np.ndarray:
+        """Whether each span's text is its entry's original (read back from the spill)."""
+        same = np.zeros(len(entry), dtype=bool)
+        if not len(entry):
+            return same
+        spill = pq.ParquetFile(self.folder / "originals.parquet")
+        order = np.argsort(entry, kind="stable")
+        wanted = entry[order]
+        start = 0
+        for group in range(spill.metadata.num_row_groups):
+            stop = start + spill.metadata.row_group(group).num_rows
+            first, last = np.searchsorted(wanted, [start, stop])
+            if last > first:
+                texts = spill.read_row_group(group).column(0).combine_chunks()
+                at = order[first:last]
+                kept = texts.take(pa.array(wanted[first:last] - start))
+                equal = pc.equal(kept, spans.take(pa.array(at)))
+                same[at] = pc.fill_null(equal, False).to_numpy(zero_copy_only=False)
+            start = stop
+        return same
+
+
+def _distinct_produced(spill: pq.ParquetFile) -> Iterator[pa.Array]:
+    """The produced values of the spill, each distinct hash once (a pseudonym repeats across
+    batches and columns: a shared namespace, a pool of fake names). Two values of one hash
+    would leave the second unsearched: an original inside it stays searched for, which can
+    only make the check stricter."""
+    hashes = as_array(spill.read(columns=["hash"]).column(0)).to_numpy()
+    order = np.argsort(hashes, kind="stable")
+    first = np.ones(len(order), dtype=bool)
+    first[1:] = hashes[order][1:] != hashes[order][:-1]
+    wanted = np.zeros(len(hashes), dtype=bool)
+    wanted[order[first]] = True
+    del hashes, order, first
+    start = 0
+    for batch in spill.iter_batches(batch_size=BATCH_ROWS, columns=["text"]):
+        yield batch.column(0).filter(pa.array(wanted[start : start + len(batch)]))
+        start += len(batch)
+
+
+def _lowered(values: pa.Array) -> pa.Array:
+    """Values as searched: PostgreSQL's text (bytea as hex), lower case, a whole value but
+    for surrounding whitespace (originals are stripped too)."""
+    return as_array(pc.utf8_lower(pc.utf8_trim_whitespace(pg_text(values))))
+
+
+def matches(
+    patterns: LeakPatterns, values: pa.Array, *, every_word: bool = False
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(row, entry, whole value?) arrays of the whole-word occurrences of originals in
+    `values` (patterns.source[entry]: whose). A single-word original counts only as a whole
+    value, unless `every_word`."""
+    empty = np.zeros(0, dtype=np.int64)
+    if patterns._index is None or (pa.types.is_integer(values.type) and not patterns.integers):
+        return empty, empty, np.zeros(0, dtype=bool)
+    # each distinct value is searched once (kept columns, fake names, redacted text repeat)
+    encoded = pc.dictionary_encode(as_array(values))
+    at, found, whole, spans = patterns._index.nominate(_lowered(encoded.dictionary))
+    keep = whole | every_word | (patterns.flags[found] & _COMPOUND).astype(bool)
+    if pa.types.is_integer(values.type):
+        keep &= ~(patterns.flags[found] & _SHORT_NUMBER).astype(bool)
+    at, found, whole, spans = at[keep], found[keep], whole[keep], spans.filter(pa.array(keep))
+    same = patterns._confirm(found, spans)
+    at, found, whole = at[same], found[same], whole[same]
+    if not len(at):
+        return empty, empty, np.zeros(0, dtype=bool)
+    # the rows holding each distinct value found: rows sorted by value, a range per value
+    index = pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False).astype(np.int64)
+    order = np.argsort(index, kind="stable")
+    first = np.searchsorted(index[order], at, side="left")
+    last = np.searchsorted(index[order], at, side="right")
+    hit, position = expand_ranges(first, last)
+    return order[position], found[hit], whole[hit]
+
+
+def find_in(
+    patterns: LeakPatterns, values: pa.Array, *, every_word: bool = False
+) -> Iterator[tuple[int, int, bool]]:
+    """(row, pattern, whole value?) of each whole-word occurrence of a pattern in `values`."""
+    rows, found, whole = matches(patterns, values, every_word=every_word)
+    yield from zip(rows.tolist(), found.tolist(), whole.tolist(), strict=True)
