@@ -25,7 +25,20 @@ from anonymiser.maskers.base import (
 )
 
 _STEP = re.compile(r"\.([A-Za-z_][\w-]*)|\.\*|\[\*\]|\[(\d+)\]|\['([^']*)'\]|\[\"([^\"]*)\"\]")
-_ALL = object()  # [*] and .*
+
+
+class _AllSteps:
+    """The `[*]` / `.*` step: one object, compared by identity, and still that object after
+    pickling (a plan sent to another process keeps its wildcard steps)."""
+
+    def __reduce__(self) -> str:
+        return "_ALL"
+
+    def __repr__(self) -> str:
+        return "[*]"
+
+
+_ALL = _AllSteps()  # [*] and .*
 Step = str | int | object
 
 

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import pickle
 import random
 from typing import Any
 
@@ -163,3 +164,12 @@ def test_originals_read_in_place_are_what_parsing_finds(seed: int) -> None:
     found = masker.originals(texts).to_pylist()
     parsed = masker._parsed_originals(pc.unique(texts).drop_null())  # type: ignore[attr-defined]
     assert sorted(found) == sorted(parsed.to_pylist()) and found
+
+
+def test_a_pickled_json_rule_keeps_its_wildcard_steps() -> None:
+    # a plan handed to another process must mask and report the same leaves
+    masker = get_strategy("json")({"paths": RULES}, column("jsonb"))
+    copy = pickle.loads(pickle.dumps(masker))
+    values = pa.array([json.dumps(DOC)], pa.string())
+    assert copy.mask(values, ctx()).to_pylist() == masker.mask(values, ctx()).to_pylist()
+    assert json.loads(copy.mask(values, ctx())[0].as_py())["items"][1]["name"] != "Bob"
