@@ -35,6 +35,7 @@ __all__ = ["phone_spans", "phone_spans_once"]
 # count, so only texts too short to reach that limit (65535) use the memory
 _MEMO_TEXT = 2000
 _MEMO_SIZE = 100_000  # entries (~200 bytes each): the memory stays bounded
+_UNKNOWN: Any = object()  # not remembered (None is a remembered "no number")
 _memo: dict[tuple[str | None, int, str, str, str], tuple[int, str, Any] | None] = {}
 # (regions, leniency, candidate, char before, 3 after) -> some region accepts the whole
 # candidate (True), none accepts any of it (False), or one finds a number inside it (None)
@@ -54,9 +55,9 @@ class _MemoMatcher(PhoneNumberMatcher):
             before,
             self.text[end : end + 3],
         )
-        if key in _memo:
-            found = _memo[key]
-        else:
+        # one lookup: another thread may clear the memory between a test and a read
+        found = _memo.get(key, _UNKNOWN)
+        if found is _UNKNOWN:
             match = super()._extract_match(candidate, offset)
             found = (
                 None if match is None else (match.start - offset, match.raw_string, match.number)
@@ -89,8 +90,9 @@ def _whole_in_some_region(
     finds a number inside it instead."""
     end = start + len(candidate)
     key = (regions, leniency, candidate, text[start - 1] if start else "", text[end : end + 3])
-    if key in _every_region:
-        return _every_region[key]
+    known = _every_region.get(key, _UNKNOWN)  # one lookup: another thread may clear it
+    if known is not _UNKNOWN:
+        return known  # type: ignore[no-any-return]
     probe = _RegionProbe(text, regions[0], leniency=leniency)
     match = probe._extract_match(candidate, start)
     outcomes = [match]

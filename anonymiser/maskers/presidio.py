@@ -19,6 +19,7 @@ import pyarrow as pa
 
 from anonymiser.maskers._scan import analyzer, scanner, winners
 from anonymiser.maskers._vector import text_problem
+from anonymiser.maskers._windows import SEPARATOR
 from anonymiser.maskers.base import (
     ColumnSpec,
     MaskContext,
@@ -47,7 +48,6 @@ _FAKES: dict[str, tuple[str, dict[str, Any]]] = {
 }
 _WORD = re.compile(r"\w[\w@.+'\u2019-]*\w|\w")
 _LONGEST_KNOWN = 4  # words in the longest known value looked up (full names)
-_SEPARATOR = "\x00"
 
 
 @register
@@ -157,7 +157,7 @@ class KnownValues:
                 self._automaton.add_word(value, value)
             self._automaton.make_automaton()
         # texts are joined by NUL to be searched at once: no known value may hold one
-        self._joinable = not any(_SEPARATOR in value for value in self.lookup)
+        self._joinable = not any(SEPARATOR in value for value in self.lookup)
 
     def spans(self, text: str) -> list[tuple[int, int, str | None, str]]:
         """Spans of `text` equal (case and spacing aside) to a known value, longest first."""
@@ -179,7 +179,7 @@ class KnownValues:
         folded = [text.casefold() for text in texts]
         normals = [" ".join(f.split()) for f in folded]
         ends = np.cumsum(np.fromiter((len(n) + 1 for n in normals), np.int64, len(normals)))
-        hits = list(self._automaton.iter(_SEPARATOR.join(normals)))
+        hits = list(self._automaton.iter(SEPARATOR.join(normals)))
         found: list[dict[int, dict[int, str]]] = [{} for _ in texts]  # start -> end -> value
         if hits:
             last = np.fromiter((e for e, _ in hits), np.int64, len(hits))

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import tempfile
 import threading
 import time
@@ -196,25 +195,15 @@ def _readers(
                 reader.close()
 
 
-# Memory for the restore transaction's own work, raised (never lowered) for this transaction
-# only: index builds sort in maintenance_work_mem, the foreign-key checks hash-join in
-# work_mem (x hash_mem_multiplier); one statement runs at a time, so this is the ceiling.
-_MEMORY = {"maintenance_work_mem": "512MB", "work_mem": "64MB"}
-_RAISE_SETTING = """
-SELECT pg_catalog.set_config(%(name)s, %(value)s, true)
- WHERE pg_catalog.pg_size_bytes(pg_catalog.current_setting(%(name)s))
-       < pg_catalog.pg_size_bytes(%(value)s)
-"""
-
-
 def _tune_transaction(conn: psycopg.Connection, jobs: int) -> None:
-    """Session settings for the restore transaction alone (SET LOCAL)."""
-    if os.environ.get("XP_MEM") != "0":
-        for name, value in _MEMORY.items():
-            conn.execute(_RAISE_SETTING, {"name": name, "value": value})
-    if (
-        jobs > 1
-    ):  # index builds in parallel workers: the one way --jobs helps inside one transaction
+    """Settings for the restore transaction alone (SET LOCAL).
+
+    Index builds in parallel workers are the one way --jobs helps inside one transaction.
+    More maintenance_work_mem (or work_mem for the foreign-key checks) was measured and did
+    not pay: with more memory the planner gives index builds more workers, which on a busy
+    server costs more CPU than it saves (docs/performance.md).
+    """
+    if jobs > 1:
         conn.execute(
             "SELECT set_config('max_parallel_maintenance_workers', %s, true)",
             (str(min(jobs - 1, 8)),),
@@ -384,7 +373,12 @@ def _analyze(target_dsn: str, manifest: Manifest, jobs: int) -> None:
                 with lock:
                     if first:  # one worker looks up the partitioned parents, analyzed last
                         first = False
-                        pending.extend(_partitioned_parents(conn, tables))
+                        try:
+                            pending.extend(_partitioned_parents(conn, tables))
+                        except psycopg.Error as exc:  # the tables' own statistics still come
+                            log.warning(
+                                "ANALYZE of partitioned tables skipped: %s", first_line(exc)
+                            )
                 while True:
                     with lock:
                         if not pending:
@@ -417,11 +411,12 @@ def _partitioned_parents(
         """
         SELECT n.nspname, c.relname, max(a.level)
         FROM unnest(%s::text[], %s::text[]) AS t(schema_name, table_name)
-        CROSS JOIN LATERAL pg_partition_ancestors(
-            to_regclass(format('%%I.%%I', t.schema_name, t.table_name))) WITH ORDINALITY
+        JOIN pg_catalog.pg_namespace tn ON tn.nspname = t.schema_name
+        JOIN pg_catalog.pg_class tc ON tc.relnamespace = tn.oid AND tc.relname = t.table_name
+        CROSS JOIN LATERAL pg_catalog.pg_partition_ancestors(tc.oid) WITH ORDINALITY
             AS a(relid, level)
-        JOIN pg_class c ON c.oid = a.relid AND c.relkind = 'p'
-        JOIN pg_namespace n ON n.oid = c.relnamespace
+        JOIN pg_catalog.pg_class c ON c.oid = a.relid AND c.relkind = 'p'
+        JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
         GROUP BY n.nspname, c.relname
         ORDER BY max(a.level), n.nspname, c.relname
         """,

@@ -199,12 +199,24 @@ def _search_table(
     out: list[tuple[int, str, int]] = []
     paths = output.masked_paths(item)
     names = _searched_columns(output, item)
+    # each column's own sources (a partition's are its root's): a short number left in its
+    # own integer column is a leak
+    roots = output.plan.roots if output.plan is not None else {}
+    root = roots.get(item.table.qualified, item.table.qualified)
+    homes = {
+        name: frozenset(
+            i
+            for i, (table, column, _) in enumerate(patterns.sources)
+            if (table, column) == (root, name)
+        )
+        for name in names
+    }
     for batch in output.batches(paths, names):
         for name in names:
             values = batch.column(name)
             if not searchable(values.type) or values.null_count == len(values):
                 continue
-            rows, found, _ = matches(patterns, values)
+            rows, found, _ = matches(patterns, values, home=homes[name])
             if not len(rows):
                 continue
             # every (source, row) once: a row holding two originals of one column counts

@@ -91,6 +91,7 @@ class LeakPatterns:
         self._spills: dict[str, pq.ParquetWriter] = {}
         self._index: WordIndex | None = None
         self.integers = False  # whether an original left could be in an integer column
+        self.short_owners: frozenset[int] = frozenset()  # sources with short numbers left
 
     @property
     def empty(self) -> bool:
@@ -194,6 +195,9 @@ class LeakPatterns:
         kept = ~excluded
         # integer columns hold only "-?[0-9]+": searched only if such an original is left
         self.integers = bool((kept & (self.flags & _INTEGER).astype(bool)).any())
+        # short numbers are searched in integer columns only in their own column
+        short = kept & (self.flags & _SHORT_NUMBER).astype(bool)
+        self.short_owners = frozenset(np.unique(self.source[short]).tolist())
         self.counts = self._index.distinct_per_owner(
             (self.flags & _REAL).astype(bool) & kept, self.source, len(self.sources)
         )
@@ -203,20 +207,20 @@ class LeakPatterns:
         same = np.zeros(len(entry), dtype=bool)
         if not len(entry):
             return same
-        spill = pq.ParquetFile(self.folder / "originals.parquet")
-        order = np.argsort(entry, kind="stable")
-        wanted = entry[order]
-        start = 0
-        for group in range(spill.metadata.num_row_groups):
-            stop = start + spill.metadata.row_group(group).num_rows
-            first, last = np.searchsorted(wanted, [start, stop])
-            if last > first:
-                texts = spill.read_row_group(group).column(0).combine_chunks()
-                at = order[first:last]
-                kept = texts.take(pa.array(wanted[first:last] - start))
-                equal = pc.equal(kept, spans.take(pa.array(at)))
-                same[at] = pc.fill_null(equal, False).to_numpy(zero_copy_only=False)
-            start = stop
+        with pq.ParquetFile(self.folder / "originals.parquet") as spill:
+            order = np.argsort(entry, kind="stable")
+            wanted = entry[order]
+            start = 0
+            for group in range(spill.metadata.num_row_groups):
+                stop = start + spill.metadata.row_group(group).num_rows
+                first, last = np.searchsorted(wanted, [start, stop])
+                if last > first:
+                    texts = spill.read_row_group(group).column(0).combine_chunks()
+                    at = order[first:last]
+                    kept = texts.take(pa.array(wanted[first:last] - start))
+                    equal = pc.equal(kept, spans.take(pa.array(at)))
+                    same[at] = pc.fill_null(equal, False).to_numpy(zero_copy_only=False)
+                start = stop
         return same
 
 
@@ -245,20 +249,29 @@ def _lowered(values: pa.Array) -> pa.Array:
 
 
 def matches(
-    patterns: LeakPatterns, values: pa.Array, *, every_word: bool = False
+    patterns: LeakPatterns,
+    values: pa.Array,
+    *,
+    every_word: bool = False,
+    home: frozenset[int] = frozenset(),
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(row, entry, whole value?) arrays of the whole-word occurrences of originals in
     `values` (patterns.source[entry]: whose). A single-word original counts only as a whole
-    value, unless `every_word`."""
+    value, unless `every_word`. In an integer column a short number counts only if it is an
+    original of that column itself (`home`: its sources), left in place."""
     empty = np.zeros(0, dtype=np.int64)
-    if patterns._index is None or (pa.types.is_integer(values.type) and not patterns.integers):
+    integer = pa.types.is_integer(values.type)
+    if patterns._index is None or (
+        integer and not patterns.integers and not home & patterns.short_owners
+    ):
         return empty, empty, np.zeros(0, dtype=bool)
     # each distinct value is searched once (kept columns, fake names, redacted text repeat)
     encoded = pc.dictionary_encode(as_array(values))
     at, found, whole, spans = patterns._index.nominate(_lowered(encoded.dictionary))
     keep = whole | every_word | (patterns.flags[found] & _COMPOUND).astype(bool)
-    if pa.types.is_integer(values.type):
-        keep &= ~(patterns.flags[found] & _SHORT_NUMBER).astype(bool)
+    if integer:
+        short = (patterns.flags[found] & _SHORT_NUMBER).astype(bool)
+        keep &= ~short | np.isin(patterns.source[found], list(home))
     at, found, whole, spans = at[keep], found[keep], whole[keep], spans.filter(pa.array(keep))
     same = patterns._confirm(found, spans)
     at, found, whole = at[same], found[same], whole[same]

@@ -11,7 +11,7 @@ from anonymiser.config import operator_identity
 from anonymiser.errors import ConfigError, VerificationFailed
 from anonymiser.manifest import Manifest
 from anonymiser.verify.constraints import duplicate_rows
-from anonymiser.verify.leaks import LeakPatterns, find_in, json_forms
+from anonymiser.verify.leaks import LeakPatterns, find_in, json_forms, matches
 from anonymiser.verify.model import CheckResult, VerificationReport, VerifySettings
 from anonymiser.verify.rescan import residual_findings, sample_rows
 from anonymiser.verify.server import constraint_expression
@@ -164,6 +164,9 @@ def test_short_number_in_an_integer_column_is_a_coincidence_not_a_leak() -> None
     found = patterns(["1234567", "4477009001"])
     ids = pa.array([1234567, 4477009001, 5], pa.int64())
     assert sorted({row for row, _, _ in find_in(found, ids)}) == [1]
+    # ... but in its own integer column it is an original left in place
+    rows, _, _ = matches(found, ids, home=frozenset({0}))
+    assert sorted(set(rows.tolist())) == [0, 1]
     # in text, the short number is still a leak, as a value and as a word
     assert hits(found, ["1234567", "trn 1234567 on file", "12345678"]) == [0, 1]
 
