@@ -9,6 +9,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -71,13 +72,26 @@ def target_dsn(make_database: MakeDatabase) -> str:
 @pytest.fixture(scope="session")
 def s3_server() -> Iterator[str]:
     """A real HTTP S3 endpoint (moto's threaded server) on a random 127.0.0.1 port: its URL."""
+    from moto.s3.responses import S3Response
     from moto.server import ThreadedMotoServer
 
+    # S3 decides a conditional PUT (If-None-Match: *) atomically; moto checks, then writes,
+    # so two concurrent publishes of one version could both win. One PUT at a time gives the
+    # test endpoint S3's semantics (the publish race tests rely on them).
+    put_object = S3Response.put_object
+    one_at_a_time = threading.Lock()
+
+    def atomic_put_object(self: Any) -> Any:
+        with one_at_a_time:
+            return put_object(self)
+
+    S3Response.put_object = atomic_put_object  # type: ignore[method-assign]
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()
     yield f"http://{host}:{port}"
     server.stop()
+    S3Response.put_object = put_object  # type: ignore[method-assign]
 
 
 def s3_environment(endpoint: str) -> dict[str, str]:
