@@ -12,15 +12,13 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Collection, Container, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
-import numpy as np
 import pyarrow as pa
 
 from anonymiser.maskers._scan import analyzer, scanner, winners
 from anonymiser.maskers._vector import text_problem
-from anonymiser.maskers._windows import SEPARATOR
 from anonymiser.maskers.base import (
     ColumnSpec,
     MaskContext,
@@ -128,10 +126,10 @@ class Presidio(Strategy):
 
 
 # The known values' index of the snapshot being masked, shared by every free-text column
-# (masked in threads at once): at 1M demo rows it holds ~1.8M values, ~0.9 GiB and tens of
-# seconds to build, so it is built once, not once per column. It is kept with the mapping it
-# was built from (compared by identity, so an id reused after that mapping is gone cannot
-# match) until another snapshot's mapping replaces it.
+# (masked in threads at once): at 1M demo rows it holds ~1.8M values, so it is built once,
+# not once per column. It is kept with the mapping it was built from (compared by identity,
+# so an id reused after that mapping is gone cannot match) until another snapshot's mapping
+# replaces it.
 _shared_known: list[tuple[Mapping[str, Mapping[str, str]], KnownValues]] = []
 _shared_lock = threading.Lock()
 
@@ -146,121 +144,97 @@ def _known_values(known: Mapping[str, Mapping[str, str]]) -> KnownValues:
         return values
 
 
+# a word with its leading run of word characters: the same spans as _WORD (the first \w+
+# is as long as it can be, then the rest reaches the last word character _WORD reaches)
+_WORD_LEAD = re.compile(r"(\w+)(?:[\w@.+'\u2019-]*\w)?")
+_LEAD = re.compile(r"\w+")
+Span = tuple[int, int, str | None, str]
+
+
 class KnownValues:
     """Known original values (case and spacing aside) -> pseudonym, and where they occur in text.
 
-    One Aho-Corasick automaton over all known values tells, in one pass over a text, which
-    can occur in it; only then are its word sequences looked up, and only from words that
-    begin one of those values. spans_many() makes one pass over many texts.
+    A value can only begin where a word of the text begins with the value's leading run of
+    word characters ("jane" for "Jane Smith" and "jane.smith@example.com", "07700" for
+    "07700 900123"). Those leads are few (first names, the local parts' first words, number
+    prefixes), so each word's lead is looked up in a set, and only where it is one are the
+    runs of up to four words from there looked up in the dictionary of values. The index
+    costs the dictionary itself: no automaton over the values' characters.
     """
 
     def __init__(self, known: Mapping[str, Mapping[str, str]]) -> None:
-        import ahocorasick
-
         self.lookup = {
             _normal(original): pseudonym
             for mapping in known.values()
             for original, pseudonym in mapping.items()
             if original
         }
-        self._automaton: Any = None
-        if self.lookup:
-            self._automaton = ahocorasick.Automaton()
-            for value in self.lookup:
-                self._automaton.add_word(value, value)
-            self._automaton.make_automaton()
-        # texts are joined by NUL to be searched at once: no known value may hold one
-        self._joinable = not any(SEPARATOR in value for value in self.lookup)
+        # None: values whose normal form begins with no word character (a word folding so)
+        self._leads = frozenset(_lead(value) for value in self.lookup)
 
-    def spans(self, text: str) -> list[tuple[int, int, str | None, str]]:
-        """Spans of `text` equal (case and spacing aside) to a known value, longest first."""
-        # a known value in the text is a substring of the text's own normal form
-        if self._automaton is None or next(self._automaton.iter(_normal(text)), None) is None:
+    def spans(self, text: str) -> list[Span]:
+        """Spans of `text` equal (case and spacing aside) to a known value, longest first:
+        from each word on, the longest run of up to four words that is a known value."""
+        if not self.lookup:
             return []
-        return self._spans(text, self.lookup, None)
+        if text.isascii():
+            # its case-folded form is its lower-cased self, position for position: the
+            # words, their leads and the candidates are read from that
+            lower = text.lower()
+            matches = list(_WORD_LEAD.finditer(lower))
+            begins = [m.group(1) in self._leads for m in matches]
+            # where the whitespace is single spaces, a run of words is its own normal form
+            spaced = " ".join(lower.split()) == lower
+            return self._longest_runs(lower, matches, begins, normalise=not spaced)
+        matches = list(_WORD.finditer(text))
+        begins = [self._may_begin(text, m.group(), m.end()) for m in matches]
+        return self._longest_runs(text, matches, begins, normalise=True)
 
-    def spans_many(self, texts: Sequence[str]) -> list[list[tuple[int, int, str | None, str]]]:
-        """spans() of each text, the known values in them found in one pass over all texts.
+    def spans_many(self, texts: Sequence[str]) -> list[list[Span]]:
+        """spans() of each text."""
+        return [self.spans(text) for text in texts]
 
-        Where a text's normal form is its case-folded self, character for character (single
-        spaces, case folding that keeps lengths), a word sequence's normal form is the same
-        stretch of it: a candidate is known exactly where a known value was found at its
-        start and end. Other texts look up the word sequences beginning like a value found.
-        """
-        if self._automaton is None or not self._joinable or not texts:
-            return [self.spans(text) for text in texts]
-        folded = [text.casefold() for text in texts]
-        normals = [" ".join(f.split()) for f in folded]
-        ends = np.cumsum(np.fromiter((len(n) + 1 for n in normals), np.int64, len(normals)))
-        hits = list(self._automaton.iter(SEPARATOR.join(normals)))
-        found: list[dict[int, dict[int, str]]] = [{} for _ in texts]  # start -> end -> value
-        if hits:
-            last = np.fromiter((e for e, _ in hits), np.int64, len(hits))
-            where = np.searchsorted(ends, last, "right")
-            offset = np.concatenate(([0], ends))[where]
-            for i, end, (_, value) in zip(
-                where.tolist(), (last - offset + 1).tolist(), hits, strict=True
-            ):
-                found[i].setdefault(end - len(value), {})[end] = value
-        out: list[list[tuple[int, int, str | None, str]]] = []
-        for text, fold, normal, at in zip(texts, folded, normals, found, strict=True):
-            if not at:
-                out.append([])
-            elif normal == fold and len(fold) == len(text):
-                out.append(_spans_at(text, at))
-            else:
-                values = {value for ends_at in at.values() for value in ends_at.values()}
-                out.append(self._spans(text, values, values))
-        return out
-
-    def _spans(
-        self, text: str, values: Container[str], starts: Collection[str] | None
-    ) -> list[tuple[int, int, str | None, str]]:
-        """The word sequences of `text` whose normal form is one of `values`; with `starts`,
-        only those beginning a word with which one of `starts` begins."""
-        words = list(_WORD.finditer(text))
-        spans: list[tuple[int, int, str | None, str]] = []
+    def _longest_runs(
+        self, text: str, words: Sequence[re.Match[str]], begins: Sequence[bool], normalise: bool
+    ) -> list[Span]:
+        """From each word that may begin a known value, the longest run of words (up to
+        four) whose normal form is one; the search goes on after that run."""
+        spans: list[Span] = []
         i = 0
         while i < len(words):
-            # a candidate's normal form begins with its first word, case-folded
-            if starts is not None:
-                first = words[i].group().casefold()
-                if not any(value.startswith(first) for value in starts):
-                    i += 1
-                    continue
-            for n in range(min(_LONGEST_KNOWN, len(words) - i), 0, -1):
-                start, end = words[i].start(), words[i + n - 1].end()
-                candidate = _normal(text[start:end])
-                if candidate in values:
-                    spans.append((start, end, None, candidate))
-                    i += n
-                    break
-            else:
-                i += 1
+            if begins[i]:
+                start = words[i].start()
+                for n in range(min(_LONGEST_KNOWN, len(words) - i), 0, -1):
+                    end = words[i + n - 1].end()
+                    candidate = _normal(text[start:end]) if normalise else text[start:end]
+                    if candidate in self.lookup:
+                        spans.append((start, end, None, candidate))
+                        i += n - 1
+                        break
+            i += 1
         return spans
 
+    def _may_begin(self, text: str, word: str, end: int) -> bool:
+        """Whether a known value's normal form can begin with `word` (ending at `end`).
 
-def _spans_at(text: str, at: dict[int, dict[int, str]]) -> list[tuple[int, int, str | None, str]]:
-    """KnownValues._spans() of a text that is its own normal form (case aside), given the
-    known values found in it: start -> end -> value."""
-    words = [m.span() for m in _WORD.finditer(text)]
-    spans: list[tuple[int, int, str | None, str]] = []
-    i = 0
-    while i < len(words):
-        ends = at.get(words[i][0])
-        if ends is not None:
-            for n in range(min(_LONGEST_KNOWN, len(words) - i), 0, -1):
-                end = words[i + n - 1][1]
-                if end in ends:
-                    spans.append((words[i][0], end, None, ends[end]))
-                    i += n
-                    break
-            else:
-                i += 1
-        else:
-            i += 1
-    return spans
+        A run of words from `word` on has the lead of the case-folded word, unless that is
+        all word characters and the character after it folds to one (then: maybe).
+        """
+        folded = word.casefold()
+        lead = _lead(folded)
+        if lead != folded:
+            return lead in self._leads
+        after = text[end : end + 1].casefold()[:1]
+        if after and _LEAD.match(after) is not None:
+            return True  # the lead of a longer run goes on past the word
+        return folded in self._leads
 
 
 def _normal(text: str) -> str:
     return " ".join(text.casefold().split())
+
+
+def _lead(value: str) -> str | None:
+    """The run of word characters `value` begins with (None: it begins with another)."""
+    match = _LEAD.match(value)
+    return None if match is None else match.group()

@@ -42,7 +42,7 @@ def test_known_values_match_whatever_the_case_and_spacing() -> None:
 
 
 def test_free_text_columns_of_one_snapshot_share_one_known_values_index() -> None:
-    # the index is the size of the snapshot's people (~0.9 GiB at 1M demo rows): built once
+    # the index is the size of the snapshot's people (~1.8M values at 1M demo rows): built once
     context = ctx(known={kind: dict(values) for kind, values in KNOWN.items()})
     run("presidio", {}, [TEXT], context=context)
     first = presidio._known_values(context.known)

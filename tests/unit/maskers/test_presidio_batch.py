@@ -13,7 +13,7 @@ from anonymiser.maskers import _phone
 from anonymiser.maskers._phone import phone_spans, phone_spans_once
 from anonymiser.maskers._scan import Scanner, scanner
 from anonymiser.maskers._windows import SEPARATOR, window_for, windowed_spans
-from anonymiser.maskers.presidio import DEFAULT_ENTITIES, KnownValues
+from anonymiser.maskers.presidio import _WORD, DEFAULT_ENTITIES, KnownValues
 from tests.unit.maskers.conftest import ctx, run
 
 PII = [
@@ -107,11 +107,45 @@ def test_phones_are_decided_once_for_all_regions_with_the_same_spans() -> None:
     assert {True, False, None} <= set(_phone._every_region.values())
 
 
-def test_known_values_found_in_one_pass_are_those_found_text_by_text() -> None:
-    known = KnownValues(KNOWN)
-    texts = tricky_texts(3000, seed=11)
-    assert known.spans_many(texts) == [known.spans(text) for text in texts]
-    assert sum(bool(known.spans(text)) for text in texts) > 500
+def every_known_span(lookup: dict[str, str], text: str) -> list[tuple[int, int, None, str]]:
+    """The reference: from each word on, the longest run of up to four words whose normal
+    form is a known value, every run tried."""
+    words = [m.span() for m in _WORD.finditer(text)]
+    spans: list[tuple[int, int, None, str]] = []
+    i = 0
+    while i < len(words):
+        for n in range(min(4, len(words) - i), 0, -1):
+            start, end = words[i][0], words[i + n - 1][1]
+            candidate = " ".join(text[start:end].casefold().split())
+            if candidate in lookup:
+                spans.append((start, end, None, candidate))
+                i += n
+                break
+        else:
+            i += 1
+    return spans
+
+
+# folding that changes a word's length or its lead: the German sharp s, a dotted capital I,
+# the Kelvin sign and the long s, ligatures
+FOLDING = ["Straße", "STRASSE", "İzmir", "\u212aate", "\u017fam", "\ufb01ona", "ﬀ", "Ǆemal"]
+
+
+@pytest.mark.parametrize("seed", [11, 12])
+def test_known_values_are_found_where_every_run_of_words_would_find_them(seed: int) -> None:
+    rng = random.Random(seed)
+    known = {kind: dict(values) for kind, values in KNOWN.items()}
+    known["PERSON"].update({word: f"P{i}" for i, word in enumerate(FOLDING)})
+    known["PERSON"].update({"strasse smith": "Q", "ǆemal x": "R", "kate.smith@x.org": "S"})
+    index = KnownValues(known)
+    texts = tricky_texts(3000, seed=seed)
+    texts += [
+        "".join(rng.choice(FOLDING + WORDS + ["Smith", " ", "  ", "."]) for _ in range(6))
+        for _ in range(3000)
+    ]
+    assert index.spans_many(texts) == [every_known_span(index.lookup, text) for text in texts]
+    assert sum(bool(index.spans(text)) for text in texts) > 800
+    assert sum(any(ord(c) > 127 for c in t) and bool(index.spans(t)) for t in texts) > 300
 
 
 def test_presidio_masks_as_it_did_text_by_text(monkeypatch: pytest.MonkeyPatch) -> None:
