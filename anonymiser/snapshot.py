@@ -17,6 +17,7 @@ from anonymiser.config import DEFAULT_RULES_DIR, key_fingerprint, load_key, oper
 from anonymiser.datasets import Dataset, load_dataset, validate_name
 from anonymiser.errors import ConfigError, NotFound, StoreError
 from anonymiser.manifest import Manifest
+from anonymiser.maskers._scanpool import scan_processes
 from anonymiser.pg.connect import SESSION_SETTINGS
 from anonymiser.pg.locks import create_session
 from anonymiser.progress import NULL_REPORTER, Reporter
@@ -157,27 +158,29 @@ def _create_locked(
             extracted = extract(source, definition, work / "extract", options)
         timings["extract"] = time.monotonic() - started
         started = time.monotonic()
-        original, plan = extracted, None
-        if rules is None or key is None:
-            masking: dict[str, Any] = {
-                "applied": False,
-                "note": "created with unmasked=True: every column was copied as is",
-            }
-        else:
-            # the schema may have changed since the lint: plan from the extract's own catalog
-            checked = plan_or_raise(rules, extracted.catalog, definition)
-            plan = checked.plan
-            with reporter.stage("mask"):
-                extracted, stats = mask(extracted, plan, key, work, reporter, jobs=jobs)
-            masking = masking_section(rules, checked, key, stats)
-            extracted = _with_rules_copy(extracted, rules)
-        timings["mask"] = time.monotonic() - started
-        started = time.monotonic()
-        with reporter.stage("verify"):
-            report = verify(original, extracted, plan, source, settings, jobs=jobs)
-            # nothing is published after a failure, and the stage is reported as failed
-            report.raise_if_failed(dataset, version)
-        timings["verify"] = time.monotonic() - started
+        # free text is scanned in `jobs` processes by the mask and verify stages
+        with scan_processes(jobs):
+            original, plan = extracted, None
+            if rules is None or key is None:
+                masking: dict[str, Any] = {
+                    "applied": False,
+                    "note": "created with unmasked=True: every column was copied as is",
+                }
+            else:
+                # the schema may have changed since the lint: plan from the extract's own catalog
+                checked = plan_or_raise(rules, extracted.catalog, definition)
+                plan = checked.plan
+                with reporter.stage("mask"):
+                    extracted, stats = mask(extracted, plan, key, work, reporter, jobs=jobs)
+                masking = masking_section(rules, checked, key, stats)
+                extracted = _with_rules_copy(extracted, rules)
+            timings["mask"] = time.monotonic() - started
+            started = time.monotonic()
+            with reporter.stage("verify"):
+                report = verify(original, extracted, plan, source, settings, jobs=jobs)
+                # nothing is published after a failure, and the stage is reported as failed
+                report.raise_if_failed(dataset, version)
+            timings["verify"] = time.monotonic() - started
         manifest = Manifest(
             dataset=dataset,
             version=version,

@@ -134,6 +134,7 @@ class Scanner:
         )
 
         self.engine = analyzer(model)
+        self.config = (model, tuple(entities), threshold)  # scanner() builds the same one
         self.entities = list(entities)
         self.threshold = threshold
         recognizers = self.engine.registry.get_recognizers(language="en", entities=self.entities)

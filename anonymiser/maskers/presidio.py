@@ -18,6 +18,7 @@ from typing import Any, ClassVar
 import pyarrow as pa
 
 from anonymiser.maskers._scan import analyzer, scanner, winners
+from anonymiser.maskers._scanpool import submit_scan
 from anonymiser.maskers._vector import text_problem
 from anonymiser.maskers.base import (
     ColumnSpec,
@@ -86,9 +87,9 @@ class Presidio(Strategy):
         texts: list[str] = unique.to_pylist()
         spans_per_text: list[list[tuple[int, int, str | None, str]]] = []
         found: dict[str, set[str]] = {}
-        for text, spans, findings in zip(
-            texts, known.spans_many(texts), scan.scan_many(texts), strict=True
-        ):
+        scanning = submit_scan(scan, texts)  # in worker processes when they are on
+        known_spans = known.spans_many(texts)
+        for text, spans, findings in zip(texts, known_spans, scanning.result(), strict=True):
             taken = [(start, end) for start, end, *_ in spans]
             for start, end, kind, _ in winners(findings, taken):
                 original = text[start:end]

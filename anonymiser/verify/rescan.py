@@ -17,6 +17,7 @@ from __future__ import annotations
 import pyarrow as pa
 
 from anonymiser.maskers._scan import scanner, winners
+from anonymiser.maskers._scanpool import submit_scan
 from anonymiser.maskers.presidio import DEFAULT_ENTITIES
 from anonymiser.stages.extract import ExtractedTable
 from anonymiser.verify.model import CheckResult, VerificationReport, VerifySettings
@@ -39,7 +40,7 @@ def residual_findings(
     """Findings per entity type in the masked texts whose text is also in the original row."""
     scan = scanner(model, tuple(entities), threshold)
     found: dict[str, int] = {}
-    findings = scan.scan_many([masked for _, masked in pairs])
+    findings = submit_scan(scan, [masked for _, masked in pairs]).result()
     for (original, masked), in_masked in zip(pairs, findings, strict=True):
         # as the mask stage does: the best finding of overlapping ones wins (a URL inside
         # an email address is part of that address)

@@ -1,0 +1,134 @@
+"""Presidio's scanning spread over worker processes for big batches of free text.
+
+The scanner (anonymiser.maskers._scan) is pure Python: however many threads mask at once,
+one of them scans at a time (the GIL), and at 1M demo rows scanning is most of a masked
+create. Inside `scan_processes(n)`, a batch of at least _MIN_TEXTS texts is cut into chunks
+scanned by n worker processes, each with its own scanner, while the calling thread goes on
+(with the known values, say). The findings are the same: the same code scans each text.
+
+Workers start from a fork server that has imported the scanner's modules, so none inherits
+the threads of the process masking; each builds its Presidio engine on its first chunk
+(a second or two) and costs ~170-200 MiB.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import threading
+from collections.abc import Iterator, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from contextlib import contextmanager
+from typing import Any
+
+from anonymiser.errors import SnapshotError
+from anonymiser.maskers._scan import Finding, Scanner, scanner
+
+__all__ = ["ScanJob", "scan_processes", "submit_scan"]
+
+log = logging.getLogger(__name__)
+
+# below this many texts a batch is scanned in the calling thread: the round trip would cost
+# more than the scan, and small snapshots never start a worker
+_MIN_TEXTS = 4096
+_CHUNKS_PER_WORKER = 4  # a few chunks each, so a slow one does not leave a worker idle
+_WORKER_DIED = (
+    "a Presidio worker process died (out of memory?): rerun with --jobs 1 to scan free text "
+    "in one process"
+)
+
+
+class ScanJob:
+    """Findings of a batch being scanned, in the texts' order; result() waits for them."""
+
+    def __init__(
+        self, futures: list[Future[list[list[Finding]]]] | None, done: list[list[Finding]]
+    ) -> None:
+        self._futures = futures
+        self._done = done
+
+    def result(self) -> list[list[Finding]]:
+        if self._futures is None:
+            return self._done
+        try:
+            return [findings for future in self._futures for findings in future.result()]
+        except BrokenProcessPool as exc:
+            raise SnapshotError(_WORKER_DIED) from exc
+
+
+class _Pool:
+    """A process pool started on first use, shut down on close()."""
+
+    def __init__(self, workers: int) -> None:
+        self.workers = workers
+        self._executor: ProcessPoolExecutor | None = None
+        self._failed = False
+        self._lock = threading.Lock()
+
+    def executor(self) -> ProcessPoolExecutor | None:
+        with self._lock:
+            if self._executor is None and not self._failed:
+                try:
+                    self._executor = ProcessPoolExecutor(self.workers, mp_context=_context())
+                except (OSError, ValueError) as exc:  # no semaphores, no fork server ...
+                    log.warning("free text scanned in one process: %s", exc)
+                    self._failed = True
+            return self._executor
+
+    def close(self) -> None:
+        with self._lock:
+            if self._executor is not None:
+                self._executor.shutdown(wait=True, cancel_futures=True)
+                self._executor = None
+
+
+_active: _Pool | None = None
+
+
+@contextmanager
+def scan_processes(workers: int) -> Iterator[None]:
+    """Within it, big batches given to submit_scan() are scanned by `workers` processes
+    (none when workers < 2); they stop at its end."""
+    global _active
+    if workers < 2:
+        yield
+        return
+    pool, previous = _Pool(workers), _active
+    _active = pool
+    try:
+        yield
+    finally:
+        _active = previous
+        pool.close()
+
+
+def submit_scan(scan: Scanner, texts: Sequence[str]) -> ScanJob:
+    """scan.scan_many(texts), in worker processes when the batch is big and a pool is on."""
+    pool = _active
+    executor = pool.executor() if pool is not None and len(texts) >= _MIN_TEXTS else None
+    if pool is None or executor is None:
+        return ScanJob(None, scan.scan_many(texts))
+    size = -(-len(texts) // (pool.workers * _CHUNKS_PER_WORKER))
+    try:
+        futures = [
+            executor.submit(_scan_chunk, scan.config, list(texts[i : i + size]))
+            for i in range(0, len(texts), size)
+        ]
+    except BrokenProcessPool as exc:
+        raise SnapshotError(_WORKER_DIED) from exc
+    return ScanJob(futures, [])
+
+
+def _scan_chunk(config: tuple[Any, ...], texts: list[str]) -> list[list[Finding]]:
+    """In a worker: the findings of one chunk, with that worker's own scanner."""
+    return scanner(*config).scan_many(texts)
+
+
+def _context() -> Any:
+    """A fork server with the scanner imported where the platform has one; else spawn."""
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("spawn")
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["anonymiser.maskers._scan", "presidio_analyzer"])
+    return context

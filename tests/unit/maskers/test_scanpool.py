@@ -1,0 +1,64 @@
+"""Free text scanned in worker processes gives the findings and the masking of one process."""
+
+from __future__ import annotations
+
+import os
+import signal
+
+import pytest
+
+from anonymiser.errors import SnapshotError
+from anonymiser.maskers import _scanpool
+from anonymiser.maskers._scan import scanner
+from anonymiser.maskers._scanpool import scan_processes, submit_scan
+from anonymiser.maskers.presidio import DEFAULT_ENTITIES
+from tests.unit.maskers.conftest import ctx, run
+from tests.unit.maskers.test_presidio_batch import KNOWN, tricky_texts
+
+BIG = 600  # texts: a batch worth the workers here (_MIN_TEXTS lowered to keep tests quick)
+
+
+@pytest.fixture(autouse=True)
+def quick_batches(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_scanpool, "_MIN_TEXTS", BIG // 2)
+
+
+def test_a_big_batch_scanned_in_processes_has_the_findings_of_one_process() -> None:
+    scan = scanner(None, DEFAULT_ENTITIES, 0.35)
+    texts = tricky_texts(BIG, seed=21)
+    with scan_processes(2):
+        job = submit_scan(scan, texts)
+        assert _scanpool._active is not None and _scanpool._active._executor is not None
+        assert job.result() == scan.scan_many(texts)
+    assert _scanpool._active is None  # the workers stop with the block
+
+
+def test_small_batches_and_one_job_never_start_a_worker() -> None:
+    scan = scanner(None, DEFAULT_ENTITIES, 0.35)
+    texts = tricky_texts(BIG // 4, seed=22)
+    with scan_processes(2):
+        assert submit_scan(scan, texts).result() == scan.scan_many(texts)
+        assert _scanpool._active is not None and _scanpool._active._executor is None
+    with scan_processes(1):
+        assert _scanpool._active is None
+        assert submit_scan(scan, tricky_texts(BIG, seed=23)).result()
+
+
+def test_presidio_masks_the_same_with_worker_processes() -> None:
+    texts = tricky_texts(BIG, seed=24)
+    alone = run("presidio", {}, texts, context=ctx(known=KNOWN))
+    with scan_processes(2):
+        assert run("presidio", {}, texts, context=ctx(known=KNOWN)) == alone
+
+
+def test_a_worker_that_dies_is_a_snapshot_error_naming_the_way_out() -> None:
+    scan = scanner(None, DEFAULT_ENTITIES, 0.35)
+    texts = tricky_texts(BIG, seed=25)
+    with scan_processes(2):
+        submit_scan(scan, texts).result()  # the workers are up
+        pool = _scanpool._active
+        assert pool is not None and pool._executor is not None
+        for pid in list(pool._executor._processes):
+            os.kill(pid, signal.SIGKILL)
+        with pytest.raises(SnapshotError, match=r"worker process died.*--jobs 1"):
+            submit_scan(scan, texts).result()
