@@ -11,8 +11,9 @@ spreads over all of them), on exactly that data:
     anonymiser restore of the masked snapshot, jobs 1 and N -> fresh empty databases
 
 then values/s of every masking strategy and Presidio cells/s (benchmarks/strategies.py).
-Every operation is a child process timed by wall clock from outside; its peak RSS is that of
-the largest single process of its tree (the PostgreSQL server's memory counts for no one).
+Every operation is a child process timed by wall clock from outside; its peak RSS is the
+larger of its largest single process's and of the sum over its process tree sampled every
+0.2 s (worker processes count; the PostgreSQL server's memory counts for no one).
 The anonymiser runs call the library as a user would, in a `python -c` child that hands
 back the manifest's per-stage timings. Prints Markdown: medians of --runs rounds, ratios to
 pg_dump / pg_restore of the same run, the stages, the strategies and the issue's targets.
