@@ -30,7 +30,7 @@ from anonymiser.maskers.base import (
     register,
 )
 
-__all__ = ["DEFAULT_ENTITIES", "Presidio", "analyzer"]
+__all__ = ["DEFAULT_ENTITIES", "Presidio", "analyzer", "release_known_values"]
 
 DEFAULT_ENTITIES = (
     "EMAIL_ADDRESS", "PHONE_NUMBER", "UK_NINO", "UK_POSTCODE", "UK_NHS", "CREDIT_CARD",
@@ -130,7 +130,7 @@ class Presidio(Strategy):
 # (masked in threads at once): at 1M demo rows it holds ~1.8M values, so it is built once,
 # not once per column. It is kept with the mapping it was built from (compared by identity,
 # so an id reused after that mapping is gone cannot match) until another snapshot's mapping
-# replaces it.
+# replaces it, or the mask stage releases it.
 _shared_known: list[tuple[Mapping[str, Mapping[str, str]], KnownValues]] = []
 _shared_lock = threading.Lock()
 
@@ -143,6 +143,12 @@ def _known_values(known: Mapping[str, Mapping[str, str]]) -> KnownValues:
         values = KnownValues(known)
         _shared_known.append((known, values))
         return values
+
+
+def release_known_values() -> None:
+    """Drop the shared index (the mask stage is done with it)."""
+    with _shared_lock:
+        _shared_known.clear()
 
 
 # a word with its leading run of word characters: the same spans as _WORD (the first \w+

@@ -22,6 +22,7 @@ import pyarrow.parquet as pq
 
 from anonymiser.errors import AnonymiserError, SnapshotError
 from anonymiser.maskers import MaskContext
+from anonymiser.maskers.presidio import release_known_values
 from anonymiser.parallel import in_threads
 from anonymiser.progress import NULL_REPORTER, Reporter, TableProgress
 from anonymiser.rules.lint import ColumnPlan, MaskPlan
@@ -302,6 +303,10 @@ def mask(
 
     # the largest tables first, so the last one to finish is a small one
     tables = sorted(extracted.tables, key=lambda item: -item.rows)
-    masker.stats.rows = sum(in_threads(one, tables, jobs))
+    try:
+        masker.stats.rows = sum(in_threads(one, tables, jobs))
+    finally:
+        # the known values' index (hundreds of MiB at 1M rows) is not kept for the verify stage
+        release_known_values()
     masker.stats.seconds = time.monotonic() - started
     return replace(extracted, root=out_root), masker.stats
