@@ -170,8 +170,10 @@ class KnownValues:
     """
 
     def __init__(self, known: Mapping[str, Mapping[str, str]]) -> None:
+        # a value that is its own normal form (an email address, a number) is kept as the
+        # same string object, not a copy: millions of them at scale
         self.lookup = {
-            _normal(original): pseudonym
+            original if (normal := _normal(original)) == original else normal: pseudonym
             for mapping in known.values()
             for original, pseudonym in mapping.items()
             if original
