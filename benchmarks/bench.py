@@ -374,7 +374,8 @@ def render_operations(ops: list[Operation], rows: int, runs: int, rss_by: str) -
             lines.append(f"| {op.name} | {' | '.join(cells)} | {library:.2f} | {op.median():.2f} |")
         lines.append("")
     lines.append(
-        f"Peak RSS: the largest single process of each operation's tree ({rss_by}); "
+        f"Peak RSS: the larger of the largest single process of each operation's tree "
+        f"({rss_by}) and the sum over the tree sampled every 0.2 s (worker processes count); "
         "pg_restore -j forks one process per job. Sizes: the dump file vs every file of the "
         "published snapshot version."
     )
