@@ -9,7 +9,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 
-from anonymiser.maskers import RuleError, get_strategy
+from anonymiser.maskers import RuleError, _jsontext, get_strategy
 from anonymiser.maskers._jsontext import mask_at_key
 from tests.unit.maskers.conftest import column, ctx, run
 
@@ -173,3 +173,18 @@ def test_a_pickled_json_rule_keeps_its_wildcard_steps() -> None:
     values = pa.array([json.dumps(DOC)], pa.string())
     assert copy.mask(values, ctx()).to_pylist() == masker.mask(values, ctx()).to_pylist()
     assert json.loads(copy.mask(values, ctx())[0].as_py())["items"][1]["name"] != "Bob"
+
+
+@pytest.mark.parametrize("chunk", [1, 97, 4096])
+def test_documents_read_a_slice_at_a_time_give_what_parsing_gives(
+    chunk: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    texts = pa.array(_random_corpus(7, 400)).slice(3)
+    masker = get_strategy("json")({"paths": RANDOM_PATHS}, column("jsonb"))
+    unique = pc.unique(texts).drop_null()
+    whole = masker._documents(unique, ctx()).to_pylist()  # type: ignore[attr-defined]
+    monkeypatch.setattr(_jsontext, "_CHUNK_BYTES", chunk)
+    sliced = masker._documents(unique, ctx()).to_pylist()  # type: ignore[attr-defined]
+    assert sliced == whole == masker._parsed(unique, ctx()).to_pylist()  # type: ignore[attr-defined]
+    found = masker.originals(texts).to_pylist()
+    assert sorted(found) == sorted(masker._parsed_originals(unique).to_pylist())  # type: ignore[attr-defined]
