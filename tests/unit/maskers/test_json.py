@@ -188,3 +188,12 @@ def test_documents_read_a_slice_at_a_time_give_what_parsing_gives(
     assert sliced == whole == masker._parsed(unique, ctx()).to_pylist()  # type: ignore[attr-defined]
     found = masker.originals(texts).to_pylist()
     assert sorted(found) == sorted(masker._parsed_originals(unique).to_pylist())  # type: ignore[attr-defined]
+
+
+def test_repeated_documents_and_nulls_mask_as_each_does_alone() -> None:
+    texts = [t for t in _random_corpus(11, 200) for _ in range(2)][::-1]
+    values = pa.chunked_array([texts[:150], texts[150:]], pa.string())
+    masker = get_strategy("json")({"paths": RANDOM_PATHS}, column("jsonb"))
+    together = masker.mask(values, ctx()).to_pylist()
+    alone = [masker.mask(pa.array([t], pa.string()), ctx())[0].as_py() for t in texts]
+    assert together == alone and None in together
