@@ -17,16 +17,13 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from anonymiser.maskers._splice import join_replaced, real_quotes, split_at
+from anonymiser.maskers._splice import escaped_bytes, join_replaced, split_at
 from anonymiser.maskers._vector import string_array
 from anonymiser.maskers.base import byte_view
 
 __all__ = ["mask_at_key", "mask_at_keys"]
 
 _OPEN_OBJECT, _OPEN_ARRAY, _CLOSE_ARRAY, _QUOTE, _COLON, _SPACE = b'{[]": '
-_BRACKETS = np.zeros(256, dtype=np.int8)
-_BRACKETS[[ord("{"), ord("[")]] = 1
-_BRACKETS[[ord("}"), ord("]")]] = -1
 _DIGIT = np.zeros(256, dtype=bool)
 _DIGIT[list(b"0123456789")] = True
 # what may stand outside strings in an array of strings and literals
@@ -104,19 +101,25 @@ def _read_rows(
     starts, ends = offsets[:-1], offsets[1:]
     n = len(starts)
     backslashes = np.flatnonzero(data == ord("\\"))
-    quotes = real_quotes(data, backslashes)
     # quotes and brackets in text order, read together: the quotes before a bracket say
     # whether it is quoted, a running sum of the others the depth (no search per bracket)
     marks = _bracket_bytes(data)
-    marks[quotes] = True
+    marks |= data == _QUOTE
+    if len(backslashes):
+        marks[escaped_bytes(backslashes, len(data))] = False  # only quotes are escaped in JSON
     events = np.flatnonzero(marks)
     if not len(events):
         return None  # no strings, objects or arrays at all: nothing to read
-    is_quote = data[events] == _QUOTE  # an escaped quote is not among the events
+    kinds = data[events]
+    is_quote = kinds == _QUOTE
+    quotes = events[is_quote]
     quotes_so_far = np.cumsum(is_quote, dtype=np.int32)  # int32: a batch is < 2 GiB
     structural = ~is_quote & (quotes_so_far & 1 == 0)
-    depth_after = np.cumsum(_BRACKETS[data[events]] * structural, dtype=np.int32)
-    brackets = events[structural]
+    # +1 for { and [, -1 for } and ] (bit 2 tells them apart), 0 for quoted ones and quotes
+    change = (kinds & np.uint8(2)).view(np.int8)
+    change -= np.int8(1)
+    change *= structural
+    depth_after = np.cumsum(change, dtype=np.int32)
     # the last event before each row boundary: quotes per row, depth where each row starts
     before = np.searchsorted(events, offsets) - 1
     per_row = np.diff(np.where(before >= 0, quotes_so_far[before], 0))
@@ -158,6 +161,7 @@ def _read_rows(
         first = data[value]
         slow[row[found][np.isin(first, list(b" \t\r\n{"))]] = True
         if each:
+            brackets = events[structural]
             arrays = value[first == _OPEN_ARRAY]
             j = np.searchsorted(brackets, arrays) + 1
             close = brackets[np.minimum(j, len(brackets) - 1)]
@@ -185,8 +189,7 @@ def _read_rows(
             spans.append((opening[element], closing[element] + 1))
         else:
             strings = first == _QUOTE
-            index = np.searchsorted(quotes, value[strings])
-            close = quotes[np.minimum(index + 1, len(quotes) - 1)]
+            close = closing[found[strings] + 1]  # the value is the string after the key
             string_rows = row[found][strings]
             slow[string_rows[escapes(value[strings], close)]] = True
             numbers = value[(first == ord("-")) | _DIGIT[first]]
