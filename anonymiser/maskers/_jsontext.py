@@ -32,6 +32,9 @@ _IN_STRING_ARRAY[list(b", nulltruefalse")] = True
 # a document that is left unchanged by a key path: not an object
 _NOT_OBJECT = np.zeros(256, dtype=bool)
 _NOT_OBJECT[list(b'["-0123456789tfn')] = True
+# a value after `"key": ` that the reading leaves to the parser: other spacing, an object
+_ODD_VALUE = np.zeros(256, dtype=bool)
+_ODD_VALUE[list(b" \t\r\n{")] = True
 _END_OF_NUMBER = np.zeros(256, dtype=bool)
 _END_OF_NUMBER[list(b",}] \t\r\n")] = True
 
@@ -151,6 +154,7 @@ def _read_rows(
     slow[row[top & ~is_key]] = True
     slow[row[is_key & escaped]] = True
     spans: Spans = []
+    brackets = None  # the unquoted brackets' positions, for [*] paths
     for key, each in wanted:
         found = np.flatnonzero(is_key & (closing - opening - 1 == len(key)))
         for at, byte in enumerate(key):
@@ -159,9 +163,10 @@ def _read_rows(
         value = closing[found] + 2
         value += data[np.minimum(value, len(data) - 1)] == _SPACE
         first = data[value]
-        slow[row[found][np.isin(first, list(b" \t\r\n{"))]] = True
+        slow[row[found][_ODD_VALUE[first]]] = True
         if each:
-            brackets = events[structural]
+            if brackets is None:
+                brackets = events[structural]
             arrays = value[first == _OPEN_ARRAY]
             j = np.searchsorted(brackets, arrays) + 1
             close = brackets[np.minimum(j, len(brackets) - 1)]
@@ -242,8 +247,11 @@ def _splice_masked(
     if not write:
         return docs, slow
     pieces, slot, rows = split_at(starts, ends, data, first_byte, end_byte, span_row)
-    replacements = pa.concat_arrays(masked).take(pa.array(np.argsort(np.concatenate(mine))))
-    out = join_replaced(pieces, slot, rows, _json_strings(replacements))
+    replacements, source = masked[0], None
+    if len(masked) > 1:  # the k-th span in text order is source[k] in the paths' results
+        replacements, source = pa.concat_arrays(masked), np.empty(len(order), dtype=np.int64)
+        source[np.concatenate(mine)] = np.arange(len(order))
+    out = join_replaced(pieces, slot, rows, _json_strings(replacements), source)
     if docs.null_count:
         out = pc.if_else(docs.is_valid(), out, pa.nulls(len(starts), pa.string()))
     return out.cast(docs.type), slow
@@ -287,13 +295,27 @@ def _plain_integers(data: np.ndarray, starts: np.ndarray, stops: np.ndarray) -> 
     return ok
 
 
+def _needs_escape(data: np.ndarray) -> np.ndarray:
+    """Positions of the bytes JSON writes escaped (controls, quote, backslash), found a slice
+    at a time in place (whole-buffer temporaries cost more in page faults than the test)."""
+    found = [_NONE]
+    for lo in range(0, len(data), _CHUNK_BYTES):
+        part = data[lo : lo + _CHUNK_BYTES]
+        special = part < 0x20
+        special |= part == _QUOTE
+        special |= part == ord("\\")
+        if special.any():
+            found.append(np.flatnonzero(special) + lo)
+    return np.concatenate(found)
+
+
 def _json_strings(values: pa.Array) -> pa.Array:
     """Each value as a JSON string literal (as json.dumps(..., ensure_ascii=False)); null."""
     filled = pc.fill_null(values, "")
     out = pc.binary_join_element_wise('"', filled, '"', "")
     offsets, data, _ = byte_view(filled)
     data = data[int(offsets[0]) : int(offsets[-1])]
-    special = np.flatnonzero((data < 0x20) | (data == _QUOTE) | (data == ord("\\")))
+    special = _needs_escape(data)
     if len(special):  # rare: a byte check of the whole buffer is cheaper than a regex per value
         owner = np.searchsorted(offsets - offsets[0], special, side="right") - 1
         escape = pa.array(np.bincount(owner, minlength=len(filled)) > 0)

@@ -58,11 +58,16 @@ def split_at(
 
 
 def join_replaced(
-    pieces: pa.Array, slot: np.ndarray, rows: np.ndarray, replacements: pa.Array
+    pieces: pa.Array,
+    slot: np.ndarray,
+    rows: np.ndarray,
+    replacements: pa.Array,
+    source: np.ndarray | None = None,
 ) -> pa.Array:
-    """The rows of split_at joined back, the span at each slot replaced (in order)."""
+    """The rows of split_at joined back, the span at each slot replaced (in order, or by the
+    replacement at `source` for each slot: no copy of the replacements to reorder them)."""
     taken = np.arange(len(pieces), dtype=np.int64)
-    taken[slot] = len(pieces) + np.arange(len(slot))
+    taken[slot] = len(pieces) + (np.arange(len(slot)) if source is None else source)
     joined = pa.chunked_array([pieces, replacements], pa.string()).combine_chunks()
     joined = joined.take(pa.array(taken))
     return pc.binary_join(pa.ListArray.from_arrays(pa.array(rows, pa.int32()), joined), "")
