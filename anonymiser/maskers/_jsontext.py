@@ -1,11 +1,11 @@
 """JSON text as PostgreSQL writes it: the scalars at `$.key` / `$.key[*]` masked in place.
 
-The documents of a column are read together with NumPy (string literals by unescaped
-quotes, nesting by the brackets outside them); each scalar at the path is cut out, all of
-them are masked in one call, and the new values are spliced back into the original text,
-which is otherwise kept byte for byte. A document this reading is not sure about (escapes in
-a key or value, a container or a fraction at the path, a key twice, unusual spacing) is
-reported back for the Python parser.
+The documents of a column are read together with NumPy, ~1 MiB of text at a time (string
+literals by unescaped quotes, nesting by the brackets outside them); each scalar at the path
+is cut out, all of them are masked in one call, and the new values are spliced back into
+the original text, which is otherwise kept byte for byte. A document this reading is not
+sure about (escapes in a key or value, a container or a fraction at the path, a key twice,
+unusual spacing) is reported back for the Python parser.
 """
 
 from __future__ import annotations
