@@ -10,6 +10,7 @@ import pyarrow.compute as pc
 import pytest
 
 from anonymiser.maskers import RuleError, _jsontext, get_strategy
+from anonymiser.maskers import json as json_strategy
 from anonymiser.maskers._jsontext import mask_at_key
 from tests.unit.maskers.conftest import column, ctx, run
 
@@ -190,7 +191,11 @@ def test_documents_read_a_slice_at_a_time_give_what_parsing_gives(
     assert sorted(found) == sorted(masker._parsed_originals(unique).to_pylist())  # type: ignore[attr-defined]
 
 
-def test_repeated_documents_and_nulls_mask_as_each_does_alone() -> None:
+@pytest.mark.parametrize("grouped_from", [0, 1 << 30])  # Arrow's grouper, dictionary_encode
+def test_repeated_documents_and_nulls_mask_as_each_does_alone(
+    grouped_from: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(json_strategy, "_GROUPED_FROM", grouped_from)
     texts = [t for t in _random_corpus(11, 200) for _ in range(2)][::-1]
     values = pa.chunked_array([texts[:150], texts[150:]], pa.string())
     masker = get_strategy("json")({"paths": RANDOM_PATHS}, column("jsonb"))
