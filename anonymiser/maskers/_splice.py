@@ -8,7 +8,7 @@ import pyarrow.compute as pc
 
 from anonymiser.maskers._vector import string_array
 
-__all__ = ["join_replaced", "real_quotes", "split_at"]
+__all__ = ["escaped_bytes", "join_replaced", "real_quotes", "split_at"]
 
 _QUOTE, _BACKSLASH = b'"\\'
 
@@ -21,12 +21,17 @@ def real_quotes(data: np.ndarray, backslashes: np.ndarray | None = None) -> np.n
         backslashes = np.flatnonzero(data == _BACKSLASH)
     if not len(backslashes):
         return quotes
+    return quotes[~np.isin(quotes, escaped_bytes(backslashes, len(data)))]
+
+
+def escaped_bytes(backslashes: np.ndarray, size: int) -> np.ndarray:
+    """Positions of the bytes that the backslashes at `backslashes` escape (below `size`)."""
     # in a run of backslashes the 1st, 3rd, ... escape the byte after them
     run_start = np.maximum.accumulate(
         np.where(np.diff(backslashes, prepend=-2) != 1, backslashes, 0)
     )
-    escaping = backslashes[(backslashes - run_start) % 2 == 0]
-    return quotes[~np.isin(quotes, escaping + 1)]
+    escaped: np.ndarray = backslashes[(backslashes - run_start) % 2 == 0] + 1
+    return escaped[escaped < size]
 
 
 def split_at(
@@ -53,11 +58,16 @@ def split_at(
 
 
 def join_replaced(
-    pieces: pa.Array, slot: np.ndarray, rows: np.ndarray, replacements: pa.Array
+    pieces: pa.Array,
+    slot: np.ndarray,
+    rows: np.ndarray,
+    replacements: pa.Array,
+    source: np.ndarray | None = None,
 ) -> pa.Array:
-    """The rows of split_at joined back, the span at each slot replaced (in order)."""
+    """The rows of split_at joined back, the span at each slot replaced (in order, or by the
+    replacement at `source` for each slot: no copy of the replacements to reorder them)."""
     taken = np.arange(len(pieces), dtype=np.int64)
-    taken[slot] = len(pieces) + np.arange(len(slot))
+    taken[slot] = len(pieces) + (np.arange(len(slot)) if source is None else source)
     joined = pa.chunked_array([pieces, replacements], pa.string()).combine_chunks()
     joined = joined.take(pa.array(taken))
     return pc.binary_join(pa.ListArray.from_arrays(pa.array(rows, pa.int32()), joined), "")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import json
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any, ClassVar
 
 import numpy as np
@@ -95,6 +95,8 @@ def _collect(node: Any, steps: list[Step], depth: int, found: list[tuple[Any, An
             found.append((node, key))
 
 
+_GROUPED_FROM = 1 << 17  # rows from which _map_distinct groups (measured crossover ~100k)
+
 # json.dumps(doc, ensure_ascii=False) builds this encoder on every call
 _ENCODER = json.JSONEncoder(ensure_ascii=False)
 
@@ -121,6 +123,30 @@ def _key_path(steps: list[Step]) -> tuple[str, bool] | None:
     if len(steps) == 2 and isinstance(steps[0], str) and steps[1] is _ALL:
         return steps[0], True
     return None
+
+
+def _map_distinct(values: pa.Array, func: Callable[[pa.Array], pa.Array]) -> pa.Array:
+    """map_unique for documents: on many rows Arrow's grouper hashes long text in two thirds
+    of the time `dictionary_encode` takes (0.16 against 0.23 s of CPU for 1M documents of ~45
+    bytes, 0.03-0.045 against 0.04-0.06 s for 256k), on fewer in twice the time."""
+    if len(values) < _GROUPED_FROM:  # dictionary_encode's table still fits the CPU cache
+        return map_unique(values, func)
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks()
+    rows = pa.array(np.arange(len(values), dtype=np.int32))
+    groups = pa.table({"v": values, "i": rows}).group_by("v", use_threads=False)
+    grouped = groups.aggregate([("i", "list")])
+    distinct, members = (grouped.column(k).combine_chunks() for k in (0, 1))
+    sizes = np.diff(np.asarray(members.offsets))
+    index = np.empty(len(values), dtype=np.int32)
+    index[np.asarray(members.values)] = np.repeat(np.arange(len(sizes), dtype=np.int32), sizes)
+    if not distinct.null_count:
+        return pc.take(func(distinct), pa.array(index))
+    # the null group: its rows stay null, and func sees only values
+    valid = np.asarray(distinct.is_valid())
+    renumbered = (np.cumsum(valid, dtype=np.int32) - 1)[index]
+    null_rows = np.asarray(values.is_null())
+    return pc.take(func(distinct.filter(valid)), pa.array(renumbered, mask=null_rows))
 
 
 def _text(scalar: Any) -> str:
@@ -172,7 +198,7 @@ class Json(Strategy):
         return None
 
     def mask(self, values: pa.Array, ctx: MaskContext) -> pa.Array:
-        return map_unique(values, lambda unique: self._documents(unique, ctx))
+        return _map_distinct(values, lambda unique: self._documents(unique, ctx))
 
     def _documents(self, unique: pa.Array, ctx: MaskContext) -> pa.Array:
         """In place in the JSON text where every path is `$.key` or `$.key[*]`, else parsed."""

@@ -9,7 +9,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 
-from anonymiser.maskers import RuleError, get_strategy
+from anonymiser.maskers import RuleError, _jsontext, get_strategy
+from anonymiser.maskers import json as json_strategy
 from anonymiser.maskers._jsontext import mask_at_key
 from tests.unit.maskers.conftest import column, ctx, run
 
@@ -173,3 +174,31 @@ def test_a_pickled_json_rule_keeps_its_wildcard_steps() -> None:
     values = pa.array([json.dumps(DOC)], pa.string())
     assert copy.mask(values, ctx()).to_pylist() == masker.mask(values, ctx()).to_pylist()
     assert json.loads(copy.mask(values, ctx())[0].as_py())["items"][1]["name"] != "Bob"
+
+
+@pytest.mark.parametrize("chunk", [1, 97, 4096])
+def test_documents_read_a_slice_at_a_time_give_what_parsing_gives(
+    chunk: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    texts = pa.array(_random_corpus(7, 400)).slice(3)
+    masker = get_strategy("json")({"paths": RANDOM_PATHS}, column("jsonb"))
+    unique = pc.unique(texts).drop_null()
+    whole = masker._documents(unique, ctx()).to_pylist()  # type: ignore[attr-defined]
+    monkeypatch.setattr(_jsontext, "_CHUNK_BYTES", chunk)
+    sliced = masker._documents(unique, ctx()).to_pylist()  # type: ignore[attr-defined]
+    assert sliced == whole == masker._parsed(unique, ctx()).to_pylist()  # type: ignore[attr-defined]
+    found = masker.originals(texts).to_pylist()
+    assert sorted(found) == sorted(masker._parsed_originals(unique).to_pylist())  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("grouped_from", [0, 1 << 30])  # Arrow's grouper, dictionary_encode
+def test_repeated_documents_and_nulls_mask_as_each_does_alone(
+    grouped_from: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(json_strategy, "_GROUPED_FROM", grouped_from)
+    texts = [t for t in _random_corpus(11, 200) for _ in range(2)][::-1]
+    values = pa.chunked_array([texts[:150], texts[150:]], pa.string())
+    masker = get_strategy("json")({"paths": RANDOM_PATHS}, column("jsonb"))
+    together = masker.mask(values, ctx()).to_pylist()
+    alone = [masker.mask(pa.array([t], pa.string()), ctx())[0].as_py() for t in texts]
+    assert together == alone and None in together
