@@ -23,6 +23,12 @@ PII = [
     "1-800-555-0199", "at 10:30", "12/05/2023", "2023-05-12 10", "1234-5678 (12",
     "+33 1 23 45 67 89", "972-3-1234567", "+91 98765 43210", "(11) 91234-5678",
     "020 7946 0958/0959", "555-0100 x 12", "07700 900123 / 07700 900456", "tel:+442079460958",
+    # numbers in and beside words, signs and brackets (decided without a matcher when a
+    # Latin letter, "%" or a currency sign touches a run of digits)
+    "QQ123456C", "jane.smith123@mail.example.com", "x07700900123", "07700900123y", "£2125550100",
+    "2125550100%", "€07700 900123", "ab+442079460958", "(07700)900123", "\u00c407700900123",
+    "\u03b102079460958", "02079460958\u0301", "12345678901234567890123", "a12/05/2023",
+    "2023-05-12 10:30", "b2023-05-12 10", "[020]79460958", "0207946095\uff18",
     "\uff10\uff17\uff17\uff10\uff10 \uff19\uff10\uff10\uff11\uff12\uff13", "٠٧٧٠٠٩٠٠١٢٣",
     # emails next to URLs and other hosts
     "jane@corp.co.uk", "x.y+z@mail.example.co.uk", "a@b.com", "test@www.gov.uk", "me@localhost",
@@ -105,6 +111,35 @@ def test_phones_are_decided_once_for_all_regions_with_the_same_spans() -> None:
     assert sum(bool(phone_spans(t, regions, leniency)) for t in texts) > 500
     # candidates accepted whole, rejected, and found inside (their texts matched per region)
     assert {True, False, None} <= set(_phone._every_region.values())
+
+
+# Latin letters (and a combining accent), other scripts' letters, signs, brackets, digits
+NEIGHBOURS = ["", " ", "a", "Q", "\u00e9", "\u0101", "\u0301", "\u03b1", "\u0436", "\u4e2d",
+              "%", "\u20ac", "\u00a3", "$", "+", "(", ")", "/", "-", ".", ":", "@", "_", "7",
+              "\u0663"]  # fmt: skip
+DIGIT_RUNS = ["1", "12", "123456", "07700900123", "2125550100", "442079460958", "02079460958",
+              "4930123456", "123456789012345678"]  # fmt: skip
+
+
+def test_digits_beside_a_word_are_rejected_by_every_region_without_parsing() -> None:
+    phone = next(
+        r for r in scanner(None, DEFAULT_ENTITIES, 0.35).direct if r.name == "PhoneRecognizer"
+    )
+    shortcuts = 0
+    for before in NEIGHBOURS:
+        for after in NEIGHBOURS:
+            for digits in DIGIT_RUNS:
+                text = f"x {before}{digits}{after} y"
+                start = text.index(digits, 2 + len(before) - 1)
+                for leniency in (0, 1, 2, 3):
+                    if not _phone._beside_a_word(text, start, digits, leniency):
+                        continue
+                    shortcuts += 1
+                    for region in phone.supported_regions:
+                        probe = _phone._RegionProbe(text, region, leniency=leniency)
+                        assert probe._extract_match(digits, start) is None, (text, region)
+                        assert not probe.region_read, (text, region)
+    assert shortcuts > 1000
 
 
 def test_known_values_found_in_one_pass_are_those_found_text_by_text() -> None:
