@@ -29,7 +29,10 @@ its run of host characters but through a following "/": its matches in a run not
 run of at most 253 characters, where it matches at one position it matches at the one
 before (that character joins the host part), so where it fails, it fails for the rest of
 the run: it is tried at the run's start and after each match only, not at every position
-(each try checks its thousand top-level domains at every dot).
+(each try checks its thousand top-level domains at every dot). Its regex tells no ASCII digit
+from another (no digit in its literals; each of its classes holds all ten or none), so a run's
+matches are those of the run with every digit written "0": "jane.smith123" and "jane.smith7"
+are tried once between them.
 
 A pattern is recognised by a digest of its regex: a Presidio release that changes a regex
 has no window and keeps the plain finditer().
@@ -95,6 +98,10 @@ _BACK = {"a1d8d743f35dd6a0": 4}  # postcode: its first digit is 1 to 4 character
 # followed by this character; and that fail for the rest of an ASCII run up to this long
 # once they fail at one of its positions
 _RUN_BOUND = {"7405c3a8b8c39f4d": ("/", 253)}
+# patterns that match the same spans when every ASCII digit is swapped for another (their runs
+# are remembered with each digit written "0")
+_DIGITS_ALIKE = {"7405c3a8b8c39f4d"}
+_ZERO_DIGITS = str.maketrans("123456789", "000000000")
 _RUN_MEMO_SIZE = 100_000
 # window regex -> characters one of which each of its matches holds (texts without any have
 # no window, found at memchr speed)
@@ -107,8 +114,15 @@ class Window:
     """The window regex of one Presidio pattern, and its matches per run when they are
     the run's own."""
 
-    def __init__(self, regex: str, run_bound: tuple[str, int] | None, back: int = 0) -> None:
+    def __init__(
+        self,
+        regex: str,
+        run_bound: tuple[str, int] | None,
+        back: int = 0,
+        digits_alike: bool = False,
+    ) -> None:
         self.regex = re.compile(regex)
+        self.digits_alike = digits_alike
         self.back = back
         self.holds = _HOLDS.get(regex)
         self.run_bound: str | None = run_bound[0] if run_bound else None
@@ -123,6 +137,8 @@ class Window:
 
     def run_spans(self, compiled: Any, run: str, timeout: float) -> list[tuple[int, int]]:
         """compiled.finditer(run)'s spans, remembered."""
+        if self.digits_alike:
+            run = run.translate(_ZERO_DIGITS)
         spans = self.runs.get(run)
         if spans is not None:
             return spans
@@ -146,7 +162,7 @@ def window_for(pattern: str) -> Window | None:
     window = _WINDOWS.get(digest)
     if window is None:
         return None
-    return Window(window, _RUN_BOUND.get(digest), _BACK.get(digest, 0))
+    return Window(window, _RUN_BOUND.get(digest), _BACK.get(digest, 0), digest in _DIGITS_ALIKE)
 
 
 def windows_per_text(

@@ -4,6 +4,9 @@ exactly what the per-text reference path finds, on a random corpus of tricky tex
 from __future__ import annotations
 
 import random
+from re import _constants as sre  # type: ignore[attr-defined]
+from re import _parser as sre_parse  # type: ignore[attr-defined]
+from typing import Any
 
 import numpy as np
 import pytest
@@ -89,6 +92,69 @@ def test_every_pattern_matches_the_same_from_its_windows() -> None:
                 ), (pattern.name, text)
                 checked += bool(expected)
     assert checked > 3000
+
+
+def _digit_classes(items: Any) -> list[set[bool]]:
+    """For each literal and class of a parsed regex, whether each ASCII digit matches it."""
+    out: list[set[bool]] = []
+    categories = {
+        sre.CATEGORY_DIGIT: True, sre.CATEGORY_NOT_DIGIT: False, sre.CATEGORY_SPACE: False,
+        sre.CATEGORY_NOT_SPACE: True, sre.CATEGORY_WORD: True, sre.CATEGORY_NOT_WORD: False,
+    }  # fmt: skip
+    for op, av in items:
+        if op is sre.LITERAL:
+            out.append({chr(av) == d for d in "0123456789"})
+        elif op is sre.IN:
+            negate = any(o is sre.NEGATE for o, _ in av)
+            hits = []
+            for d in "0123456789":
+                hit = any(
+                    (o is sre.LITERAL and chr(a) == d)
+                    or (o is sre.RANGE and a[0] <= ord(d) <= a[1])
+                    or (o is sre.CATEGORY and categories[a])
+                    for o, a in av
+                )
+                hits.append(hit != negate)
+            out.append(set(hits))
+        elif op is sre.SUBPATTERN:
+            out += _digit_classes(av[-1])
+        elif op is sre.MAX_REPEAT or op is sre.MIN_REPEAT:
+            out += _digit_classes(av[2])
+        elif op is sre.BRANCH:
+            for branch in av[1]:
+                out += _digit_classes(branch)
+        else:
+            raise AssertionError(f"an element the test does not read: {op}")
+    return out
+
+
+def test_patterns_whose_runs_are_remembered_digits_as_zero_tell_no_digit_from_another() -> None:
+    scan = scanner(None, DEFAULT_ENTITIES, 0.35)
+    patterns = {
+        p.regex
+        for r in scan.direct
+        for p in getattr(r, "patterns", []) or []
+        if window_for(p.regex)
+    }
+    alike = [p for p in patterns if (w := window_for(p)) is not None and w.digits_alike]
+    assert alike
+    for pattern in alike:
+        # (?i): no letter folds to a digit; every ASCII digit matches each element alike
+        assert all(len(seen) == 1 for seen in _digit_classes(sre_parse.parse(pattern))), pattern
+    # and so a run and the run with its digits zeroed match the same (memory cleared)
+    rng = random.Random(13)
+    url = next(r for r in scan.direct if r.name == "UrlRecognizer")
+    for pattern in url.patterns:
+        window = window_for(pattern.regex)
+        if window is None or not window.digits_alike:
+            continue
+        compiled = regex.compile(pattern.regex, flags=url.global_regex_flags)
+        for _ in range(3000):
+            run = "".join(rng.choice("ab.-0123456789wcomukg") for _ in range(rng.randint(1, 30)))
+            window.runs.clear()
+            assert window.run_spans(compiled, run, 60) == [
+                m.span() for m in compiled.finditer(run)
+            ], run
 
 
 @pytest.mark.parametrize("threshold", [0.05, 0.35, 0.6])
