@@ -34,6 +34,13 @@ from another (no digit in its literals; each of its classes holds all ten or non
 matches are those of the run with every digit written "0": "jane.smith123" and "jane.smith7"
 are tried once between them.
 
+An email address holds none but a few characters (letters, digits, "_", ".", "@" and some
+signs): a match of the email regex starting in a run of those characters ends in it, and
+depends on that run and the character before it alone (its "\\b" reads the character after
+the run as a non-word one, as it reads the end of the text). So the first match from a
+window is remembered per run (digits written "0": that regex tells no digit from another
+either); a run without one is followed by a search of the rest of the text, as finditer's.
+
 A pattern is recognised by a digest of its regex: a Presidio release that changes a regex
 has no window and keeps the plain finditer().
 """
@@ -47,6 +54,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
+import regex as unicode_regex
 
 __all__ = ["SEPARATOR", "Window", "window_for", "windowed_spans", "windows_per_text"]
 
@@ -100,8 +108,12 @@ _BACK = {"a1d8d743f35dd6a0": 4}  # postcode: its first digit is 1 to 4 character
 _RUN_BOUND = {"7405c3a8b8c39f4d": ("/", 253)}
 # patterns that match the same spans when every ASCII digit is swapped for another (their runs
 # are remembered with each digit written "0")
-_DIGITS_ALIKE = {"7405c3a8b8c39f4d"}
+_DIGITS_ALIKE = {"7405c3a8b8c39f4d", "004723abbb67ff6c"}
 _ZERO_DIGITS = str.maketrans("123456789", "000000000")
+# patterns whose matches hold only these characters (a `regex` class): the first match from a
+# position is remembered per run of them
+_CONFINED = {"004723abbb67ff6c": "!#$%&'*+\\-/=?^_`{|}~.@\\w"}
+_UNKNOWN: Any = object()  # not remembered (None is a remembered "no match in the run")
 _RUN_MEMO_SIZE = 100_000
 # window regex -> characters one of which each of its matches holds (texts without any have
 # no window, found at memchr speed)
@@ -120,9 +132,16 @@ class Window:
         run_bound: tuple[str, int] | None,
         back: int = 0,
         digits_alike: bool = False,
+        confined: str | None = None,
     ) -> None:
         self.regex = re.compile(regex)
         self.digits_alike = digits_alike
+        self.confined_chars = confined
+        # skips to the next run of the characters a match holds, and spans that run
+        self.confined = (
+            None if confined is None else unicode_regex.compile(f"[^{confined}]*+([{confined}]*+)")
+        )
+        self.firsts: dict[tuple[bool, str], tuple[int, int] | None] = {}
         self.back = back
         self.holds = _HOLDS.get(regex)
         self.run_bound: str | None = run_bound[0] if run_bound else None
@@ -134,6 +153,33 @@ class Window:
         if self.holds is not None and not any(c in joined for c in self.holds):
             return {}
         return windows_per_text(self.regex, joined, starts, self.back)
+
+    def first_match(
+        self, compiled: Any, text: str, at: int, timeout: float
+    ) -> tuple[int, int] | None:
+        """compiled.search(text, at)'s span (None: no match), remembered per run when the
+        pattern's matches are confined to runs."""
+        if self.confined is None:
+            match = compiled.search(text, at, timeout=timeout)
+            return None if match is None else match.span()
+        start, end = self.confined.match(text, at).span(1)
+        run = text[max(start - 1, 0) : end]
+        key = (start == 0, run.translate(_ZERO_DIGITS) if self.digits_alike else run)
+        found = self.firsts.get(key, _UNKNOWN)  # one lookup: another thread may clear it
+        if found is _UNKNOWN:
+            match = compiled.search(text, start, timeout=timeout)
+            if match is not None and match.start() < end:
+                found = (match.start() - start, match.end() - start)
+            else:
+                found = None
+            if len(self.firsts) >= _RUN_MEMO_SIZE:
+                self.firsts.clear()
+            self.firsts[key] = found
+        elif found is None:
+            match = compiled.search(text, end, timeout=timeout)
+        else:
+            return start + found[0], start + found[1]
+        return None if match is None else match.span()
 
     def run_spans(self, compiled: Any, run: str, timeout: float) -> list[tuple[int, int]]:
         """compiled.finditer(run)'s spans, remembered."""
@@ -162,7 +208,13 @@ def window_for(pattern: str) -> Window | None:
     window = _WINDOWS.get(digest)
     if window is None:
         return None
-    return Window(window, _RUN_BOUND.get(digest), _BACK.get(digest, 0), digest in _DIGITS_ALIKE)
+    return Window(
+        window,
+        _RUN_BOUND.get(digest),
+        _BACK.get(digest, 0),
+        digest in _DIGITS_ALIKE,
+        _CONFINED.get(digest),
+    )
 
 
 def windows_per_text(
@@ -212,10 +264,10 @@ def windowed_spans(
             continue
         # the window may hold several matches: search again from the end of each
         while end > position:
-            match = compiled.search(text, max(start, position), timeout=timeout)
-            if match is None:
+            span = window.first_match(compiled, text, max(start, position), timeout)
+            if span is None:
                 return
-            if match.end() == match.start():
+            if span[1] == span[0]:
                 raise ValueError(f"pattern {compiled.pattern[:40]!r} matched an empty string")
-            yield match.span()
-            position = match.end()
+            yield span
+            position = span[1]

@@ -4,6 +4,7 @@ exactly what the per-text reference path finds, on a random corpus of tricky tex
 from __future__ import annotations
 
 import random
+import re
 from re import _constants as sre  # type: ignore[attr-defined]
 from re import _parser as sre_parse  # type: ignore[attr-defined]
 from typing import Any
@@ -38,6 +39,11 @@ PII = [
     "http://x.y.com/path?q=1", "https://www.gov.uk/guidance", "www.gov.uk/guidance",
     "example.com", "'https://a.b.org'", '"www.x.io/a"', "mail.example.com.", "a.sm", "x.co/",
     "www٣.example.com", "\u017fite.com", "KELVIN.com", "sub-domain.example.org.uk/x",
+    "jane@@corp.com", "(j.s12@corp.com)", "j@corp.com@other.org", "ab_c-d9@x-y.co.uk/p",
+    "j1@c.co,j2@c.co", "1@2.com", "jane\u00e9@corp.com", "jane@corp.com\u00e9", "@corp.com",
+    "x.@y.com", "{j}@c.io", "j@c--d.com", "j@c.", "j@_.com", "\u0663@c.com", "j\u0301@c.com",
+    "1@2.com@3.com", "j@c.com.x@d.com",
+    "j@c.com!a@b.com", "!a@b.com", "j@c.com+a@b.com", "+a@b.com",
     # NI numbers, postcodes, IBANs, cards, NHS numbers, IP addresses
     "AB123456C", "QQ123456C", "ab 12 34 56 c", "SW1A 1AA", "M1 1AE", "EC1A 1BB", "GIR 0AA",
     "gir0aa", "W1A\u00a00AX", "GB82 WEST 1234 5698 7654 32", "DE89370400440532013000",
@@ -102,6 +108,8 @@ def _digit_classes(items: Any) -> list[set[bool]]:
         sre.CATEGORY_NOT_SPACE: True, sre.CATEGORY_WORD: True, sre.CATEGORY_NOT_WORD: False,
     }  # fmt: skip
     for op, av in items:
+        if op is sre.AT:
+            continue  # \b and the anchors: every digit is a word character
         if op is sre.LITERAL:
             out.append({chr(av) == d for d in "0123456789"})
         elif op is sre.IN:
@@ -126,6 +134,23 @@ def _digit_classes(items: Any) -> list[set[bool]]:
         else:
             raise AssertionError(f"an element the test does not read: {op}")
     return out
+
+
+def test_email_matches_hold_only_the_characters_of_their_runs() -> None:
+    email = next(
+        r
+        for r in scanner(None, DEFAULT_ENTITIES, 0.35).direct
+        if r.name.endswith("EmailRecognizer")
+    )
+    (pattern,) = email.patterns
+    window = window_for(pattern.regex)
+    assert window is not None and window.confined_chars is not None
+    confined = window.confined_chars
+    # the regex consumes its classes, \w, "-", "." and "@" only, each a part of that class
+    consumed = re.findall(r"\[([^\]]*)\]", pattern.regex)
+    assert all(set(c.replace("\\w", "")) <= set(confined) for c in consumed)
+    rest = re.sub(r"\[[^\]]*\]|\\[wb.]|\(\?:|[-()|*+]|\{0,\}", "", pattern.regex)
+    assert rest == ""
 
 
 def test_patterns_whose_runs_are_remembered_digits_as_zero_tell_no_digit_from_another() -> None:
