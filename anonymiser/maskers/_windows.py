@@ -98,6 +98,10 @@ _WINDOWS = {
     "f619fa242c932c37": f"(?:[1346]{_D}{{3}}|5[0-5]{_D}{{2}})"
     f"[- ]?{_D}{{3,4}}[- ]?{_D}{{3,4}}[- ]?{_D}{{3,5}}",
 }
+# window regex -> one whose matches in the reversed text are the window regex's, reversed
+# (an email's window starts at a run of any characters: backwards it starts at its "@",
+# which the regex engine skips to)
+_REVERSED = {_WINDOWS["004723abbb67ff6c"]: "@[^\\s@\x00]+"}
 # patterns whose windows match up to this many characters after where a match starts (a
 # window regex starting with a digit is much cheaper than one starting with a letter): the
 # windows are taken as starting that much earlier
@@ -135,6 +139,8 @@ class Window:
         confined: str | None = None,
     ) -> None:
         self.regex = re.compile(regex)
+        reverse = _REVERSED.get(regex)
+        self.reverse = None if reverse is None else re.compile(reverse)
         self.digits_alike = digits_alike
         self.confined_chars = confined
         # skips to the next run of the characters a match holds, and spans that run
@@ -152,7 +158,7 @@ class Window:
         """windows_per_text() of this window."""
         if self.holds is not None and not any(c in joined for c in self.holds):
             return {}
-        return windows_per_text(self.regex, joined, starts, self.back)
+        return windows_per_text(self.regex, joined, starts, self.back, self.reverse)
 
     def first_match(
         self, compiled: Any, text: str, at: int, timeout: float
@@ -218,14 +224,24 @@ def window_for(pattern: str) -> Window | None:
 
 
 def windows_per_text(
-    window: re.Pattern[str], joined: str, starts: np.ndarray, back: int = 0
+    window: re.Pattern[str],
+    joined: str,
+    starts: np.ndarray,
+    back: int = 0,
+    reverse: re.Pattern[str] | None = None,
 ) -> dict[int, list[tuple[int, int]]]:
     """Text number -> its windows (offsets in that text), from the texts joined by SEPARATOR
     (text i starts at starts[i] of `joined`), each starting `back` characters earlier (not
-    before its text)."""
-    flat = np.fromiter(
-        itertools.chain.from_iterable(m.span() for m in window.finditer(joined)), np.int64
-    )
+    before its text); found with `reverse` in the reversed text when it is given."""
+    if reverse is None:
+        flat = np.fromiter(
+            itertools.chain.from_iterable(m.span() for m in window.finditer(joined)), np.int64
+        )
+    else:
+        # a match (a, b) of the reversed text is (len - b, len - a) of the text; the last
+        # one found is the first window
+        backwards = itertools.chain.from_iterable(m.span() for m in reverse.finditer(joined[::-1]))
+        flat = len(joined) - np.fromiter(backwards, np.int64)[::-1]
     if not len(flat):
         return {}
     spans = flat.reshape(-1, 2)

@@ -16,7 +16,12 @@ import regex
 from anonymiser.maskers import _phone
 from anonymiser.maskers._phone import phone_spans, phone_spans_once
 from anonymiser.maskers._scan import Scanner, scanner
-from anonymiser.maskers._windows import SEPARATOR, window_for, windowed_spans
+from anonymiser.maskers._windows import (
+    SEPARATOR,
+    window_for,
+    windowed_spans,
+    windows_per_text,
+)
 from anonymiser.maskers.presidio import DEFAULT_ENTITIES, KnownValues
 from tests.unit.maskers.conftest import ctx, run
 
@@ -180,6 +185,26 @@ def test_patterns_whose_runs_are_remembered_digits_as_zero_tell_no_digit_from_an
             assert window.run_spans(compiled, run, 60) == [
                 m.span() for m in compiled.finditer(run)
             ], run
+
+
+def test_windows_found_backwards_are_those_found_forwards() -> None:
+    reversed_windows = [
+        w
+        for r in scanner(None, DEFAULT_ENTITIES, 0.35).direct
+        for p in getattr(r, "patterns", []) or []
+        if (w := window_for(p.regex)) is not None and w.reverse is not None
+    ]
+    assert reversed_windows
+    rng = random.Random(17)
+    pieces = ["@", "@@", "a", "b.c", " ", "\x1c", "\x85", "\u2028", "\u00a0", "\x00", "(", "\u00e9"]
+    texts = tricky_texts(3000, seed=19) + [
+        "".join(rng.choice(pieces) for _ in range(rng.randint(0, 12))) for _ in range(3000)
+    ]
+    joined = SEPARATOR.join(texts)
+    starts = np.cumsum([0] + [len(t) + 1 for t in texts[:-1]])
+    for window in reversed_windows:
+        assert window.find(joined, starts) == windows_per_text(window.regex, joined, starts)
+        assert sum(map(len, window.find(joined, starts).values())) > 1000
 
 
 @pytest.mark.parametrize("threshold", [0.05, 0.35, 0.6])
