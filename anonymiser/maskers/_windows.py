@@ -34,12 +34,12 @@ from another (no digit in its literals; each of its classes holds all ten or non
 matches are those of the run with every digit written "0": "jane.smith123" and "jane.smith7"
 are tried once between them.
 
-An email address holds none but a few characters (letters, digits, "_", ".", "@" and some
-signs): a match of the email regex starting in a run of those characters ends in it, and
-depends on that run and the character before it alone (its "\\b" reads the character after
-the run as a non-word one, as it reads the end of the text). So the first match from a
-window is remembered per run (digits written "0": that regex tells no digit from another
-either); a run without one is followed by a search of the rest of the text, as finditer's.
+An email address holds no white space: a match of the email regex starting in a run of
+other characters ends in it, and depends on that run and the character before it alone (its
+"\\b" reads the white space after the run as a non-word character, as it reads the end of
+the text). So the first match from a window is remembered per run (digits written "0": that
+regex tells no digit from another either); a run without one is followed by a search of the
+rest of the text, as finditer's.
 
 A pattern is recognised by a digest of its regex: a Presidio release that changes a regex
 has no window and keeps the plain finditer().
@@ -54,7 +54,6 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
-import regex as unicode_regex
 
 __all__ = ["SEPARATOR", "Window", "window_for", "windowed_spans", "windows_per_text"]
 
@@ -114,9 +113,10 @@ _RUN_BOUND = {"7405c3a8b8c39f4d": ("/", 253)}
 # are remembered with each digit written "0")
 _DIGITS_ALIKE = {"7405c3a8b8c39f4d", "004723abbb67ff6c"}
 _ZERO_DIGITS = str.maketrans("123456789", "000000000")
-# patterns whose matches hold only these characters (a `regex` class): the first match from a
-# position is remembered per run of them
-_CONFINED = {"004723abbb67ff6c": "!#$%&'*+\\-/=?^_`{|}~.@\\w"}
+# patterns whose matches hold no white space: the first match from a position is remembered
+# per run of other characters
+_NO_SPACE = {"004723abbb67ff6c"}
+_RUN = re.compile(r"\s*(\S*)")  # from a position: the next run of non-white-space
 _UNKNOWN: Any = object()  # not remembered (None is a remembered "no match in the run")
 _RUN_MEMO_SIZE = 100_000
 # window regex -> characters one of which each of its matches holds (texts without any have
@@ -136,17 +136,13 @@ class Window:
         run_bound: tuple[str, int] | None,
         back: int = 0,
         digits_alike: bool = False,
-        confined: str | None = None,
+        no_space: bool = False,
     ) -> None:
         self.regex = re.compile(regex)
         reverse = _REVERSED.get(regex)
         self.reverse = None if reverse is None else re.compile(reverse)
         self.digits_alike = digits_alike
-        self.confined_chars = confined
-        # skips to the next run of the characters a match holds, and spans that run
-        self.confined = (
-            None if confined is None else unicode_regex.compile(f"[^{confined}]*+([{confined}]*+)")
-        )
+        self.no_space = no_space
         self.firsts: dict[tuple[bool, str], tuple[int, int] | None] = {}
         self.back = back
         self.holds = _HOLDS.get(regex)
@@ -164,11 +160,11 @@ class Window:
         self, compiled: Any, text: str, at: int, timeout: float
     ) -> tuple[int, int] | None:
         """compiled.search(text, at)'s span (None: no match), remembered per run when the
-        pattern's matches are confined to runs."""
-        if self.confined is None:
+        pattern's matches hold no white space."""
+        if not self.no_space:
             match = compiled.search(text, at, timeout=timeout)
             return None if match is None else match.span()
-        start, end = self.confined.match(text, at).span(1)
+        start, end = _RUN.match(text, at).span(1)  # type: ignore[union-attr]
         run = text[max(start - 1, 0) : end]
         key = (start == 0, run.translate(_ZERO_DIGITS) if self.digits_alike else run)
         found = self.firsts.get(key, _UNKNOWN)  # one lookup: another thread may clear it
@@ -219,7 +215,7 @@ def window_for(pattern: str) -> Window | None:
         _RUN_BOUND.get(digest),
         _BACK.get(digest, 0),
         digest in _DIGITS_ALIKE,
-        _CONFINED.get(digest),
+        digest in _NO_SPACE,
     )
 
 
