@@ -15,7 +15,7 @@ import regex
 
 from anonymiser.maskers import _phone
 from anonymiser.maskers._phone import phone_spans, phone_spans_once
-from anonymiser.maskers._scan import Scanner, scanner
+from anonymiser.maskers._scan import Scanner, _best_first, _outermost, scanner
 from anonymiser.maskers._windows import (
     SEPARATOR,
     window_for,
@@ -205,6 +205,29 @@ def test_windows_found_backwards_are_those_found_forwards() -> None:
     for window in reversed_windows:
         assert window.find(joined, starts) == windows_per_text(window.regex, joined, starts)
         assert sum(map(len, window.find(joined, starts).values())) > 1000
+
+
+def test_findings_are_ordered_and_pruned_as_presidio_orders_and_prunes_them() -> None:
+    rng = random.Random(23)
+    for _ in range(3000):
+        findings = list(
+            {
+                (start, start + rng.randint(1, 4), rng.choice("ABC"), rng.choice([0.3, 0.5, 1.0]))
+                for start in (rng.randint(0, 6) for _ in range(rng.randint(0, 7)))
+            }
+        )
+        rng.shuffle(findings)
+        # Presidio's order (type, start, longest, best), then a stable sort by score and length
+        ordered = sorted(findings, key=lambda f: (f[2], f[0], f[0] - f[1], -f[3]))
+        assert _best_first(findings) == sorted(ordered, key=lambda f: (-f[3], f[0] - f[1]))
+        assert _outermost(findings) == [
+            f
+            for f in findings
+            if not any(
+                g is not f and g[2] == f[2] and g[0] <= f[0] and f[1] <= g[1] and f[3] <= g[3]
+                for g in findings
+            )
+        ]
 
 
 @pytest.mark.parametrize("threshold", [0.05, 0.35, 0.6])
