@@ -12,7 +12,8 @@ regex such that every match of the pattern starts inside a match of the window r
   character before leaving that run (an email's "@", a host name's "."): found once from
   its start (a lookbehind rejects its other positions) rather than from each.
 - either of these for a later part of every match, when that part starts at most a few
-  characters in (a postcode's first digit): the windows then start that much earlier.
+  characters in (a postcode's, an NI number's or an IBAN's first digit, the letters before
+  it checked by a lookbehind): the windows then start that much earlier.
 
 So no match starts between the end of the last match and the next window, and searching from
 each window's start (or that end) finds exactly what finditer() finds, the text between
@@ -84,10 +85,14 @@ _WINDOWS = {
     # Quoted URLs: the quote
     "473c5e6b40a31272": "[\"']",
     "58b5bbbc4796bab1": "[\"']",
-    # IBAN Generic: country, check digits and two groups of four
-    "1f98697e78e08d67": f"{_L}{{2}}[0-9]{{2}}(?:[ -]?[A-Za-z0-9{_WIDE}]{{4}}){{2}}",
-    # NINO (medium): two letters, then digits in pairs and a letter
-    "21f524c59171e715": f"{_L}{_L} ?[0-9]{{2}} ?[0-9]{{2}} ?[0-9]{{2}} ?{_L}",
+    # IBAN Generic, from its check digits (see _BACK): the country's two letters behind them
+    # (a lookbehind after the first digit, so the search skips from digit to digit rather
+    # than trying every letter), then two groups of four
+    "1f98697e78e08d67": f"[0-9](?<={_L}{_L}[0-9])[0-9](?:[ -]?[A-Za-z0-9{_WIDE}]{{4}}){{2}}",
+    # NINO (medium), from its first digit: two letters (and a space) behind it, then digits
+    # in pairs and a letter
+    "21f524c59171e715": f"[0-9](?:(?<={_L}{_L}[0-9])|(?<={_L}{_L} [0-9]))[0-9]"
+    f" ?[0-9]{{2}} ?[0-9]{{2}} ?{_L}",
     # UK Postcode, from its first digit on (see _BACK): "0AA" of GIR 0AA, or the rest of
     # its alternatives' letters and digits in their order
     "a1d8d743f35dd6a0": f"0{_L}{{2}}|[0-9][A-Za-z0-9{_WIDE}]?{_WS}?[0-9]{_L}{{2}}",
@@ -104,7 +109,8 @@ _REVERSED = {_WINDOWS["004723abbb67ff6c"]: "@[^\\s@\x00]+"}
 # patterns whose windows match up to this many characters after where a match starts (a
 # window regex starting with a digit is much cheaper than one starting with a letter): the
 # windows are taken as starting that much earlier
-_BACK = {"a1d8d743f35dd6a0": 4}  # postcode: its first digit is 1 to 4 characters in
+# postcode: its first digit is 1 to 4 characters in; IBAN: 2; NI number: 2 or 3
+_BACK = {"a1d8d743f35dd6a0": 4, "1f98697e78e08d67": 2, "21f524c59171e715": 3}
 # patterns whose matches in a run of their window depend on that run alone, unless the run is
 # followed by this character; and that fail for the rest of an ASCII run up to this long
 # once they fail at one of its positions

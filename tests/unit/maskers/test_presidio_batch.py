@@ -50,7 +50,10 @@ PII = [
     "1@2.com@3.com", "j@c.com.x@d.com",
     "j@c.com!a@b.com", "!a@b.com", "j@c.com+a@b.com", "+a@b.com",
     # NI numbers, postcodes, IBANs, cards, NHS numbers, IP addresses
-    "AB123456C", "QQ123456C", "ab 12 34 56 c", "SW1A 1AA", "M1 1AE", "EC1A 1BB", "GIR 0AA",
+    "AB123456C", "QQ123456C", "ab 12 34 56 c", "AB 123456C", "A B123456C", "XAB123456C",
+    "9AB12 34 56C", "\u017fb123456c", "AB1 23456C", "GB82WEST12345698765432", "gb82 west 1234",
+    "G B82WEST12345698", "XGB82WEST12345698765432", "1GB82-WEST-1234-5698",
+    "SW1A 1AA", "M1 1AE", "EC1A 1BB", "GIR 0AA",
     "gir0aa", "W1A\u00a00AX", "GB82 WEST 1234 5698 7654 32", "DE89370400440532013000",
     "4111 1111 1111 1111", "5500-0000-0000-0004", "378282246310005", "1234567890123",
     "943 476 5919", "9434765919", "192.168.0.1", "10.0.0.1/24", "fe80::1ff:fe23:4567:890a",
