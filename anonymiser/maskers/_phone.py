@@ -19,9 +19,10 @@ finds a number inside a candidate goes through the per-region matchers.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
-from phonenumbers import PhoneNumberMatch, PhoneNumberMatcher
+from phonenumbers import Leniency, PhoneNumberMatch, PhoneNumberMatcher
 
 # the matcher's own candidate search (its stubs do not declare the second pattern)
 from phonenumbers.phonenumbermatcher import (  # type: ignore[attr-defined]
@@ -83,6 +84,35 @@ class _RegionProbe(PhoneNumberMatcher):
         self._region = region
 
 
+@functools.lru_cache(maxsize=4096)
+def _ends_a_number(char: str) -> bool:
+    """Whether the matcher rejects a number written next to `char` (at leniency VALID and
+    stricter): a Latin letter, "%" or a currency sign, by the matcher's own tests."""
+    return bool(
+        PhoneNumberMatcher._is_invalid_punctuation_symbol(char)
+        or PhoneNumberMatcher._is_latin_letter(char)
+    )
+
+
+def _beside_a_word(text: str, start: int, candidate: str, leniency: int) -> bool:
+    """Whether every region's matcher rejects `candidate` at `start` without reading its
+    region: a run of ASCII digits with a Latin letter (or "%", a currency sign) just before
+    or after it.
+
+    PhoneNumberMatcher._extract_match on such a run: no slash, so not a date; no space, so
+    not a time stamp; _parse_and_verify then rejects it on its neighbour (leniency VALID or
+    stricter; a run of digits has no leading "(" or "+" to excuse the one before) before it
+    parses; and no inner match is tried, as each of _INNER_MATCHES needs a slash, a bracket,
+    a space, a hyphen or a full stop.
+    """
+    if leniency < Leniency.VALID or not (candidate.isascii() and candidate.isdigit()):
+        return False
+    end = start + len(candidate)
+    return (start > 0 and _ends_a_number(text[start - 1])) or (
+        end < len(text) and _ends_a_number(text[end])
+    )
+
+
 def _whole_in_some_region(
     text: str, start: int, candidate: str, regions: tuple[str, ...], leniency: int
 ) -> bool | None:
@@ -124,7 +154,11 @@ def phone_spans_once(text: str, regions: tuple[str, ...], leniency: int) -> set[
             candidate = candidate[: trailing.start()]
         if not candidate:
             return phone_spans(text, regions, leniency)
-        found = _whole_in_some_region(text, start, candidate, regions, leniency)
+        found = (
+            False
+            if _beside_a_word(text, start, candidate, leniency)
+            else _whole_in_some_region(text, start, candidate, regions, leniency)
+        )
         if found is None:
             return phone_spans(text, regions, leniency)
         if found:

@@ -42,7 +42,7 @@ Finding = tuple[int, int, str, float]
 _DIGIT = re.compile(r"\d")
 # per pattern of a recognizer, its window and the windows of one text where it can match
 # (None: anywhere, the pattern has no window)
-PatternWindows = list[tuple[Any, list[tuple[int, int]] | None]]
+PatternWindows = list[tuple[Any, Sequence[tuple[int, int]] | None]]
 
 
 @functools.lru_cache(maxsize=4)
@@ -115,9 +115,28 @@ def winners(findings: Iterable[Finding], taken: list[tuple[int, int]]) -> Iterab
 
 
 def _best_first(findings: Iterable[Finding]) -> list[Finding]:
-    """Presidio's result order (type, start, longest, best), then best score and longest first."""
-    ordered = sorted(findings, key=lambda f: (f[2], f[0], f[0] - f[1], -f[3]))
-    return sorted(ordered, key=lambda f: (-f[3], f[0] - f[1]))
+    """Presidio's result order (type, start, longest, best), then best score and longest first.
+
+    One sort: by best score and longest, ties in Presidio's order, where they share score and
+    length (two findings that also share type and start are the same finding).
+    """
+    return sorted(findings, key=lambda f: (-f[3], f[0] - f[1], f[2], f[0]))
+
+
+def _outermost(findings: list[Finding]) -> list[Finding]:
+    """As Presidio's remove_duplicates: a finding inside another of its type scored as high
+    goes."""
+    if len(findings) < 2:
+        return findings
+    kept = []
+    for f in findings:
+        start, end, kind, score = f
+        for g in findings:
+            if g is not f and g[2] == kind and g[0] <= start and end <= g[1] and score <= g[3]:
+                break
+        else:
+            kept.append(f)
+    return kept
 
 
 class Scanner:
@@ -226,7 +245,7 @@ class Scanner:
                     in_text[rid] = None  # no window of any of its patterns: no match
                 else:
                     in_text[rid] = [
-                        (w, None if per is None else per.get(i, [])) for w, per in pattern_windows
+                        (w, None if per is None else per.get(i, ())) for w, per in pattern_windows
                     ]
             findings = self._direct(text, in_text)
             out.append(self.scan(text) if findings is None else findings)
@@ -287,16 +306,7 @@ class Scanner:
             for b, b_top in kept[i + 1 :]:
                 if a[0] < b[1] and b[0] < a[1] and not _settled(a[3], a_top, b[3], b_top):
                     return None  # context might change which of the two wins
-        findings = [finding for finding, _ in kept]
-        # as Presidio's remove_duplicates: one inside another of its type scored as high goes
-        return _best_first(
-            f
-            for f in findings
-            if not any(
-                g is not f and g[2] == f[2] and g[0] <= f[0] and f[1] <= g[1] and f[3] <= g[3]
-                for g in findings
-            )
-        )
+        return _best_first(_outermost([finding for finding, _ in kept]))
 
 
 def _pattern_findings(

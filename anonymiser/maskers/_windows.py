@@ -12,7 +12,8 @@ regex such that every match of the pattern starts inside a match of the window r
   character before leaving that run (an email's "@", a host name's "."): found once from
   its start (a lookbehind rejects its other positions) rather than from each.
 - either of these for a later part of every match, when that part starts at most a few
-  characters in (a postcode's first digit): the windows then start that much earlier.
+  characters in (a postcode's, an NI number's or an IBAN's first digit, the letters before
+  it checked by a lookbehind): the windows then start that much earlier.
 
 So no match starts between the end of the last match and the next window, and searching from
 each window's start (or that end) finds exactly what finditer() finds, the text between
@@ -29,7 +30,17 @@ its run of host characters but through a following "/": its matches in a run not
 run of at most 253 characters, where it matches at one position it matches at the one
 before (that character joins the host part), so where it fails, it fails for the rest of
 the run: it is tried at the run's start and after each match only, not at every position
-(each try checks its thousand top-level domains at every dot).
+(each try checks its thousand top-level domains at every dot). Its regex tells no ASCII digit
+from another (no digit in its literals; each of its classes holds all ten or none), so a run's
+matches are those of the run with every digit written "0": "jane.smith123" and "jane.smith7"
+are tried once between them.
+
+An email address holds no white space: a match of the email regex starting in a run of
+other characters ends in it, and depends on that run and the character before it alone (its
+"\\b" reads the white space after the run as a non-word character, as it reads the end of
+the text). So the first match from a window is remembered per run (digits written "0": that
+regex tells no digit from another either); a run without one is followed by a search of the
+rest of the text, as finditer's.
 
 A pattern is recognised by a digest of its regex: a Presidio release that changes a regex
 has no window and keeps the plain finditer().
@@ -74,10 +85,14 @@ _WINDOWS = {
     # Quoted URLs: the quote
     "473c5e6b40a31272": "[\"']",
     "58b5bbbc4796bab1": "[\"']",
-    # IBAN Generic: country, check digits and two groups of four
-    "1f98697e78e08d67": f"{_L}{{2}}[0-9]{{2}}(?:[ -]?[A-Za-z0-9{_WIDE}]{{4}}){{2}}",
-    # NINO (medium): two letters, then digits in pairs and a letter
-    "21f524c59171e715": f"{_L}{_L} ?[0-9]{{2}} ?[0-9]{{2}} ?[0-9]{{2}} ?{_L}",
+    # IBAN Generic, from its check digits (see _BACK): the country's two letters behind them
+    # (a lookbehind after the first digit, so the search skips from digit to digit rather
+    # than trying every letter), then two groups of four
+    "1f98697e78e08d67": f"[0-9](?<={_L}{_L}[0-9])[0-9](?:[ -]?[A-Za-z0-9{_WIDE}]{{4}}){{2}}",
+    # NINO (medium), from its first digit: two letters (and a space) behind it, then digits
+    # in pairs and a letter
+    "21f524c59171e715": f"[0-9](?:(?<={_L}{_L}[0-9])|(?<={_L}{_L} [0-9]))[0-9]"
+    f" ?[0-9]{{2}} ?[0-9]{{2}} ?{_L}",
     # UK Postcode, from its first digit on (see _BACK): "0AA" of GIR 0AA, or the rest of
     # its alternatives' letters and digits in their order
     "a1d8d743f35dd6a0": f"0{_L}{{2}}|[0-9][A-Za-z0-9{_WIDE}]?{_WS}?[0-9]{_L}{{2}}",
@@ -87,14 +102,30 @@ _WINDOWS = {
     "f619fa242c932c37": f"(?:[1346]{_D}{{3}}|5[0-5]{_D}{{2}})"
     f"[- ]?{_D}{{3,4}}[- ]?{_D}{{3,4}}[- ]?{_D}{{3,5}}",
 }
+# window regex -> one whose matches in the reversed text are the window regex's, reversed
+# (an email's window starts at a run of any characters: backwards it starts at its "@",
+# which the regex engine skips to)
+_REVERSED = {_WINDOWS["004723abbb67ff6c"]: "@[^\\s@\x00]+"}
 # patterns whose windows match up to this many characters after where a match starts (a
 # window regex starting with a digit is much cheaper than one starting with a letter): the
 # windows are taken as starting that much earlier
-_BACK = {"a1d8d743f35dd6a0": 4}  # postcode: its first digit is 1 to 4 characters in
+# postcode: its first digit is 1 to 4 characters in; IBAN: 2; NI number: 2 or 3
+_BACK = {"a1d8d743f35dd6a0": 4, "1f98697e78e08d67": 2, "21f524c59171e715": 3}
 # patterns whose matches in a run of their window depend on that run alone, unless the run is
 # followed by this character; and that fail for the rest of an ASCII run up to this long
 # once they fail at one of its positions
 _RUN_BOUND = {"7405c3a8b8c39f4d": ("/", 253)}
+# patterns that match the same spans when every ASCII digit is swapped for another (their runs
+# are remembered with each digit written "0")
+_DIGITS_ALIKE = {"7405c3a8b8c39f4d", "004723abbb67ff6c"}
+# in UTF-8 the bytes of ASCII digits stand for those digits alone (str.translate is ten
+# times slower)
+_ZERO_DIGITS = bytes.maketrans(b"123456789", b"000000000")
+# patterns whose matches hold no white space: the first match from a position is remembered
+# per run of other characters
+_NO_SPACE = {"004723abbb67ff6c"}
+_RUN = re.compile(r"\s*(\S*)")  # from a position: the next run of non-white-space
+_UNKNOWN: Any = object()  # not remembered (None is a remembered "no match in the run")
 _RUN_MEMO_SIZE = 100_000
 # window regex -> characters one of which each of its matches holds (texts without any have
 # no window, found at memchr speed)
@@ -107,23 +138,71 @@ class Window:
     """The window regex of one Presidio pattern, and its matches per run when they are
     the run's own."""
 
-    def __init__(self, regex: str, run_bound: tuple[str, int] | None, back: int = 0) -> None:
+    def __init__(
+        self,
+        regex: str,
+        run_bound: tuple[str, int] | None,
+        back: int = 0,
+        digits_alike: bool = False,
+        no_space: bool = False,
+    ) -> None:
         self.regex = re.compile(regex)
+        reverse = _REVERSED.get(regex)
+        self.reverse = None if reverse is None else re.compile(reverse)
+        self.digits_alike = digits_alike
+        self.no_space = no_space
+        self.firsts: dict[tuple[bool, str | bytes], tuple[int, int] | None] = {}
         self.back = back
         self.holds = _HOLDS.get(regex)
         self.run_bound: str | None = run_bound[0] if run_bound else None
         self.run_stops = run_bound[1] if run_bound else 0
-        self.runs: dict[str, list[tuple[int, int]]] = {}
+        self.runs: dict[str | bytes, list[tuple[int, int]]] = {}
 
     def find(self, joined: str, starts: np.ndarray) -> dict[int, list[tuple[int, int]]]:
         """windows_per_text() of this window."""
         if self.holds is not None and not any(c in joined for c in self.holds):
             return {}
-        return windows_per_text(self.regex, joined, starts, self.back)
+        return windows_per_text(self.regex, joined, starts, self.back, self.reverse)
+
+    def first_match(
+        self, compiled: Any, text: str, at: int, timeout: float
+    ) -> tuple[int, int] | None:
+        """compiled.search(text, at)'s span (None: no match), remembered per run when the
+        pattern's matches hold no white space."""
+        if not self.no_space:
+            match = compiled.search(text, at, timeout=timeout)
+            return None if match is None else match.span()
+        start, end = _RUN.match(text, at).span(1)  # type: ignore[union-attr]
+        run = text[max(start - 1, 0) : end]
+        key = (start == 0, self._key(run))
+        found = self.firsts.get(key, _UNKNOWN)  # one lookup: another thread may clear it
+        if found is _UNKNOWN:
+            match = compiled.search(text, start, timeout=timeout)
+            if match is not None and match.start() < end:
+                found = (match.start() - start, match.end() - start)
+            else:
+                found = None
+            if len(self.firsts) >= _RUN_MEMO_SIZE:
+                self.firsts.clear()
+            self.firsts[key] = found
+        elif found is None:
+            match = compiled.search(text, end, timeout=timeout)
+        else:
+            return start + found[0], start + found[1]
+        return None if match is None else match.span()
+
+    def _key(self, run: str) -> str | bytes:
+        """What a run is remembered by: itself, or its UTF-8 with ASCII digits written 0."""
+        return (
+            run.encode("utf-8", "surrogatepass").translate(_ZERO_DIGITS)
+            if self.digits_alike
+            else run
+        )
 
     def run_spans(self, compiled: Any, run: str, timeout: float) -> list[tuple[int, int]]:
         """compiled.finditer(run)'s spans, remembered."""
-        spans = self.runs.get(run)
+        key = self._key(run)
+        spans = self.runs.get(key)
         if spans is not None:
             return spans
         if run.isascii() and len(run) <= self.run_stops:
@@ -136,7 +215,7 @@ class Window:
             spans = [m.span() for m in compiled.finditer(run, timeout=timeout)]
         if len(self.runs) >= _RUN_MEMO_SIZE:
             self.runs.clear()
-        self.runs[run] = spans
+        self.runs[key] = spans
         return spans
 
 
@@ -146,18 +225,34 @@ def window_for(pattern: str) -> Window | None:
     window = _WINDOWS.get(digest)
     if window is None:
         return None
-    return Window(window, _RUN_BOUND.get(digest), _BACK.get(digest, 0))
+    return Window(
+        window,
+        _RUN_BOUND.get(digest),
+        _BACK.get(digest, 0),
+        digest in _DIGITS_ALIKE,
+        digest in _NO_SPACE,
+    )
 
 
 def windows_per_text(
-    window: re.Pattern[str], joined: str, starts: np.ndarray, back: int = 0
+    window: re.Pattern[str],
+    joined: str,
+    starts: np.ndarray,
+    back: int = 0,
+    reverse: re.Pattern[str] | None = None,
 ) -> dict[int, list[tuple[int, int]]]:
     """Text number -> its windows (offsets in that text), from the texts joined by SEPARATOR
     (text i starts at starts[i] of `joined`), each starting `back` characters earlier (not
-    before its text)."""
-    flat = np.fromiter(
-        itertools.chain.from_iterable(m.span() for m in window.finditer(joined)), np.int64
-    )
+    before its text); found with `reverse` in the reversed text when it is given."""
+    if reverse is None:
+        flat = np.fromiter(
+            itertools.chain.from_iterable(m.span() for m in window.finditer(joined)), np.int64
+        )
+    else:
+        # a match (a, b) of the reversed text is (len - b, len - a) of the text; the last
+        # one found is the first window
+        backwards = itertools.chain.from_iterable(m.span() for m in reverse.finditer(joined[::-1]))
+        flat = len(joined) - np.fromiter(backwards, np.int64)[::-1]
     if not len(flat):
         return {}
     spans = flat.reshape(-1, 2)
@@ -196,10 +291,10 @@ def windowed_spans(
             continue
         # the window may hold several matches: search again from the end of each
         while end > position:
-            match = compiled.search(text, max(start, position), timeout=timeout)
-            if match is None:
+            span = window.first_match(compiled, text, max(start, position), timeout)
+            if span is None:
                 return
-            if match.end() == match.start():
+            if span[1] == span[0]:
                 raise ValueError(f"pattern {compiled.pattern[:40]!r} matched an empty string")
-            yield match.span()
-            position = match.end()
+            yield span
+            position = span[1]
