@@ -80,6 +80,7 @@ class LeakPatterns:
         self.counts: list[int] = []  # distinct originals checked per source
         self.source: np.ndarray = np.zeros(0, dtype=np.int32)  # per entry
         self.flags: np.ndarray = np.zeros(0, dtype=np.uint8)  # per entry
+        self.excluded: np.ndarray = np.zeros(0, dtype=bool)  # per entry: masking wrote it
         self._ids: dict[tuple[str, str, str], int] = {}
         self._lock = threading.Lock()
         # per add: hashes, flags, sources, anchors; which short lengths occur; the longest
@@ -179,20 +180,27 @@ class LeakPatterns:
         del parts
         self._index = WordIndex.from_hashes(full, anchors, self._short, self._longest, self._tokens)
         del anchors
-        excluded = np.zeros(len(full), dtype=bool)
+        self.excluded = np.zeros(len(full), dtype=bool)
         index = self._index
 
         def exclude(values: pa.Array) -> None:
             _, found, _, spans = index.nominate(values)
-            new = ~excluded[found]  # found by an earlier batch already: no need to confirm
+            new = ~self.excluded[found]  # found by an earlier batch already: no need to confirm
             found, spans = found[new], spans.filter(pa.array(new))
-            excluded[found[self._confirm(found, spans)]] = True  # only ever set: any order
+            self.excluded[found[self._confirm(found, spans)]] = True  # only set: any order
 
         batches = _distinct_produced(made) if made is not None else iter(())
         while group := list(itertools.islice(batches, max(1, jobs))):  # a batch per thread
             in_threads(exclude, group, jobs)
-        self._index.drop(np.flatnonzero(excluded))
-        kept = ~excluded
+        self.settle()
+
+    def settle(self) -> None:
+        """Stop searching for the originals excluded so far (by freeze, or by `matches` of
+        values masking wrote) and count the rest."""
+        if self._index is None:
+            return
+        self._index.drop(np.flatnonzero(self.excluded))
+        kept = ~self.excluded
         # integer columns hold only "-?[0-9]+": searched only if such an original is left
         self.integers = bool((kept & (self.flags & _INTEGER).astype(bool)).any())
         # short numbers are searched in integer columns only in their own column
@@ -254,34 +262,55 @@ def matches(
     *,
     every_word: bool = False,
     home: frozenset[int] = frozenset(),
+    produced: np.ndarray | None = None,
+    search: bool = True,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(row, entry, whole value?) arrays of the whole-word occurrences of originals in
     `values` (patterns.source[entry]: whose). A single-word original counts only as a whole
     value, unless `every_word`. In an integer column a short number counts only if it is an
-    original of that column itself (`home`: its sources), left in place."""
+    original of that column itself (`home`: its sources), left in place.
+
+    `produced`: per row, whether masking wrote its value (a pseudonym): the originals equal
+    to it, or a word inside it, are excluded (patterns.excluded; LeakPatterns.settle), found
+    by the same search as the leaks, so a masked column is read and searched once. The
+    occurrences returned may include such originals: drop those excluded once every
+    produced value is searched. `search=False`: only exclude (a column not searched).
+    """
     empty = np.zeros(0, dtype=np.int64)
     integer = pa.types.is_integer(values.type)
-    if patterns._index is None or (
-        integer and not patterns.integers and not home & patterns.short_owners
-    ):
+    index = patterns._index
+    if integer and not patterns.integers and not home & patterns.short_owners:
+        search = False
+    if index is None or not (search or produced is not None):
         return empty, empty, np.zeros(0, dtype=bool)
     # each distinct value is searched once (kept columns, fake names, redacted text repeat)
     encoded = pc.dictionary_encode(as_array(values))
-    at, found, whole, spans = patterns._index.nominate(_lowered(encoded.dictionary))
-    keep = whole | every_word | (patterns.flags[found] & _COMPOUND).astype(bool)
+    at, found, whole, spans = index.nominate(_lowered(encoded.dictionary))
+    flags = patterns.flags[found]
+    keep = whole | every_word | (flags & _COMPOUND).astype(bool)
     if integer:
-        short = (patterns.flags[found] & _SHORT_NUMBER).astype(bool)
+        short = (flags & _SHORT_NUMBER).astype(bool)
         keep &= ~short | np.isin(patterns.source[found], list(home))
-    at, found, whole, spans = at[keep], found[keep], whole[keep], spans.filter(pa.array(keep))
-    same = patterns._confirm(found, spans)
-    at, found, whole = at[same], found[same], whole[same]
+    keep &= search
+    rows = pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False).astype(np.int64)
+    wrote = np.zeros(len(at), dtype=bool)
+    if produced is not None:
+        made = np.zeros(len(encoded.dictionary) + 1, dtype=bool)  # the last: NULL's -1
+        made[rows[produced]] = True
+        made[-1] = False
+        wrote = made[at] & ~patterns.excluded[found]
+    ask = keep | wrote
+    same = np.zeros(len(at), dtype=bool)
+    same[ask] = patterns._confirm(found[ask], spans.filter(pa.array(ask)))
+    patterns.excluded[found[same & wrote]] = True  # only ever set: any order, any thread
+    hit = same & keep
+    at, found, whole = at[hit], found[hit], whole[hit]
     if not len(at):
         return empty, empty, np.zeros(0, dtype=bool)
     # the rows holding each distinct value found: rows sorted by value, a range per value
-    index = pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False).astype(np.int64)
-    order = np.argsort(index, kind="stable")
-    first = np.searchsorted(index[order], at, side="left")
-    last = np.searchsorted(index[order], at, side="right")
+    order = np.argsort(rows, kind="stable")
+    first = np.searchsorted(rows[order], at, side="left")
+    last = np.searchsorted(rows[order], at, side="right")
     hit, position = expand_ranges(first, last)
     return order[position], found[hit], whole[hit]
 
