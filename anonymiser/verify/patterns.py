@@ -23,6 +23,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from anonymiser.maskers.base import byte_view
 from anonymiser.parallel import in_threads
 from anonymiser.verify.output import BATCH_ROWS, as_array, pg_text
 from anonymiser.verify.shapes import compound, json_escaped, json_forms, numbers
@@ -47,8 +48,22 @@ def normalised(values: pa.Array, min_length: int) -> pa.Array:
     """
     # bytea compares as PostgreSQL's hex text (\x0aff): a copied value is found in a bytea
     # column and in text that holds it the way PostgreSQL prints it
-    text = as_array(pc.utf8_trim_whitespace(pg_text(values))).drop_null()
-    return as_array(pc.unique(text.filter(pc.greater_equal(pc.utf8_length(text), min_length))))
+    text = as_array(pg_text(values)).drop_null()
+    if _padded(text):  # most batches have no value to trim: no copy of their text
+        text = as_array(pc.utf8_trim_whitespace(text))
+    long_enough = pc.greater_equal(pc.utf8_length(text), min_length)
+    if pc.all(long_enough).as_py() is False:
+        text = text.filter(long_enough)
+    return as_array(pc.unique(text))
+
+
+def _padded(text: pa.Array) -> bool:
+    """Whether some value may begin or end with whitespace (any byte but printable ASCII
+    counts: a multi-byte character might be a space)."""
+    offsets, data, _ = byte_view(text)
+    filled = offsets[1:] > offsets[:-1]
+    ends = np.concatenate([data[offsets[:-1][filled]], data[offsets[1:][filled] - 1]])
+    return bool(((ends <= 0x20) | (ends >= 0x7F)).any())
 
 
 # entry flags: a checked original; not one word; a short number (not searched in integers);
@@ -77,7 +92,7 @@ class LeakPatterns:
         self._temp = None if folder is not None else tempfile.TemporaryDirectory()
         self.folder = folder if folder is not None else Path(self._temp.name)  # type: ignore[union-attr]
         self.sources: list[tuple[str, str, str]] = []  # table, column, rule
-        self.counts: list[int] = []  # distinct originals checked per source
+        self._counts: list[int] | None = None  # distinct originals checked per source
         self.source: np.ndarray = np.zeros(0, dtype=np.int32)  # per entry
         self.flags: np.ndarray = np.zeros(0, dtype=np.uint8)  # per entry
         self.excluded: np.ndarray = np.zeros(0, dtype=bool)  # per entry: masking wrote it
@@ -171,7 +186,7 @@ class LeakPatterns:
         made = self._close("produced")
         parts = self._parts
         self._parts = []
-        self.counts = [0] * len(self.sources)
+        self._counts = None
         if not parts:
             return
         full, self.flags, self.source, anchors = (
@@ -206,9 +221,20 @@ class LeakPatterns:
         # short numbers are searched in integer columns only in their own column
         short = kept & (self.flags & _SHORT_NUMBER).astype(bool)
         self.short_owners = frozenset(np.unique(self.source[short]).tolist())
-        self.counts = self._index.distinct_per_owner(
-            (self.flags & _REAL).astype(bool) & kept, self.source, len(self.sources)
-        )
+        self._counts = None  # counted when asked: the exclusions may not be over
+
+    @property
+    def counts(self) -> list[int]:
+        """Per source: the distinct originals checked (not excluded), as settled last."""
+        if self._counts is None:
+            if self._index is None:
+                self._counts = [0] * len(self.sources)
+            else:
+                kept = ~self.excluded
+                self._counts = self._index.distinct_per_owner(
+                    (self.flags & _REAL).astype(bool) & kept, self.source, len(self.sources)
+                )
+        return self._counts
 
     def _confirm(self, entry: np.ndarray, spans: pa.Array) -> np.ndarray:
         """Whether each span's text is its entry's original (read back from the spill)."""
@@ -283,22 +309,22 @@ def matches(
         search = False
     if index is None or not (search or produced is not None):
         return empty, empty, np.zeros(0, dtype=bool)
-    # each distinct value is searched once (kept columns, fake names, redacted text repeat)
-    encoded = pc.dictionary_encode(as_array(values))
-    at, found, whole, spans = index.nominate(_lowered(encoded.dictionary))
+    distinct, rows = _distinct(as_array(values))
+    at, found, whole, spans = index.nominate(_lowered(distinct))
     flags = patterns.flags[found]
     keep = whole | every_word | (flags & _COMPOUND).astype(bool)
     if integer:
         short = (flags & _SHORT_NUMBER).astype(bool)
         keep &= ~short | np.isin(patterns.source[found], list(home))
-    keep &= search
-    rows = pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False).astype(np.int64)
+    # an original already excluded is no leak: neither confirmed nor returned
+    left = ~patterns.excluded[found]
+    keep &= search & left
     wrote = np.zeros(len(at), dtype=bool)
     if produced is not None:
-        made = np.zeros(len(encoded.dictionary) + 1, dtype=bool)  # the last: NULL's -1
+        made = np.zeros(len(distinct) + 1, dtype=bool)  # the last: NULL's -1
         made[rows[produced]] = True
         made[-1] = False
-        wrote = made[at] & ~patterns.excluded[found]
+        wrote = made[at] & left
     ask = keep | wrote
     same = np.zeros(len(at), dtype=bool)
     same[ask] = patterns._confirm(found[ask], spans.filter(pa.array(ask)))
@@ -313,6 +339,14 @@ def matches(
     last = np.searchsorted(rows[order], at, side="right")
     hit, position = expand_ranges(first, last)
     return order[position], found[hit], whole[hit]
+
+
+def _distinct(values: pa.Array) -> tuple[pa.Array, np.ndarray]:
+    """(each distinct value once, the one each row holds: -1 for NULL): kept columns, fake
+    names and redacted text repeat."""
+    encoded = pc.dictionary_encode(values)
+    indices = pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False)
+    return encoded.dictionary, indices.astype(np.int64)
 
 
 def find_in(
