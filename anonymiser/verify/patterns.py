@@ -48,22 +48,23 @@ def normalised(values: pa.Array, min_length: int) -> pa.Array:
     """
     # bytea compares as PostgreSQL's hex text (\x0aff): a copied value is found in a bytea
     # column and in text that holds it the way PostgreSQL prints it
-    text = as_array(pg_text(values)).drop_null()
-    if _padded(text):  # most batches have no value to trim: no copy of their text
-        text = as_array(pc.utf8_trim_whitespace(text))
+    text = _trimmed(as_array(pg_text(values)).drop_null())
     long_enough = pc.greater_equal(pc.utf8_length(text), min_length)
     if pc.all(long_enough).as_py() is False:
         text = text.filter(long_enough)
     return as_array(pc.unique(text))
 
 
-def _padded(text: pa.Array) -> bool:
-    """Whether some value may begin or end with whitespace (any byte but printable ASCII
-    counts: a multi-byte character might be a space)."""
+def _trimmed(text: pa.Array) -> pa.Array:
+    """Text without surrounding whitespace; most batches have none to trim, and then their
+    text is not copied (any byte but printable ASCII at an end counts as maybe whitespace:
+    a multi-byte character might be a space)."""
     offsets, data, _ = byte_view(text)
     filled = offsets[1:] > offsets[:-1]
     ends = np.concatenate([data[offsets[:-1][filled]], data[offsets[1:][filled] - 1]])
-    return bool(((ends <= 0x20) | (ends >= 0x7F)).any())
+    if not ((ends <= 0x20) | (ends >= 0x7F)).any():
+        return text
+    return as_array(pc.utf8_trim_whitespace(text))
 
 
 # entry flags: a checked original; not one word; a short number (not searched in integers);
@@ -279,7 +280,7 @@ def _distinct_produced(spill: pq.ParquetFile) -> Iterator[pa.Array]:
 def _lowered(values: pa.Array) -> pa.Array:
     """Values as searched: PostgreSQL's text (bytea as hex), lower case, a whole value but
     for surrounding whitespace (originals are stripped too)."""
-    return as_array(pc.utf8_lower(pc.utf8_trim_whitespace(pg_text(values))))
+    return as_array(pc.utf8_lower(_trimmed(pg_text(values))))
 
 
 def matches(
