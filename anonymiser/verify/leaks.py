@@ -82,33 +82,51 @@ def _strategy_values(plan: ColumnPlan, values: pa.Array) -> pa.Array | None:
     return None if found is None else as_array(found)
 
 
+def _nested(plan: ColumnPlan) -> bool:
+    """Whether the strategy replaces values inside a value (JSON leaves, array elements)."""
+    return type(plan.strategy).originals is not Strategy.originals
+
+
+def _changed(before: pa.Array, after: pa.Array) -> pa.Array:
+    """Per row: masking wrote its value (never a value the same row held before, so an
+    original left in place by a masker that skipped a row is not mistaken for a pseudonym)."""
+    return as_array(pc.fill_null(pc.not_equal(as_array(before), as_array(after)), True))
+
+
 def _produced(
     plan: ColumnPlan, before: pa.Array, after: pa.Array, found: pa.Array | None
 ) -> pa.Array | None:
-    """What masking wrote into these rows: never a value the same row held before.
-
-    So an original left in place (a masker that skipped a row) is not mistaken for a
-    pseudonym. Nested values (JSON leaves, array elements) are compared per batch.
-    `found` is _strategy_values of `before`, reused when every row changed.
-    """
+    """The values a nested strategy wrote into these rows: the leaves or elements of the
+    rows it changed, but for those the row held before (compared per batch). `found` is
+    _strategy_values of `before`, reused when every row changed."""
     before, after = as_array(before), as_array(after)
-    changed = pc.fill_null(pc.not_equal(before, after), True)
+    changed = _changed(before, after)
     every = pc.all(changed).as_py() is not False
     made = _strategy_values(plan, after if every else after.filter(changed))
-    if made is None or type(plan.strategy).originals is Strategy.originals:
-        return made
     was = found if every else _strategy_values(plan, before.filter(changed))
-    return made if was is None else made.filter(pc.invert(pc.is_in(made, value_set=was)))
+    if made is None or was is None:
+        return made
+    return made.filter(pc.invert(pc.is_in(made, value_set=was)))
+
+
+# (data table, part, column) -> rows of that part whose value masking wrote (None: every row)
+Changes = dict[tuple[str, str, str], pa.Array | None]
 
 
 def collect_patterns(
     output: Output, min_length: int, jobs: int = 1, folder: Path | None = None
-) -> LeakPatterns:
-    """The originals of leak-checked masked columns, minus every value masking produced
-    (their texts spilled into `folder`, a temporary directory if None)."""
+) -> tuple[LeakPatterns, Changes]:
+    """The originals of leak-checked masked columns (their texts spilled into `folder`, a
+    temporary directory if None), and which rows masking wrote.
+
+    What a nested strategy wrote (JSON leaves, array elements) is excluded here; the values
+    a plain strategy wrote are the output's own values in the rows it changed, so the
+    output search excludes them as it reads them (`matches(produced=...)`).
+    """
     patterns = LeakPatterns(folder)
+    changes: Changes = {}
     if output.plan is None:
-        return patterns
+        return patterns, changes
     chosen = [p for p in output.plan.columns.values() if p.masks and p.strategy.leak_checked]
     for plan in chosen:  # results in rule order, whichever thread adds first
         patterns.register(_source(plan))
@@ -118,9 +136,9 @@ def collect_patterns(
         for item in output.tables
         if output.plan.roots.get(item.table.qualified) == plan.table
     ]
-    in_threads(lambda unit: _add_column(output, patterns, *unit, min_length), units, jobs)
+    in_threads(lambda unit: _add_column(output, patterns, changes, *unit, min_length), units, jobs)
     patterns.freeze(jobs=jobs)
-    return patterns
+    return patterns, changes
 
 
 def _source(plan: ColumnPlan) -> tuple[str, str, str]:
@@ -128,17 +146,32 @@ def _source(plan: ColumnPlan) -> tuple[str, str, str]:
 
 
 def _add_column(
-    output: Output, patterns: LeakPatterns, plan: ColumnPlan, item: ExtractedTable, min_length: int
+    output: Output,
+    patterns: LeakPatterns,
+    changes: Changes,
+    plan: ColumnPlan,
+    item: ExtractedTable,
+    min_length: int,
 ) -> None:
-    """Add the originals of one masked column in one data table, and what masking wrote,
-    batch by batch (distinct within each batch)."""
-    for before, after in output.paired_batches(item, [plan.column]):
-        found = _strategy_values(plan, before.column(0))
-        if found is not None and len(found):
-            patterns.add(_source(plan), normalised(found, min_length))
-        made = _produced(plan, before.column(0), after.column(0), found)
-        if made is not None and len(made):
-            patterns.add_produced(normalised(made, 1))
+    """Add the originals of one masked column in one data table, batch by batch (distinct
+    within each batch), and what masking wrote: a nested strategy's values, or which rows
+    a plain strategy changed (per part, into `changes`)."""
+    for rel, pairs in output.paired_parts(item, [plan.column]):
+        changed: list[pa.Array] = []
+        for before, after in pairs:
+            found = _strategy_values(plan, before.column(0))
+            if found is not None and len(found):
+                patterns.add(_source(plan), normalised(found, min_length))
+            if _nested(plan):
+                made = _produced(plan, before.column(0), after.column(0), found)
+                if made is not None and len(made):
+                    patterns.add_produced(normalised(made, 1))
+            else:
+                changed.append(_changed(before.column(0), after.column(0)))
+        if changed:
+            rows = pa.concat_arrays(changed)
+            every = pc.all(rows).as_py() is not False
+            changes[(item.table.qualified, rel, plan.column)] = None if every else rows
 
 
 def _searched_columns(output: Output, item: ExtractedTable) -> list[str]:
@@ -172,17 +205,27 @@ def _check(
     folder: Path,
     started: float,
 ) -> None:
-    patterns = collect_patterns(output, settings.leak_min_length, jobs, folder)
+    patterns, changes = collect_patterns(output, settings.leak_min_length, jobs, folder)
+    found: list[list[_Hits]] = []
+    if not patterns.empty:
+        found = in_threads(
+            lambda item: _search_table(output, patterns, changes, item), output.tables, jobs
+        )
+    # every value masking wrote is searched now: its originals are excluded, not counted
+    patterns.settle()
     results = [
         CheckResult("leak", table, column, rule, checked=count)
         for (table, column, rule), count in zip(patterns.sources, patterns.counts, strict=True)
     ]
     where: list[dict[str, int]] = [{} for _ in results]
-    if not patterns.empty:
-        found = in_threads(lambda item: _search_table(output, patterns, item), output.tables, jobs)
-        for source, label, count in (hit for hits in found for hit in hits):
-            where[source][label] = where[source].get(label, 0) + count
-            results[source].failures += count
+    for label, size, rows, entries in (hits for table in found for hits in table):
+        left = ~patterns.excluded[entries]
+        # every (source, row) once: a row holding two originals of one column counts once
+        hit = sorted_unique(patterns.source[entries[left]].astype(np.int64) * size + rows[left])
+        counts = np.bincount(hit // size) if len(hit) else np.zeros(0, dtype=np.int64)
+        for source in np.flatnonzero(counts):
+            where[source][label] = where[source].get(label, 0) + int(counts[source])
+            results[source].failures += int(counts[source])
     for result, places in zip(results, where, strict=True):
         if places:
             result.detail = "original values found in " + ", ".join(
@@ -192,12 +235,16 @@ def _check(
         report.add(result)
 
 
+# ("table.column", rows in its batch, row, entry) of the occurrences in one batch of a column
+_Hits = tuple[str, int, np.ndarray, np.ndarray]
+
+
 def _search_table(
-    output: Output, patterns: LeakPatterns, item: ExtractedTable
-) -> list[tuple[int, str, int]]:
-    """(source, "table.column", rows) for the originals found in one table's output."""
-    out: list[tuple[int, str, int]] = []
-    paths = output.masked_paths(item)
+    output: Output, patterns: LeakPatterns, changes: Changes, item: ExtractedTable
+) -> list[_Hits]:
+    """The occurrences of originals in one table's output (some may belong to originals
+    excluded later: the caller drops those), excluding those masking wrote as it goes."""
+    out: list[_Hits] = []
     names = _searched_columns(output, item)
     # each column's own sources (a partition's are its root's): a short number left in its
     # own integer column is a leak
@@ -211,18 +258,26 @@ def _search_table(
         )
         for name in names
     }
-    for batch in output.batches(paths, names):
+    for rel, start, batch in output.part_batches(item, names):
         for name in names:
             values = batch.column(name)
-            if not searchable(values.type) or values.null_count == len(values):
+            wrote = _wrote(changes, (item.table.qualified, rel, name), start, len(values))
+            search = searchable(values.type)
+            if values.null_count == len(values) or not (search or wrote is not None):
                 continue
-            rows, found, _ = matches(patterns, values, home=homes[name])
-            if not len(rows):
-                continue
-            # every (source, row) once: a row holding two originals of one column counts
-            # once for it
-            hit = sorted_unique(patterns.source[found].astype(np.int64) * len(values) + rows)
-            label = f"{item.table.qualified}.{name}"
-            counts = np.bincount(hit // len(values))
-            out += [(int(s), label, int(counts[s])) for s in np.flatnonzero(counts)]
+            rows, found, _ = matches(
+                patterns, values, home=homes[name], produced=wrote, search=search
+            )
+            if len(rows):
+                out.append((f"{item.table.qualified}.{name}", len(values), rows, found))
     return out
+
+
+def _wrote(changes: Changes, key: tuple[str, str, str], start: int, size: int) -> np.ndarray | None:
+    """Per row of a batch: masking wrote its value (None: not a column masking wrote)."""
+    if key not in changes:
+        return None
+    rows = changes[key]
+    if rows is None:
+        return np.ones(size, dtype=bool)
+    return np.asarray(rows.slice(start, size).to_numpy(zero_copy_only=False), dtype=bool)

@@ -96,10 +96,20 @@ class Output:
         for path in paths:
             yield from pq.ParquetFile(path).iter_batches(batch_size=BATCH_ROWS, columns=columns)
 
-    def paired_batches(
+    def part_batches(
         self, item: ExtractedTable, columns: list[str]
-    ) -> Iterator[tuple[pa.RecordBatch, pa.RecordBatch]]:
-        """(original, masked) batches of the same rows of one data table.
+    ) -> Iterator[tuple[str, int, pa.RecordBatch]]:
+        """(part, first row, batch) of the mask stage's files of one data table."""
+        for rel, _ in item.files:
+            start = 0
+            for batch in self.batches([self.masked.root / rel], columns):
+                yield rel, start, batch
+                start += batch.num_rows
+
+    def paired_parts(
+        self, item: ExtractedTable, columns: list[str]
+    ) -> Iterator[tuple[str, Iterator[tuple[pa.RecordBatch, pa.RecordBatch]]]]:
+        """(part, its (original, masked) batches of the same rows) of one data table.
 
         A part whose row count changed is skipped: rows no longer pair up, and the row-count
         check reports it.
@@ -109,11 +119,21 @@ class Output:
             after = pq.ParquetFile(self.masked.root / rel)
             if before.metadata.num_rows != after.metadata.num_rows:
                 continue
-            yield from zip(
-                before.iter_batches(batch_size=BATCH_ROWS, columns=columns),
-                after.iter_batches(batch_size=BATCH_ROWS, columns=columns),
-                strict=True,
+            yield (
+                rel,
+                zip(
+                    before.iter_batches(batch_size=BATCH_ROWS, columns=columns),
+                    after.iter_batches(batch_size=BATCH_ROWS, columns=columns),
+                    strict=True,
+                ),
             )
+
+    def paired_batches(
+        self, item: ExtractedTable, columns: list[str]
+    ) -> Iterator[tuple[pa.RecordBatch, pa.RecordBatch]]:
+        """(original, masked) batches of the same rows of one data table (paired_parts')."""
+        for _, pairs in self.paired_parts(item, columns):
+            yield from pairs
 
     def distinct_rows(self, paths: list[Path], columns: list[str]) -> pa.Table:
         """Distinct tuples of `columns` with no NULL in them, over `paths`."""

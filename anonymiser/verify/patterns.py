@@ -23,6 +23,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from anonymiser.maskers.base import byte_view
 from anonymiser.parallel import in_threads
 from anonymiser.verify.output import BATCH_ROWS, as_array, pg_text
 from anonymiser.verify.shapes import compound, json_escaped, json_forms, numbers
@@ -47,8 +48,23 @@ def normalised(values: pa.Array, min_length: int) -> pa.Array:
     """
     # bytea compares as PostgreSQL's hex text (\x0aff): a copied value is found in a bytea
     # column and in text that holds it the way PostgreSQL prints it
-    text = as_array(pc.utf8_trim_whitespace(pg_text(values))).drop_null()
-    return as_array(pc.unique(text.filter(pc.greater_equal(pc.utf8_length(text), min_length))))
+    text = _trimmed(as_array(pg_text(values)).drop_null())
+    long_enough = pc.greater_equal(pc.utf8_length(text), min_length)
+    if pc.all(long_enough).as_py() is False:
+        text = text.filter(long_enough)
+    return as_array(pc.unique(text))
+
+
+def _trimmed(text: pa.Array) -> pa.Array:
+    """Text without surrounding whitespace; most batches have none to trim, and then their
+    text is not copied (any byte but printable ASCII at an end counts as maybe whitespace:
+    a multi-byte character might be a space)."""
+    offsets, data, _ = byte_view(text)
+    filled = offsets[1:] > offsets[:-1]
+    ends = np.concatenate([data[offsets[:-1][filled]], data[offsets[1:][filled] - 1]])
+    if not ((ends <= 0x20) | (ends >= 0x7F)).any():
+        return text
+    return as_array(pc.utf8_trim_whitespace(text))
 
 
 # entry flags: a checked original; not one word; a short number (not searched in integers);
@@ -77,9 +93,10 @@ class LeakPatterns:
         self._temp = None if folder is not None else tempfile.TemporaryDirectory()
         self.folder = folder if folder is not None else Path(self._temp.name)  # type: ignore[union-attr]
         self.sources: list[tuple[str, str, str]] = []  # table, column, rule
-        self.counts: list[int] = []  # distinct originals checked per source
+        self._counts: list[int] | None = None  # distinct originals checked per source
         self.source: np.ndarray = np.zeros(0, dtype=np.int32)  # per entry
         self.flags: np.ndarray = np.zeros(0, dtype=np.uint8)  # per entry
+        self.excluded: np.ndarray = np.zeros(0, dtype=bool)  # per entry: masking wrote it
         self._ids: dict[tuple[str, str, str], int] = {}
         self._lock = threading.Lock()
         # per add: hashes, flags, sources, anchors; which short lengths occur; the longest
@@ -170,7 +187,7 @@ class LeakPatterns:
         made = self._close("produced")
         parts = self._parts
         self._parts = []
-        self.counts = [0] * len(self.sources)
+        self._counts = None
         if not parts:
             return
         full, self.flags, self.source, anchors = (
@@ -179,28 +196,46 @@ class LeakPatterns:
         del parts
         self._index = WordIndex.from_hashes(full, anchors, self._short, self._longest, self._tokens)
         del anchors
-        excluded = np.zeros(len(full), dtype=bool)
+        self.excluded = np.zeros(len(full), dtype=bool)
         index = self._index
 
         def exclude(values: pa.Array) -> None:
             _, found, _, spans = index.nominate(values)
-            new = ~excluded[found]  # found by an earlier batch already: no need to confirm
+            new = ~self.excluded[found]  # found by an earlier batch already: no need to confirm
             found, spans = found[new], spans.filter(pa.array(new))
-            excluded[found[self._confirm(found, spans)]] = True  # only ever set: any order
+            self.excluded[found[self._confirm(found, spans)]] = True  # only set: any order
 
         batches = _distinct_produced(made) if made is not None else iter(())
         while group := list(itertools.islice(batches, max(1, jobs))):  # a batch per thread
             in_threads(exclude, group, jobs)
-        self._index.drop(np.flatnonzero(excluded))
-        kept = ~excluded
+        self.settle()
+
+    def settle(self) -> None:
+        """Stop searching for the originals excluded so far (by freeze, or by `matches` of
+        values masking wrote) and count the rest."""
+        if self._index is None:
+            return
+        self._index.drop(np.flatnonzero(self.excluded))
+        kept = ~self.excluded
         # integer columns hold only "-?[0-9]+": searched only if such an original is left
         self.integers = bool((kept & (self.flags & _INTEGER).astype(bool)).any())
         # short numbers are searched in integer columns only in their own column
         short = kept & (self.flags & _SHORT_NUMBER).astype(bool)
         self.short_owners = frozenset(np.unique(self.source[short]).tolist())
-        self.counts = self._index.distinct_per_owner(
-            (self.flags & _REAL).astype(bool) & kept, self.source, len(self.sources)
-        )
+        self._counts = None  # counted when asked: the exclusions may not be over
+
+    @property
+    def counts(self) -> list[int]:
+        """Per source: the distinct originals checked (not excluded), as settled last."""
+        if self._counts is None:
+            if self._index is None:
+                self._counts = [0] * len(self.sources)
+            else:
+                kept = ~self.excluded
+                self._counts = self._index.distinct_per_owner(
+                    (self.flags & _REAL).astype(bool) & kept, self.source, len(self.sources)
+                )
+        return self._counts
 
     def _confirm(self, entry: np.ndarray, spans: pa.Array) -> np.ndarray:
         """Whether each span's text is its entry's original (read back from the spill)."""
@@ -245,7 +280,7 @@ def _distinct_produced(spill: pq.ParquetFile) -> Iterator[pa.Array]:
 def _lowered(values: pa.Array) -> pa.Array:
     """Values as searched: PostgreSQL's text (bytea as hex), lower case, a whole value but
     for surrounding whitespace (originals are stripped too)."""
-    return as_array(pc.utf8_lower(pc.utf8_trim_whitespace(pg_text(values))))
+    return as_array(pc.utf8_lower(_trimmed(pg_text(values))))
 
 
 def matches(
@@ -254,36 +289,65 @@ def matches(
     *,
     every_word: bool = False,
     home: frozenset[int] = frozenset(),
+    produced: np.ndarray | None = None,
+    search: bool = True,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(row, entry, whole value?) arrays of the whole-word occurrences of originals in
     `values` (patterns.source[entry]: whose). A single-word original counts only as a whole
     value, unless `every_word`. In an integer column a short number counts only if it is an
-    original of that column itself (`home`: its sources), left in place."""
+    original of that column itself (`home`: its sources), left in place.
+
+    `produced`: per row, whether masking wrote its value (a pseudonym): the originals equal
+    to it, or a word inside it, are excluded (patterns.excluded; LeakPatterns.settle), found
+    by the same search as the leaks, so a masked column is read and searched once. The
+    occurrences returned may include such originals: drop those excluded once every
+    produced value is searched. `search=False`: only exclude (a column not searched).
+    """
     empty = np.zeros(0, dtype=np.int64)
     integer = pa.types.is_integer(values.type)
-    if patterns._index is None or (
-        integer and not patterns.integers and not home & patterns.short_owners
-    ):
+    index = patterns._index
+    if integer and not patterns.integers and not home & patterns.short_owners:
+        search = False
+    if index is None or not (search or produced is not None):
         return empty, empty, np.zeros(0, dtype=bool)
-    # each distinct value is searched once (kept columns, fake names, redacted text repeat)
-    encoded = pc.dictionary_encode(as_array(values))
-    at, found, whole, spans = patterns._index.nominate(_lowered(encoded.dictionary))
-    keep = whole | every_word | (patterns.flags[found] & _COMPOUND).astype(bool)
+    distinct, rows = _distinct(as_array(values))
+    at, found, whole, spans = index.nominate(_lowered(distinct))
+    flags = patterns.flags[found]
+    keep = whole | every_word | (flags & _COMPOUND).astype(bool)
     if integer:
-        short = (patterns.flags[found] & _SHORT_NUMBER).astype(bool)
+        short = (flags & _SHORT_NUMBER).astype(bool)
         keep &= ~short | np.isin(patterns.source[found], list(home))
-    at, found, whole, spans = at[keep], found[keep], whole[keep], spans.filter(pa.array(keep))
-    same = patterns._confirm(found, spans)
-    at, found, whole = at[same], found[same], whole[same]
+    # an original already excluded is no leak: neither confirmed nor returned
+    left = ~patterns.excluded[found]
+    keep &= search & left
+    wrote = np.zeros(len(at), dtype=bool)
+    if produced is not None:
+        made = np.zeros(len(distinct) + 1, dtype=bool)  # the last: NULL's -1
+        made[rows[produced]] = True
+        made[-1] = False
+        wrote = made[at] & left
+    ask = keep | wrote
+    same = np.zeros(len(at), dtype=bool)
+    same[ask] = patterns._confirm(found[ask], spans.filter(pa.array(ask)))
+    patterns.excluded[found[same & wrote]] = True  # only ever set: any order, any thread
+    hit = same & keep
+    at, found, whole = at[hit], found[hit], whole[hit]
     if not len(at):
         return empty, empty, np.zeros(0, dtype=bool)
     # the rows holding each distinct value found: rows sorted by value, a range per value
-    index = pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False).astype(np.int64)
-    order = np.argsort(index, kind="stable")
-    first = np.searchsorted(index[order], at, side="left")
-    last = np.searchsorted(index[order], at, side="right")
+    order = np.argsort(rows, kind="stable")
+    first = np.searchsorted(rows[order], at, side="left")
+    last = np.searchsorted(rows[order], at, side="right")
     hit, position = expand_ranges(first, last)
     return order[position], found[hit], whole[hit]
+
+
+def _distinct(values: pa.Array) -> tuple[pa.Array, np.ndarray]:
+    """(each distinct value once, the one each row holds: -1 for NULL): kept columns, fake
+    names and redacted text repeat."""
+    encoded = pc.dictionary_encode(values)
+    indices = pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False)
+    return encoded.dictionary, indices.astype(np.int64)
 
 
 def find_in(

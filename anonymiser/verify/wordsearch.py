@@ -50,22 +50,31 @@ def _alnum_table() -> np.ndarray:
     return np.fromiter((chr(c).isalnum() for c in range(0x110000)), dtype=bool, count=0x110000)
 
 
-_ASCII_ALNUM = np.array([chr(c).isalnum() for c in range(128)] + [False] * 128, dtype=bool)
-
-
 def _alnum_bytes(data: np.ndarray) -> np.ndarray:
     """Per byte: whether the character it belongs to is alphanumeric (UTF-8)."""
+    # ASCII letters and digits by arithmetic on the bytes (a table lookup per byte is 7x
+    # slower): a letter's byte with bit 0x20 set is a-z
+    letter = data | np.uint8(0x20)
+    letter -= np.uint8(ord("a"))
+    flags: np.ndarray = letter < 26
+    digit = data - np.uint8(ord("0"))
+    flags |= digit < 10
     if not len(data) or int(data.max()) < 0x80:
-        ascii_flags: np.ndarray = _ASCII_ALNUM[data]
-        return ascii_flags
-    starts = np.flatnonzero((data & 0xC0) != 0x80)
+        return flags
+    flags &= data < 0x80  # every byte of a longer character False so far
+    # decode only the characters beyond ASCII (a chunk of text has a few: names, quotes)
+    starts = np.flatnonzero(data >= 0xC0)
     lead = data[starts].astype(np.uint32)
-    size = 1 + (lead >= 0xC0) + (lead >= 0xE0) + (lead >= 0xF0)
-    point = np.where(size == 1, lead, lead & (0x7F >> size))
+    size = 2 + (lead >= 0xE0) + (lead >= 0xF0)
+    point = lead & (0x7F >> size)
     for extra in range(1, 4):
         longer = size > extra
         point[longer] = (point[longer] << 6) | (data[starts[longer] + extra] & 0x3F)
-    return np.repeat(_alnum_table()[np.minimum(point, 0x10FFFF)], size)
+    alnum = _alnum_table()[np.minimum(point, 0x10FFFF)]
+    for extra in range(4):
+        within = alnum & (size > extra)
+        flags[starts[within] + extra] = True
+    return flags
 
 
 def _powers(base: int, count: int) -> np.ndarray:
@@ -114,6 +123,26 @@ def sorted_unique(values: np.ndarray) -> np.ndarray:
     first[1:] = ordered[1:] != ordered[:-1]
     out: np.ndarray = ordered[first]
     return out
+
+
+def _hash_order(hashes: np.ndarray) -> np.ndarray:
+    """np.argsort(hashes) but for the order of equal hashes, 3x faster on millions: a radix
+    pass on the top bits (uniform: the hashes are mixed), then a small sort per bucket,
+    which stays in the CPU's cache."""
+    if len(hashes) < _BUCKETED:
+        return np.argsort(hashes)
+    top = (hashes >> _U64(64 - _BUCKET_BITS)).astype(np.uint16)
+    order: np.ndarray = np.argsort(top, kind="stable")  # a radix sort for 16-bit keys
+    ordered = hashes[order]
+    edges = np.searchsorted(top[order], np.arange(1 << _BUCKET_BITS, dtype=np.uint16))
+    for first, stop in zip(edges.tolist(), [*edges[1:].tolist(), len(hashes)], strict=True):
+        if stop - first > 1:
+            order[first:stop] = order[first:stop][np.argsort(ordered[first:stop])]
+    return order
+
+
+_BUCKET_BITS = 12
+_BUCKETED = 1 << 19  # hashes worth sorting by bucket (fewer: 4096 buckets cost more)
 
 
 def expand_ranges(first: np.ndarray, last: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -285,7 +314,7 @@ class WordIndex:
     ) -> None:
         self._count, self.max_length = count, max_length
         self._token_bits = tokens
-        order = np.argsort(full)  # the order of equal hashes does not matter
+        order = _hash_order(full)  # the order of equal hashes does not matter
         self._hashes = full[order]
         self._ids = ids[order]
         self._bitmap = _bits(self._hashes)

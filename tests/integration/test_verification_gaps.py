@@ -204,6 +204,48 @@ tables:
     assert "public.contacts.note (1 rows)" in message
 
 
+SHARED = """
+CREATE TABLE a_notes (id int PRIMARY KEY, body text);
+CREATE TABLE people (id int PRIMARY KEY, code text, ref text);
+CREATE TABLE z_notes (id int PRIMARY KEY, body text);
+INSERT INTO people SELECT g, 'code-' || g, 'reference-' || g FROM generate_series(1, 20) g;
+UPDATE people SET ref = 'SHARED-VALUE-1' WHERE id = 3;
+INSERT INTO a_notes VALUES (1, 'see SHARED-VALUE-1 please'), (2, 'ask reference-4');
+INSERT INTO z_notes VALUES (1, 'also shared-value-1');
+"""
+
+
+def test_original_masking_wrote_elsewhere_is_excluded_whichever_table_is_read_first(
+    source_dsn: str, tmp_path: Path
+) -> None:
+    # people.code's constant is also one person's ref: found in a table read before people
+    # (a_notes) and in one read after it (z_notes), it is masking's own value, not a leak
+    rules = """
+tables:
+  public.people:
+    columns:
+      id: {strategy: keep, reason: key}
+      code: {strategy: constant, value: SHARED-VALUE-1, reason: code}
+      ref: {strategy: redact, reason: reference}
+  public.a_notes:
+    columns:
+      id: {strategy: keep, reason: key}
+      body: {strategy: keep, reason: "test: holds references"}
+  public.z_notes:
+    columns:
+      id: {strategy: keep, reason: key}
+      body: {strategy: keep, reason: "test: holds references"}
+"""
+    with pytest.raises(VerificationFailed) as failed:
+        create(make_source(source_dsn, SHARED), tmp_path, rules, jobs=1)
+    message = str(failed.value)
+    assert (
+        "leak public.people.ref (rule redact): 1 failing of 19: original values found in "
+        "public.a_notes.body (1 rows)"
+    ) in message
+    assert "z_notes" not in message and "public.people.code" not in message
+
+
 def test_rows_lost_between_the_copy_stream_and_the_files_fail_the_row_count(
     source_dsn: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

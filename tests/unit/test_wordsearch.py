@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 
+import numpy as np
 import pyarrow as pa
 import pytest
 
@@ -89,3 +90,25 @@ def test_leak_matches_report_every_row_of_a_repeated_value_and_skip_nulls() -> N
         [0, 0],
         [False, False],
     )
+
+
+@pytest.mark.parametrize("last", [0x7F, 0x3000])
+def test_word_characters_are_those_python_calls_alphanumeric(last: int) -> None:
+    # ASCII alone (the arithmetic path), then with letters, digits and spaces of other scripts
+    text = "".join(chr(c) for c in range(1, last)) + (
+        "" if last < 0x80 else "\U0001d518\U0001f600\U0010ffff"
+    )
+    data = np.frombuffer(text.encode(), dtype=np.uint8)
+    expected = np.repeat([c.isalnum() for c in text], [len(c.encode()) for c in text])
+    assert wordsearch._alnum_bytes(data).tolist() == expected.tolist()
+
+
+def test_hashes_sorted_by_bucket_come_in_argsort_order(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(wordsearch, "_BUCKETED", 1000)
+    rng = np.random.default_rng(7)
+    hashes = rng.integers(0, 2**64, size=50_000, dtype=np.uint64)
+    hashes[:5000] = hashes[20_000:25_000]  # equal hashes: entries repeated across batches
+    hashes[:10] = [0, 2**64 - 1, 1, 0, 2**63, 2**63, 5, 2**64 - 1, 7, 7]  # the edges
+    order = wordsearch._hash_order(hashes)
+    assert sorted(order.tolist()) == list(range(len(hashes)))
+    assert hashes[order].tolist() == np.sort(hashes).tolist()
