@@ -13,6 +13,7 @@ the threads of the process masking; each builds its Presidio engine on its first
 
 from __future__ import annotations
 
+import gc
 import logging
 import multiprocessing
 import threading
@@ -122,7 +123,17 @@ def submit_scan(scan: Scanner, texts: Sequence[str]) -> ScanJob:
 
 def _scan_chunk(config: tuple[Any, ...], texts: list[str]) -> list[list[Finding]]:
     """In a worker: the findings of one chunk, with that worker's own scanner."""
-    return scanner(*config).scan_many(texts)
+    global _frozen
+    scan = scanner(*config)
+    if not _frozen:
+        # the garbage collector's full passes kept walking the engine's objects (Presidio's,
+        # spaCy's: ~15 % of the scanning CPU); a worker's own are frozen once built
+        gc.freeze()
+        _frozen = True
+    return scan.scan_many(texts)
+
+
+_frozen = False  # in a worker: its engine's objects are out of the collector's way
 
 
 def _context() -> Any:
