@@ -226,11 +226,16 @@ def _splice_masked(
     keep = ~slow[span_row]
     if not keep.any():
         return docs, slow
-    order = np.flatnonzero(keep)
-    order = order[np.argsort(first_byte[order], kind="stable")]
-    first_byte, end_byte, span_row, path = (
-        first_byte[order], end_byte[order], span_row[order], path[order]
-    )  # fmt: skip
+    # in text order, as one path's spans already are: then without a sort, nor copies (new
+    # memory costs a page fault per 4 KiB)
+    order = None if keep.all() else np.flatnonzero(keep)
+    if (np.diff(first_byte if order is None else first_byte[order]) < 0).any():
+        order = np.arange(len(keep)) if order is None else order
+        order = order[np.argsort(first_byte[order], kind="stable")]
+    if order is not None:
+        first_byte, end_byte, span_row, path = (
+            first_byte[order], end_byte[order], span_row[order], path[order]
+        )  # fmt: skip
     quoted = data[first_byte] == _QUOTE
     bounds = np.empty(2 * len(first_byte), dtype=np.int64)
     bounds[0::2], bounds[1::2] = first_byte + quoted, end_byte - quoted
@@ -249,8 +254,8 @@ def _splice_masked(
     pieces, slot, rows = split_at(starts, ends, data, first_byte, end_byte, span_row)
     replacements, source = masked[0], None
     if len(masked) > 1:  # the k-th span in text order is source[k] in the paths' results
-        replacements, source = pa.concat_arrays(masked), np.empty(len(order), dtype=np.int64)
-        source[np.concatenate(mine)] = np.arange(len(order))
+        replacements, source = pa.concat_arrays(masked), np.empty(len(path), dtype=np.int64)
+        source[np.concatenate(mine)] = np.arange(len(path))
     out = join_replaced(pieces, slot, rows, _json_strings(replacements), source)
     if docs.null_count:
         out = pc.if_else(docs.is_valid(), out, pa.nulls(len(starts), pa.string()))
