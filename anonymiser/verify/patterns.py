@@ -1,13 +1,15 @@
 """The originals a leak check looks for: hashed into one index, texts spilled to disk.
 
-`LeakPatterns` takes the originals of every masked column (and what masking wrote, which
-excludes an original: anonymiser.verify.leaks says why) in any number of threads, then
-`freeze` indexes them; `matches` finds them in a batch of output values. Each original is
-kept as its hash, its column and a few flags; its text goes to a spill file in the work
-directory and is read back only to confirm a span whose hash matched (exactly the matches
-of an in-memory comparison). Memory: about 30 bytes per distinct original per batch of its
-column, not its text; the pseudonyms stream through from a spill file, each distinct one
-once (by hash); plus one batch per thread.
+`LeakPatterns` takes the originals of every masked column in any number of threads, then
+`freeze` indexes them; `matches` finds them in a batch of output values. What masking wrote
+excludes an original (anonymiser.verify.leaks says why): the values `add_produced` spilled
+(a json or array rule's leaves) at `freeze`, and the output's own values in the rows a
+`matches(produced=...)` names as it searches them; `settle` then counts what is left. Each
+original is kept as its hash, its column and a few flags; its text goes to a spill file in
+the work directory and is read back only to confirm a span whose hash matched (exactly the
+matches of an in-memory comparison). Memory: about 30 bytes per distinct original per batch
+of its column, not its text; the spilled values stream through, each distinct one once (by
+hash); plus one batch per thread.
 """
 
 from __future__ import annotations
@@ -86,7 +88,8 @@ class LeakPatterns:
     across batches has several entries). In memory, per entry: its hash, its column and two
     flags (13 bytes), plus the index over the hashes; the text goes to a spill file in
     `folder` and is read back only for the spans whose hash matched, to confirm them.
-    `add` may run in several threads at once; then `freeze`, then `matches`.
+    `add` may run in several threads at once; then `freeze`, then `matches` (in threads
+    too), then `settle` if a `matches` excluded originals.
     """
 
     def __init__(self, folder: Path | None = None) -> None:
@@ -179,8 +182,8 @@ class LeakPatterns:
         return pq.ParquetFile(path) if path.exists() else None
 
     def freeze(self, produced: pa.Array | None = None, jobs: int = 1) -> None:
-        """Index the originals; drop those equal to, or a word inside, a produced value
-        (searched in `jobs` threads)."""
+        """Index the originals; drop those equal to, or a word inside, a value given or
+        spilled by add_produced (searched in `jobs` threads)."""
         if produced is not None:
             self.add_produced(normalised(produced, 1))
         self._close("originals")
