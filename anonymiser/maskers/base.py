@@ -13,13 +13,16 @@ import hmac
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from anonymiser.errors import ConfigError
+
+if TYPE_CHECKING:
+    from anonymiser.maskers._known import KnownPairs
 
 __all__ = [
     "ColumnSpec",
@@ -82,7 +85,10 @@ class MaskContext:
     round: int = 0  # > 0 when re-masking values that collided on a unique column
     # values masked in structured columns of this snapshot, original -> pseudonym, by entity
     # kind ("PERSON", "EMAIL_ADDRESS", ...), so free-text scrubbing reuses the same pseudonym
-    known: Mapping[str, Mapping[str, str]] = field(default_factory=dict, compare=False, hash=False)
+    # (KnownPairs, or {kind: {original: pseudonym}})
+    known: KnownPairs | Mapping[str, Mapping[str, str]] = field(
+        default_factory=dict, compare=False, hash=False
+    )
     _subkey: bytes = field(default=b"", repr=False, compare=False)
 
     def __post_init__(self) -> None:

@@ -10,15 +10,15 @@ in structured columns of the same snapshot, and get the same pseudonym as there.
 
 from __future__ import annotations
 
-import re
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 import pyarrow as pa
 
+from anonymiser.maskers._known import KnownPairs, KnownValues, Span
 from anonymiser.maskers._scan import analyzer, scanner, winners
-from anonymiser.maskers._scanpool import submit_scan
+from anonymiser.maskers._scanpool import ScanJob, submit_scan
 from anonymiser.maskers._vector import text_problem
 from anonymiser.maskers.base import (
     ColumnSpec,
@@ -46,8 +46,8 @@ _FAKES: dict[str, tuple[str, dict[str, Any]]] = {
     "URL": ("fake", {"provider": "url"}),
     "UK_NINO": ("pattern", {"format": "ni_number"}),
 }
-_WORD = re.compile(r"\w[\w@.+'\u2019-]*\w|\w")
-_LONGEST_KNOWN = 4  # words in the longest known value looked up (full names)
+
+_PART_TEXTS = 32 * 1024  # distinct texts scrubbed at a time
 
 
 @register
@@ -81,14 +81,35 @@ class Presidio(Strategy):
         return map_unique(values, lambda unique: self._scrub(unique, ctx))
 
     def _scrub(self, unique: pa.Array, ctx: MaskContext) -> pa.Array:
+        """The distinct texts scrubbed _PART_TEXTS at a time: the Python objects of a part
+        (texts, findings, spans) are what bounds memory; the next part is being scanned
+        (in worker processes when they are on) while one is spliced."""
         options = self.options
         scan = scanner(options["model"], tuple(options["entities"]), options["threshold"])
         known = _known_values(ctx.known)
-        texts: list[str] = unique.to_pylist()
-        spans_per_text: list[list[tuple[int, int, str | None, str]]] = []
+        parts = [unique.slice(at, _PART_TEXTS) for at in range(0, len(unique), _PART_TEXTS)]
+        out = []
+        texts: list[str] = parts[0].to_pylist() if parts else []
+        scanning = submit_scan(scan, texts)
+        for number, part in enumerate(parts):
+            following: list[str] = parts[number + 1].to_pylist() if number + 1 < len(parts) else []
+            queued = submit_scan(scan, following) if following else None
+            out.append(self._scrub_part(part, texts, scanning, known, ctx))
+            if queued is not None:
+                texts, scanning = following, queued
+        return pa.concat_arrays(out) if out else pa.array([], unique.type)
+
+    def _scrub_part(
+        self,
+        unique: pa.Array,
+        texts: list[str],
+        scanning: ScanJob,
+        known: KnownValues,
+        ctx: MaskContext,
+    ) -> pa.Array:
+        spans_per_text: list[list[Span]] = []
         found: dict[str, set[str]] = {}
-        scanning = submit_scan(scan, texts)  # in worker processes when they are on
-        known_spans = known.spans_many(texts)
+        known_spans = known.spans_many(unique)
         for text, spans, findings in zip(texts, known_spans, scanning.result(), strict=True):
             taken = [(start, end) for start, end, *_ in spans]
             for start, end, kind, _ in winners(findings, taken):
@@ -106,8 +127,9 @@ class Presidio(Strategy):
                 continue
             pieces: list[str] = []
             end = len(text)
-            for start, stop, entity, original in sorted(spans, reverse=True):
-                replacement = known.lookup[original] if entity is None else fakes[entity][original]
+            for start, stop, entity, found_text in sorted(spans, reverse=True):
+                # a known value's span carries its pseudonym, a finding its original
+                replacement = found_text if entity is None else fakes[entity][found_text]
                 pieces += (text[stop:end], replacement)
                 end = start
             pieces.append(text[:end])
@@ -131,16 +153,17 @@ class Presidio(Strategy):
 # not once per column. It is kept with the mapping it was built from (compared by identity,
 # so an id reused after that mapping is gone cannot match) until another snapshot's mapping
 # replaces it, or the mask stage releases it.
-_shared_known: list[tuple[Mapping[str, Mapping[str, str]], KnownValues]] = []
+_shared_known: list[tuple[KnownPairs | Mapping[str, Mapping[str, str]], KnownValues]] = []
 _shared_lock = threading.Lock()
 
 
-def _known_values(known: Mapping[str, Mapping[str, str]]) -> KnownValues:
+def _known_values(known: KnownPairs | Mapping[str, Mapping[str, str]]) -> KnownValues:
     with _shared_lock:  # a second column waits for the first one's index instead of building
         if _shared_known and _shared_known[0][0] is known:
             return _shared_known[0][1]
         _shared_known.clear()  # the previous snapshot's index goes before this one is built
-        values = KnownValues(known)
+        pairs = known if isinstance(known, KnownPairs) else KnownPairs.from_mapping(known)
+        values = KnownValues(pairs)
         _shared_known.append((known, values))
         return values
 
@@ -149,101 +172,3 @@ def release_known_values() -> None:
     """Drop the shared index (the mask stage is done with it)."""
     with _shared_lock:
         _shared_known.clear()
-
-
-# a word with its leading run of word characters: the same spans as _WORD (the first \w+
-# is as long as it can be, then the rest reaches the last word character _WORD reaches)
-_WORD_LEAD = re.compile(r"(\w+)(?:[\w@.+'\u2019-]*\w)?")
-_LEAD = re.compile(r"\w+")
-Span = tuple[int, int, str | None, str]
-
-
-class KnownValues:
-    """Known original values (case and spacing aside) -> pseudonym, and where they occur in text.
-
-    A value can only begin where a word of the text begins with the value's leading run of
-    word characters ("jane" for "Jane Smith" and "jane.smith@example.com", "07700" for
-    "07700 900123"). Those leads are few (first names, the local parts' first words, number
-    prefixes), so each word's lead is looked up in a set, and only where it is one are the
-    runs of up to four words from there looked up in the dictionary of values. The index
-    costs the dictionary itself: no automaton over the values' characters.
-    """
-
-    def __init__(self, known: Mapping[str, Mapping[str, str]]) -> None:
-        # a value that is its own normal form (an email address, a number) is kept as the
-        # same string object, not a copy: millions of them at scale
-        self.lookup = {
-            original if (normal := _normal(original)) == original else normal: pseudonym
-            for mapping in known.values()
-            for original, pseudonym in mapping.items()
-            if original
-        }
-        # None: values whose normal form begins with no word character (a word folding so)
-        self._leads = frozenset(_lead(value) for value in self.lookup)
-
-    def spans(self, text: str) -> list[Span]:
-        """Spans of `text` equal (case and spacing aside) to a known value, longest first:
-        from each word on, the longest run of up to four words that is a known value."""
-        if not self.lookup:
-            return []
-        if text.isascii():
-            # its case-folded form is its lower-cased self, position for position: the
-            # words, their leads and the candidates are read from that
-            lower = text.lower()
-            matches = list(_WORD_LEAD.finditer(lower))
-            begins = [m.group(1) in self._leads for m in matches]
-            # where the whitespace is single spaces, a run of words is its own normal form
-            spaced = " ".join(lower.split()) == lower
-            return self._longest_runs(lower, matches, begins, normalise=not spaced)
-        matches = list(_WORD.finditer(text))
-        begins = [self._may_begin(text, m.group(), m.end()) for m in matches]
-        return self._longest_runs(text, matches, begins, normalise=True)
-
-    def spans_many(self, texts: Sequence[str]) -> list[list[Span]]:
-        """spans() of each text."""
-        return [self.spans(text) for text in texts]
-
-    def _longest_runs(
-        self, text: str, words: Sequence[re.Match[str]], begins: Sequence[bool], normalise: bool
-    ) -> list[Span]:
-        """From each word that may begin a known value, the longest run of words (up to
-        four) whose normal form is one; the search goes on after that run."""
-        spans: list[Span] = []
-        i = 0
-        while i < len(words):
-            if begins[i]:
-                start = words[i].start()
-                for n in range(min(_LONGEST_KNOWN, len(words) - i), 0, -1):
-                    end = words[i + n - 1].end()
-                    candidate = _normal(text[start:end]) if normalise else text[start:end]
-                    if candidate in self.lookup:
-                        spans.append((start, end, None, candidate))
-                        i += n - 1
-                        break
-            i += 1
-        return spans
-
-    def _may_begin(self, text: str, word: str, end: int) -> bool:
-        """Whether a known value's normal form can begin with `word` (ending at `end`).
-
-        A run of words from `word` on has the lead of the case-folded word, unless that is
-        all word characters and the character after it folds to one (then: maybe).
-        """
-        folded = word.casefold()
-        lead = _lead(folded)
-        if lead != folded:
-            return lead in self._leads
-        after = text[end : end + 1].casefold()[:1]
-        if after and _LEAD.match(after) is not None:
-            return True  # the lead of a longer run goes on past the word
-        return folded in self._leads
-
-
-def _normal(text: str) -> str:
-    return " ".join(text.casefold().split())
-
-
-def _lead(value: str) -> str | None:
-    """The run of word characters `value` begins with (None: it begins with another)."""
-    match = _LEAD.match(value)
-    return None if match is None else match.group()

@@ -22,6 +22,7 @@ import pyarrow.parquet as pq
 
 from anonymiser.errors import AnonymiserError, SnapshotError
 from anonymiser.maskers import MaskContext
+from anonymiser.maskers._known import KnownPairs
 from anonymiser.maskers.presidio import release_known_values
 from anonymiser.parallel import in_threads
 from anonymiser.progress import NULL_REPORTER, Reporter, TableProgress
@@ -102,7 +103,7 @@ class _Masker:
         self.key = key
         self.work = work
         self.groups = plan.injective_groups()
-        self.known: dict[str, dict[str, str]] = {}
+        self.known = KnownPairs()
         self.stats = MaskStats()
 
     def ctx(self, plan: ColumnPlan) -> MaskContext:
@@ -194,10 +195,7 @@ class _Masker:
                 continue
             inputs = distinct_values(self.sources([plan]), pa.string())
             masked = self.mask_values(plan, inputs, _TableMappings())
-            known = self.known.setdefault(entity, {})
-            for original, pseudonym in zip(inputs.to_pylist(), masked.to_pylist(), strict=True):
-                if original and pseudonym:
-                    known.setdefault(original, pseudonym)
+            self.known.add(entity, inputs, masked.cast(pa.string()))
 
     def mask_table(self, item: ExtractedTable, out_root: Path, progress: TableProgress) -> int:
         """Mask one table's parts; return its rows. Safe to run for several tables at once."""

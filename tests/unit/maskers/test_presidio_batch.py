@@ -14,6 +14,7 @@ import pytest
 import regex
 
 from anonymiser.maskers import _phone
+from anonymiser.maskers._known import _WORD, KnownPairs, KnownValues
 from anonymiser.maskers._phone import phone_spans, phone_spans_once
 from anonymiser.maskers._scan import Scanner, _best_first, _outermost, scanner
 from anonymiser.maskers._windows import (
@@ -22,7 +23,7 @@ from anonymiser.maskers._windows import (
     windowed_spans,
     windows_per_text,
 )
-from anonymiser.maskers.presidio import _WORD, DEFAULT_ENTITIES, KnownValues
+from anonymiser.maskers.presidio import DEFAULT_ENTITIES
 from tests.unit.maskers.conftest import ctx, run
 
 PII = [
@@ -257,7 +258,7 @@ def test_phones_are_decided_once_for_all_regions_with_the_same_spans() -> None:
 
 def every_known_span(lookup: dict[str, str], text: str) -> list[tuple[int, int, None, str]]:
     """The reference: from each word on, the longest run of up to four words whose normal
-    form is a known value, every run tried."""
+    form is a known value, every run tried; with its pseudonym."""
     words = [m.span() for m in _WORD.finditer(text)]
     spans: list[tuple[int, int, None, str]] = []
     i = 0
@@ -266,7 +267,7 @@ def every_known_span(lookup: dict[str, str], text: str) -> list[tuple[int, int, 
             start, end = words[i][0], words[i + n - 1][1]
             candidate = " ".join(text[start:end].casefold().split())
             if candidate in lookup:
-                spans.append((start, end, None, candidate))
+                spans.append((start, end, None, lookup[candidate]))
                 i += n
                 break
         else:
@@ -285,13 +286,18 @@ def test_known_values_are_found_where_every_run_of_words_would_find_them(seed: i
     known = {kind: dict(values) for kind, values in KNOWN.items()}
     known["PERSON"].update({word: f"P{i}" for i, word in enumerate(FOLDING)})
     known["PERSON"].update({"strasse smith": "Q", "ǆemal x": "R", "kate.smith@x.org": "S"})
-    index = KnownValues(known)
+    index = KnownValues(KnownPairs.from_mapping(known))
+    lookup = {
+        " ".join(original.casefold().split()): pseudonym
+        for values in known.values()
+        for original, pseudonym in values.items()
+    }
     texts = tricky_texts(3000, seed=seed)
     texts += [
         "".join(rng.choice(FOLDING + WORDS + ["Smith", " ", "  ", "."]) for _ in range(6))
         for _ in range(3000)
     ]
-    assert index.spans_many(texts) == [every_known_span(index.lookup, text) for text in texts]
+    assert index.spans_many(texts) == [every_known_span(lookup, text) for text in texts]
     assert sum(bool(index.spans(text)) for text in texts) > 800
     assert sum(any(ord(c) > 127 for c in t) and bool(index.spans(t)) for t in texts) > 300
 
@@ -329,5 +335,20 @@ def test_presidio_masks_as_it_did_text_by_text(monkeypatch: pytest.MonkeyPatch) 
     texts = tricky_texts(1500, seed=3)
     batch = run("presidio", {}, texts, context=ctx(known=KNOWN))
     monkeypatch.setattr(Scanner, "scan_many", lambda self, ts: [self.scan(t) for t in ts])
-    monkeypatch.setattr(KnownValues, "spans_many", lambda self, ts: [self.spans(t) for t in ts])
+    batch_spans = KnownValues.spans_many
+    monkeypatch.setattr(
+        KnownValues,
+        "spans_many",
+        lambda self, ts: [batch_spans(self, [t])[0] for t in ts.to_pylist()],
+    )
     assert run("presidio", {}, texts, context=ctx(known=KNOWN)) == batch
+
+
+def test_presidio_masks_in_parts_as_in_one_batch(monkeypatch: pytest.MonkeyPatch) -> None:
+    from anonymiser.maskers import presidio
+
+    texts = tricky_texts(800, seed=5)
+    whole = run("presidio", {}, texts, context=ctx(known=KNOWN))
+    monkeypatch.setattr(presidio, "_PART_TEXTS", 13)  # dozens of parts, the last one short
+    assert run("presidio", {}, texts, context=ctx(known=KNOWN)) == whole
+    assert whole != texts

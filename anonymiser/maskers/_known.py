@@ -1,0 +1,476 @@
+"""The values masked in structured columns, and where they occur in free text, as arrays.
+
+Free-text scrubbing (anonymiser.maskers.presidio) gives a name or an email address masked in
+a structured column the same pseudonym where it appears in text. At 1M demo rows there are
+~1.8M such values: held as Python dictionaries they cost ~1 GiB and looking them up text by
+text was half the masking process's CPU. Here they are two Arrow arrays (normal forms and
+pseudonyms) and a sorted array of the normal forms' hashes, and the texts of a batch are
+searched at once with NumPy: words and their leading runs found byte by byte, a run of up to
+four words looked up by its hash where its first word begins some value, every hit confirmed
+byte for byte. Texts that are not ASCII (case folding may change their length) go through
+the same lookup from Python.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from anonymiser.maskers.base import byte_view
+from anonymiser.verify.wordsearch import (
+    _hash_order,
+    _hashed_chunks,
+    _hashes,
+    _prefix_sums,
+    expand_ranges,
+    sorted_unique,
+    value_hashes,
+)
+
+__all__ = ["KnownPairs", "KnownValues", "Span", "normal_form"]
+
+# (start, end, entity, text): a known value's span carries entity None and its pseudonym;
+# a Presidio finding its entity type and the original text
+Span = tuple[int, int, str | None, str]
+_LONGEST_KNOWN = 4  # words in the longest known value looked up (full names)
+# a word of free text: word characters, and inside a word @ . + ' \u2019 - (emails, O'Neil)
+_WORD = re.compile(r"\w[\w@.+'\u2019-]*\w|\w")
+_LEAD = re.compile(r"\w+")
+_CHUNK_BYTES = 1 << 20  # ASCII text searched at once (a dozen arrays of this many entries)
+# str.split()'s whitespace among ASCII characters: tab to carriage return, the information
+# separators 0x1c-0x1f, space
+_ASCII_SPACE = "[\t-\r\x1c-\x1f ]+"
+
+
+def normal_form(text: str) -> str:
+    """How a value is compared: case folded, runs of whitespace as one space, trimmed."""
+    return " ".join(text.casefold().split())
+
+
+def _lead(value: str) -> str | None:
+    """The run of word characters `value` begins with (None: it begins with another)."""
+    match = _LEAD.match(value)
+    return None if match is None else match.group()
+
+
+class KnownPairs:
+    """Original -> pseudonym pairs of the structured columns of one snapshot, by entity kind.
+
+    Added column by column as Arrow arrays. Where one kind is given an original twice, its
+    first pseudonym stands; where two originals share a normal form (case and spacing
+    aside), the one given last does. Once resolved (one pseudonym per normal form) the
+    pairs are held only so: nothing more can be added.
+    """
+
+    def __init__(self) -> None:
+        self._parts: list[tuple[str, pa.Array, pa.Array]] = []
+        self._resolved: tuple[pa.Array, pa.Array] | None = None
+
+    @classmethod
+    def from_mapping(cls, known: Mapping[str, Mapping[str, str]]) -> KnownPairs:
+        """Pairs from {kind: {original: pseudonym}}."""
+        pairs = cls()
+        for kind, mapping in known.items():
+            originals = pa.array(list(mapping), pa.string())
+            pairs.add(kind, originals, pa.array(list(mapping.values()), pa.string()))
+        return pairs
+
+    def add(self, kind: str, originals: pa.Array, pseudonyms: pa.Array) -> None:
+        """originals[i] was masked as pseudonyms[i] in a column of entity `kind`."""
+        if self._resolved is not None:
+            raise ValueError("known pairs already resolved: add every column first")
+        if len(originals) != len(pseudonyms):
+            raise ValueError(f"{len(originals)} originals for {len(pseudonyms)} pseudonyms")
+        self._parts.append((kind, _text(originals), _text(pseudonyms)))
+
+    def resolved(self) -> tuple[pa.Array, pa.Array]:
+        """(normal forms, pseudonyms): one pseudonym per normal form, as documented above."""
+        if self._resolved is None:
+            self._resolved = self._resolve()
+            self._parts = []  # at 1M rows they are ~100 MiB held twice otherwise
+        return self._resolved
+
+    def _resolve(self) -> tuple[pa.Array, pa.Array]:
+        if not self._parts:
+            return pa.array([], pa.string()), pa.array([], pa.string())
+        ranks: dict[str, int] = {}
+        for kind, _, _ in self._parts:
+            ranks.setdefault(kind, len(ranks))
+        # kind by kind (in the order first added), each kind's columns in the order added
+        parts = sorted(self._parts, key=lambda part: ranks[part[0]])
+        rows: list[np.ndarray] = []  # per part, the rows of its pairs that stand
+        for rank in range(len(ranks)):
+            mine = [(o, p) for kind, o, p in parts if ranks[kind] == rank]
+            given = [
+                np.flatnonzero(
+                    pc.fill_null(pc.and_(_nonempty(o), _nonempty(p)), False).to_numpy(
+                        zero_copy_only=False
+                    )
+                )
+                for o, p in mine
+            ]
+            if len(mine) > 1:  # each original's first pair (one column has each once)
+                sizes = np.cumsum([0, *(len(g) for g in given)])
+                firsts = _first_occurrences(
+                    pa.concat_arrays([o.take(g) for (o, _), g in zip(mine, given, strict=True)])
+                )
+                given = [
+                    g[firsts[(firsts >= lo) & (firsts < hi)] - lo]
+                    for g, lo, hi in zip(given, sizes[:-1], sizes[1:], strict=True)
+                ]
+            rows += given
+        normals = pa.concat_arrays(
+            [_normal_forms(o.take(r)) for (_, o, _), r in zip(parts, rows, strict=True)]
+        )
+        # per normal form, the last of those pairs
+        codes = pc.dictionary_encode(normals).indices.to_numpy()
+        order = np.argsort(codes, kind="stable")
+        last = np.ones(len(order), dtype=bool)
+        last[:-1] = codes[order[1:]] != codes[order[:-1]]
+        kept = np.sort(order[last])
+        del codes, order, last
+        kept = kept[_nonempty(normals.take(kept)).to_numpy(zero_copy_only=False)]
+        # `kept` is ascending and the parts are back to back: each part's share in order
+        sizes = np.cumsum([0, *(len(r) for r in rows)])
+        bounds = np.searchsorted(kept, sizes)
+        pseudonyms = [
+            p.take(r[kept[lo:hi] - first])
+            for (_, _, p), r, first, lo, hi in zip(
+                parts, rows, sizes[:-1], bounds[:-1], bounds[1:], strict=True
+            )
+        ]
+        return normals.take(kept), pa.concat_arrays([pa.array([], pa.string()), *pseudonyms])
+
+
+def _text(values: pa.Array) -> pa.Array:
+    """The values as one text array."""
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks()
+    return values if values.type == pa.string() else values.cast(pa.string())
+
+
+def _nonempty(values: pa.Array) -> pa.Array:
+    return pc.greater(pc.binary_length(values), 0)
+
+
+def _first_occurrences(values: pa.Array) -> np.ndarray:
+    """Positions, ascending, of the first occurrence of each distinct value (no nulls)."""
+    # dictionary encoding numbers values in the order they first occur: a value occurs for
+    # the first time where its number is above every number before it
+    codes = pc.dictionary_encode(values).indices.to_numpy()
+    first = np.ones(len(codes), dtype=bool)
+    first[1:] = codes[1:] > np.maximum.accumulate(codes)[:-1]
+    return np.flatnonzero(first)
+
+
+def _normal_forms(values: pa.Array) -> pa.Array:
+    """normal_form() of each value: vectorised for ASCII values, in Python for the others."""
+    ascii_ = pc.string_is_ascii(values).to_numpy(zero_copy_only=False)
+    spaced = pc.replace_substring_regex(pc.ascii_lower(values), _ASCII_SPACE, " ")
+    out = pc.utf8_trim(spaced, " ")
+    if ascii_.all():
+        return out
+    other = np.flatnonzero(~ascii_)
+    folded = pa.array([normal_form(v) for v in values.take(other).to_pylist()], pa.string())
+    positions = np.full(len(values), -1)
+    positions[other] = np.arange(len(other))
+    merged = pa.concat_arrays([out, folded])
+    at = np.where(ascii_, np.arange(len(values)), len(values) + positions)
+    return merged.take(at)
+
+
+class KnownValues:
+    """Known values (their normal forms) -> pseudonym, and where they occur in text.
+
+    A value can only begin where a word of the text begins with the value's leading run of
+    word characters ("jane" for "Jane Smith" and "jane.smith@example.com", "07700" for
+    "07700 900123"). Those leads are few, so only from such a word are the runs of up to
+    four words looked up, and from each the longest run that is a known value is taken; the
+    search goes on after it.
+    """
+
+    def __init__(self, known: KnownPairs) -> None:
+        self.keys, self.pseudonyms = known.resolved()
+        self._keys_table = _HashTable(value_hashes(self.keys))
+        self._order = self._keys_table.order
+        self._key_offsets, self._key_data, _ = byte_view(self.keys)
+        leads, self._leadless = _lead_hashes(self.keys)
+        self._leads_table = _HashTable(leads)
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    def as_dict(self) -> dict[str, str]:
+        """{normal form: pseudonym} (small indexes: for inspection)."""
+        return dict(zip(self.keys.to_pylist(), self.pseudonyms.to_pylist(), strict=True))
+
+    def spans(self, text: str) -> list[Span]:
+        """Spans of `text` equal (case and spacing aside) to a known value, with their
+        pseudonyms: from each word on, the longest run of up to four words that is one."""
+        return self.spans_many([text])[0]
+
+    def spans_many(self, texts: Sequence[str] | pa.Array) -> list[list[Span]]:
+        """spans() of each text."""
+        values = texts if isinstance(texts, pa.Array) else pa.array(texts, pa.string())
+        out: list[list[Span]] = [[] for _ in range(len(values))]
+        if not len(self.keys) or not len(values):
+            return out
+        ascii_ = pc.fill_null(pc.string_is_ascii(values), True).to_numpy(zero_copy_only=False)
+        rows = np.flatnonzero(ascii_)
+        hits = [self._ascii_hits(values.take(rows), rows)]
+        others = np.flatnonzero(~ascii_)
+        if len(others):
+            hits.append(self._folded_hits(values.take(others).to_pylist(), others))
+        text, word, count, start, end, key = (np.concatenate(h) for h in zip(*hits, strict=True))
+        chosen = _longest_first_runs(text, word, count)
+        text, start, end = text[chosen].tolist(), start[chosen].tolist(), end[chosen].tolist()
+        pseudonyms = self.pseudonyms.take(self._order[key[chosen]]).to_pylist()
+        for t, s, e, p in zip(text, start, end, pseudonyms, strict=True):
+            out[t].append((s, e, None, p))
+        return out
+
+    def _ascii_hits(self, values: pa.Array, rows: np.ndarray) -> tuple[np.ndarray, ...]:
+        """(text, word, words, start, end, key slot) of every run of words of these ASCII
+        texts that is a known value (`rows`: the texts' numbers)."""
+        offsets, data, _ = byte_view(pc.fill_null(values, ""))
+        found = []
+        words_before = 0
+        first = 0
+        while first < len(values):
+            stop = int(np.searchsorted(offsets, offsets[first] + _CHUNK_BYTES, side="right")) - 1
+            stop = min(max(stop, first + 1), len(values))
+            chunk = offsets[first : stop + 1]
+            hits, words = _chunk_hits(self, data[chunk[0] : chunk[-1]], chunk - chunk[0])
+            text, word, count, start, end, key = hits
+            found.append((rows[text + first], word + words_before, count, start, end, key))
+            words_before += words
+            first = stop
+        if not found:
+            return tuple(np.zeros(0, dtype=np.int64) for _ in range(6))
+        return tuple(np.concatenate(parts) for parts in zip(*found, strict=True))
+
+    def _folded_hits(self, texts: list[str], rows: np.ndarray) -> tuple[np.ndarray, ...]:
+        """_ascii_hits() of texts that are not ASCII, their words found in Python."""
+        words_of = [list(_WORD.finditer(text)) for text in texts]
+        # which words may begin a value: their leads looked up all at once
+        probes: list[str] = []
+        probed: list[tuple[int, int]] = []
+        maybe: list[tuple[int, int]] = []
+        for t, (text, words) in enumerate(zip(texts, words_of, strict=True)):
+            for i, match in enumerate(words):
+                lead = self._lead_to_find(text, match.group(), match.end())
+                if lead is True:
+                    maybe.append((t, i))
+                elif isinstance(lead, str):
+                    probes.append(lead)
+                    probed.append((t, i))
+                elif self._leadless:
+                    maybe.append((t, i))
+        found_leads, _ = self._leads_table.find(value_hashes(pa.array(probes, pa.string())))
+        maybe += [probed[i] for i in sorted(set(found_leads.tolist()))]
+        candidates: list[str] = []
+        where: list[tuple[int, int, int, int, int]] = []
+        for t, i in sorted(maybe):
+            text, words = texts[t], words_of[t]
+            start = words[i].start()
+            for n in range(1, min(_LONGEST_KNOWN, len(words) - i) + 1):
+                end = words[i + n - 1].end()
+                candidates.append(normal_form(text[start:end]))
+                where.append((int(rows[t]), i, n, start, end))
+        spans = np.array(where, dtype=np.int64).reshape(-1, 5)
+        found = pa.array(candidates, pa.string())
+        owner, key = self._keys_table.find(value_hashes(found))
+        if len(owner):
+            keys = self.keys.take(self._order[key]).to_pylist()
+            looked_up = found.take(owner).to_pylist()
+            same = np.array([a == b for a, b in zip(looked_up, keys, strict=True)])
+            owner, key = owner[same], key[same]
+        at = spans[owner]
+        return at[:, 0], at[:, 1], at[:, 2], at[:, 3], at[:, 4], key
+
+    def _same_bytes(
+        self, data: np.ndarray, begin: np.ndarray, end: np.ndarray, slot: np.ndarray
+    ) -> np.ndarray:
+        """Whether data[begin:end] is the key in each slot (hashes only nominate)."""
+        key = self._order[slot]
+        key_begin = self._key_offsets[key]
+        same: np.ndarray = end - begin == self._key_offsets[key + 1] - key_begin
+        owner, at = expand_ranges(begin, np.where(same, end, begin))
+        differ = data[at] != self._key_data[key_begin[owner] + (at - begin[owner])]
+        same &= np.bincount(owner[differ], minlength=len(begin)) == 0
+        return same
+
+    @staticmethod
+    def _lead_to_find(text: str, word: str, end: int) -> str | bool | None:
+        """The lead a known value's normal form must have to begin at `word` (ending at
+        `end`): True when any may (the lead goes on past the word), None when it begins
+        with no word character.
+
+        A run of words from `word` on has the lead of the case-folded word, unless that is
+        all word characters and the character after it folds to one.
+        """
+        folded = word.casefold()
+        lead = _lead(folded)
+        if lead != folded:
+            return lead
+        after = text[end : end + 1].casefold()[:1]
+        if after and _LEAD.match(after) is not None:
+            return True
+        return folded
+
+
+class _HashTable:
+    """Distinct-enough 64-bit hashes, sorted, with a directory of their top bits: the hashes
+    of a bucket are found in two reads, not a binary search through millions."""
+
+    _MOST_BITS = 22  # a directory of at most 4M entries (16 MiB)
+
+    def __init__(self, hashes: np.ndarray) -> None:
+        self.order = _hash_order(hashes)  # position in `hashes` of each sorted one
+        self.hashes = hashes[self.order]
+        bits = min(self._MOST_BITS, max(1, len(hashes).bit_length()))
+        self._shift = np.uint64(64 - bits)
+        buckets = np.arange((1 << bits) + 1, dtype=np.uint64)
+        self._directory = np.searchsorted(self.hashes >> self._shift, buckets).astype(np.int64)
+
+    def find(self, hashes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(which of `hashes`, slot in the sorted hashes) of every equal pair."""
+        bucket = (hashes >> self._shift).astype(np.int64)
+        owner, slot = expand_ranges(self._directory[bucket], self._directory[bucket + 1])
+        equal = self.hashes[slot] == hashes[owner]
+        return owner[equal], slot[equal]
+
+
+def _lead_hashes(keys: pa.Array) -> tuple[np.ndarray, bool]:
+    """The distinct hashes of the keys' leads (_lead), and whether a key has none.
+
+    ASCII keys' leads are cut at their first byte that is no word character; the others'
+    are found in Python (a word character may be any letter or digit there).
+    """
+    offsets, data, _ = byte_view(keys)
+    begin, end = offsets[:-1], offsets[1:]
+    stops = np.flatnonzero(~_word_bytes(data))
+    lead_end = np.minimum(np.append(stops, len(data))[np.searchsorted(stops, begin)], end)
+    plain = pc.string_is_ascii(keys).to_numpy(zero_copy_only=False)
+    hashes = np.zeros(len(begin), dtype=np.uint64)
+    for first, stop, _, sums, starts, _ in _hashed_chunks(offsets, data):
+        hashes[first:stop] = _hashes(sums, starts, lead_end[first:stop] - offsets[first])
+    leadless = bool((lead_end[plain] == begin[plain]).any())
+    others = [_lead(key) for key in keys.filter(pa.array(~plain)).to_pylist()]
+    leadless |= None in others
+    named = pa.array([lead for lead in others if lead is not None], pa.string())
+    leads = np.concatenate([hashes[plain & (lead_end > begin)], value_hashes(named)])
+    return sorted_unique(leads), leadless
+
+
+def _word_bytes(data: np.ndarray) -> np.ndarray:
+    """Per byte of ASCII text: whether it is a word character (a letter, digit or _)."""
+    word: np.ndarray = ((data | np.uint8(0x20)) - np.uint8(97)) < 26
+    word |= (data - np.uint8(48)) < 10
+    word |= data == 95
+    return word
+
+
+def _chunk_hits(
+    index: KnownValues, raw: np.ndarray, offsets: np.ndarray
+) -> tuple[tuple[np.ndarray, ...], int]:
+    """(text, word, words, start, end, key slot) of the known runs of words in one chunk of
+    ASCII texts (`offsets` into `raw`, from 0), and how many words it has.
+
+    A word (as _WORD finds it in ASCII) is a run of word characters and @ . + ' -, less
+    any of the four signs at its ends; its lead is its first run of word characters.
+    """
+    size = len(raw)
+    data = raw.copy()
+    data[(raw - np.uint8(65)) < 26] |= np.uint8(0x20)  # lower case
+    word_char = _word_bytes(data)
+    in_word = word_char | np.isin(data, np.frombuffer(b"@.+'-", dtype=np.uint8))
+    space = ((data - np.uint8(9)) < 5) | ((data - np.uint8(28)) < 4) | (data == 32)
+    text_start = np.zeros(size + 1, dtype=bool)
+    text_start[offsets[:-1]] = True
+    text_start = text_start[:size]
+    text_of = np.repeat(np.arange(len(offsets) - 1), np.diff(offsets))  # each byte's text
+    # runs of word characters and signs, none across texts; a word spans from the first
+    # to the last word character of a run
+    run_start = in_word.copy()
+    run_start[1:] &= ~in_word[:-1] | text_start[1:]
+    run = np.cumsum(run_start)
+    chars = np.flatnonzero(word_char)
+    owner = run[chars]
+    new_run = np.ones(len(chars), dtype=bool)
+    new_run[1:] = owner[1:] != owner[:-1]
+    begin = chars[new_run]
+    last = np.ones(len(chars), dtype=bool)
+    last[:-1] = new_run[1:]
+    end = chars[last] + 1
+    text = text_of[begin]
+    # a word begins a run of word characters (the byte before is none, or another text's):
+    # its lead ends where that run does
+    char_run = word_char.copy()
+    char_run[1:] &= ~word_char[:-1] | text_start[1:]
+    char_run_end = word_char.copy()
+    char_run_end[:-1] &= char_run[1:] | ~word_char[1:]
+    lead_end = np.flatnonzero(char_run_end)[np.cumsum(char_run)[begin] - 1] + 1
+    # the normal form: whitespace as one space (words never begin or end with any)
+    repeated = np.zeros(size, dtype=bool)
+    repeated[1:] = space[1:] & space[:-1]
+    normal = np.where(space, np.uint8(32), data)[~repeated]
+    moved = np.cumsum(~repeated) - 1  # where each kept byte is in `normal`
+    sums = _prefix_sums(normal)
+    begin_at = moved[begin]
+    leads, _ = index._leads_table.find(_hashes(sums, begin_at, moved[lead_end - 1] + 1))
+    pending = np.unique(leads)  # words that begin some value's lead, longest run not found
+    found = []
+    for n in range(_LONGEST_KNOWN, 0, -1):
+        last_word = pending + n - 1
+        fits = last_word < len(begin)
+        fits[fits] = text[last_word[fits]] == text[pending[fits]]
+        first_word, last_word = pending[fits], last_word[fits]
+        lo, hi = begin_at[first_word], moved[end[last_word] - 1] + 1
+        hit, slot = index._keys_table.find(_hashes(sums, lo, hi))
+        same = index._same_bytes(normal, lo[hit], hi[hit], slot)
+        hit, slot = hit[same], slot[same]
+        words = first_word[hit]
+        t = text[words]
+        first = offsets[t]
+        found.append(
+            (
+                t,
+                words,
+                np.full(len(words), n),
+                begin[words] - first,
+                end[last_word[hit]] - first,
+                slot,
+            )
+        )
+        pending = np.setdiff1d(pending, words, assume_unique=True)
+    return tuple(np.concatenate(parts) for parts in zip(*found, strict=True)), len(begin)
+
+
+def _longest_first_runs(text: np.ndarray, word: np.ndarray, count: np.ndarray) -> np.ndarray:
+    """Which hits stand: from each word the longest run, then left to right in each text,
+    a run that begins inside one taken before it is not taken."""
+    order = np.lexsort((-count, word, text))
+    text_o, word_o = text[order], word[order]
+    longest = np.ones(len(order), dtype=bool)
+    longest[1:] = (text_o[1:] != text_o[:-1]) | (word_o[1:] != word_o[:-1])
+    order = order[longest]
+    text_o, word_o, end_o = text[order], word[order], word[order] + count[order]
+    inside = np.zeros(len(order), dtype=bool)
+    inside[1:] = (text_o[1:] == text_o[:-1]) & (word_o[1:] < end_o[:-1])
+    if not inside.any():
+        return order
+    # overlapping runs are rare: the texts with any are walked word by word
+    crowded = np.isin(text_o, text_o[inside])
+    kept = ~crowded
+    free_from: dict[int, int] = {}
+    for i in np.flatnonzero(crowded).tolist():
+        t, w = int(text_o[i]), int(word_o[i])
+        if w >= free_from.get(t, -1):
+            kept[i] = True
+            free_from[t] = int(end_o[i])
+    return order[kept]
