@@ -1,4 +1,4 @@
-"""The mask stage alone at scale: wall and CPU seconds and peak RSS of mask() on one extract.
+"""The mask stage alone at scale: wall and CPU seconds, peak RSS and PSS of mask() on one extract.
 
     python benchmarks/mask_stage.py --scale 452 --jobs 1 2 --repeat 3 --work DIR
 
@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 from bench import without_presidio, write_rules
-from measure import REPO_ROOT, human_bytes, rss_launcher, run_measured
+from measure import REPO_ROOT, Operation, human_bytes, rss_launcher, run_measured
 
 from anonymiser.datasets import load_dataset
 from anonymiser.demo import load_demo
@@ -72,8 +72,8 @@ def main() -> None:
     args.work.mkdir(parents=True, exist_ok=True)
     prepare(args.work, args.scale, max(args.jobs))
     launcher, _ = rss_launcher()
-    print("| jobs | rows | mask wall s | mask CPU s | peak RSS |")
-    print("|---:|---:|---:|---:|---:|")
+    print("| jobs | rows | mask wall s | mask CPU s | peak RSS | peak PSS |")
+    print("|---:|---:|---:|---:|---:|---:|")
     for jobs in args.jobs:
         runs = []
         for _ in range(args.repeat):
@@ -84,8 +84,10 @@ def main() -> None:
             )
         wall = statistics.median(m.result["wall"] for m in runs)
         cpu = statistics.median(m.result["cpu"] for m in runs)
-        peak = human_bytes(max(m.peak_rss_bytes for m in runs))
-        print(f"| {jobs} | {runs[0].result['rows']:,} | {wall:.2f} | {cpu:.2f} | {peak} |")
+        op = Operation(f"mask --jobs {jobs}", "", runs)
+        pss = op.peak_pss()
+        peaks = f"{human_bytes(op.peak_rss())} | {'-' if pss is None else human_bytes(pss)}"
+        print(f"| {jobs} | {runs[0].result['rows']:,} | {wall:.2f} | {cpu:.2f} | {peaks} |")
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""Measuring one benchmark operation: a child process's wall time, peak RSS and result file.
+"""Measuring one benchmark operation: a child process's wall time, peak RSS and PSS, result file.
 
 Also the facts about the machine and the code that a benchmark report names.
 """
@@ -44,6 +44,9 @@ class Measured:
     seconds: float
     peak_rss_bytes: int  # the larger of its largest process's and its tree's sampled sum
     result: dict[str, Any] = field(default_factory=dict)
+    # its tree's sampled sum of proportional set sizes (None where /proc/PID/smaps_rollup
+    # cannot be read): what the tree holds in RAM, each page counted once
+    peak_pss_bytes: int | None = None
 
 
 @dataclass
@@ -62,6 +65,16 @@ class Operation:
 
     def peak_rss(self) -> int:
         return max(m.peak_rss_bytes for m in self.runs)
+
+    def peak_pss(self) -> int | None:
+        """The highest tree PSS of its runs; None unless every run measured one."""
+        peaks = [m.peak_pss_bytes for m in self.runs]
+        return None if not peaks or None in peaks else max(p for p in peaks if p is not None)
+
+    def peak_memory(self) -> int:
+        """What the peak-memory target is judged on: the tree's PSS where measured, else RSS."""
+        pss = self.peak_pss()
+        return self.peak_rss() if pss is None else pss
 
     def stage_medians(self) -> dict[str, float]:
         stages: dict[str, list[float]] = {}
@@ -116,7 +129,7 @@ def run_measured(launcher: list[str], args: list[str], result_file: Path | None 
         child = subprocess.Popen(
             [*launcher, rss.name, *args], stdout=subprocess.DEVNULL, stderr=errors, env=env
         )
-        tree_peak = _sample_tree_rss(child)
+        tree_peak, pss_peak = _sample_tree(child)
         returncode = child.returncode
         seconds = time.monotonic() - started
         if returncode != 0:
@@ -125,29 +138,36 @@ def run_measured(launcher: list[str], args: list[str], result_file: Path | None 
             raise SystemExit(f"{Path(args[0]).name} failed ({returncode}): {' | '.join(tail)}")
         peak = max(_rss_bytes(int(rss.read().split()[-1])), tree_peak)
     result = json.loads(result_file.read_text()) if result_file else {}
-    return Measured(seconds, peak, result)
+    return Measured(seconds, peak, result, pss_peak)
 
 
 # Worker processes (Presidio's scanners with --jobs) run beside the main one, so the largest
 # process alone understates what a run needs: the resident memory of the whole process tree
-# is summed every 0.2 s (Linux /proc; pages shared after a fork count once per process, so
-# the sum errs high).
+# is summed every 0.2 s (Linux /proc). Pages shared after a fork (the workers', with the fork
+# server they come from) count once per process in that sum of RSS, so it errs high; the sum
+# of PSS (proportional set size: a page shared by n processes counts 1/n in each) counts
+# them once, which is what the tree takes from the machine's RAM. PSS also splits library
+# pages shared with processes outside the tree, so on a busy machine it errs a little low.
 _PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 
 
-def _sample_tree_rss(child: subprocess.Popen[bytes]) -> int:
-    """Wait for `child`; the highest sum of its process tree's resident memory seen."""
-    peak = 0
+def _sample_tree(child: subprocess.Popen[bytes]) -> tuple[int, int | None]:
+    """Wait for `child`; the highest sums of its process tree's RSS and PSS seen (PSS: None
+    where smaps_rollup is not readable)."""
+    rss_peak, pss_peak = 0, None
     while child.poll() is None:
         if Path("/proc/self/statm").exists():
-            peak = max(peak, _tree_rss(child.pid))
+            rss, pss = _tree_memory(child.pid)
+            rss_peak = max(rss_peak, rss)
+            if pss is not None:
+                pss_peak = max(pss_peak or 0, pss)
         with contextlib.suppress(subprocess.TimeoutExpired):
             child.wait(timeout=0.2)
-    return peak
+    return rss_peak, pss_peak
 
 
-def _tree_rss(root: int) -> int:
-    """Resident bytes of process `root` and of all its descendants."""
+def _tree_memory(root: int) -> tuple[int, int | None]:
+    """Resident and proportional bytes of process `root` and all its descendants."""
     children: dict[int, list[int]] = {}
     for entry in os.scandir("/proc"):
         if entry.name.isdigit():
@@ -157,13 +177,35 @@ def _tree_rss(root: int) -> int:
                 continue
             parent = int(stat.rsplit(")", 1)[1].split()[1])
             children.setdefault(parent, []).append(int(entry.name))
-    total, todo = 0, [root]
+    rss, pss, todo = 0, 0, [root]
+    proportional = True
     while todo:
         pid = todo.pop()
         with contextlib.suppress(OSError):
-            total += int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * _PAGE
+            process_rss, process_pss = _process_memory(pid)
+            rss += process_rss
+            if process_pss is None:
+                proportional = False
+            else:
+                pss += process_pss
         todo += children.get(pid, [])
-    return total
+    return rss, pss if proportional else None
+
+
+def _process_memory(pid: int) -> tuple[int, int | None]:
+    """One process's RSS and PSS in bytes (PSS None without a readable smaps_rollup)."""
+    try:
+        rollup = Path(f"/proc/{pid}/smaps_rollup").read_text()
+    except OSError:  # before Linux 4.14, not ours to read, or gone (then statm fails too)
+        rollup = ""
+    sizes = {}
+    for line in rollup.splitlines()[1:]:
+        key, _, value = line.partition(":")
+        if key in ("Rss", "Pss"):
+            sizes[key] = int(value.split()[0]) * 1024  # kB
+    if len(sizes) == 2:
+        return sizes["Rss"], sizes["Pss"]
+    return int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * _PAGE, None
 
 
 def tree_bytes(path: Path) -> int:

@@ -51,8 +51,10 @@ def test_skip_presidio_redacts_only_the_presidio_columns(tmp_path: Path) -> None
             assert changed.strategy == expected, f"{name}.{column}"
 
 
-def _op(name: str, baseline: str, seconds: float, rss: int = 100 << 20) -> Operation:
-    return Operation(name, baseline, runs=[Measured(seconds, rss)])
+def _op(
+    name: str, baseline: str, seconds: float, rss: int = 100 << 20, pss: int | None = None
+) -> Operation:
+    return Operation(name, baseline, runs=[Measured(seconds, rss, peak_pss_bytes=pss)])
 
 
 def test_targets_compare_with_the_baselines_of_the_same_run() -> None:
@@ -69,8 +71,21 @@ def test_targets_compare_with_the_baselines_of_the_same_run() -> None:
     table = "\n".join(bench.render_targets(ops, rates, 2, "create, demo rules"))
     assert "| 1.50x | **not met** |" in table  # create: 3.0 / 2.0
     assert "| 0.75x (--jobs 2 vs -j 2: 1.50x) | met |" in table
-    assert "2.0 GiB | **not met** |" in table
+    assert "| 2.0 GiB (RSS) | **not met** |" in table
     assert "1 of 2; below: fake [text]" in table
+
+
+def test_peak_memory_is_judged_on_the_trees_pss_and_shows_its_rss_sum() -> None:
+    # a parent and workers sharing pages: their RSS sum counts those pages once per process
+    ops = [
+        _op("pg_dump -Fc", "pg_dump -Fc", 2.0),
+        _op("create, demo rules --jobs 2", "pg_dump -Fc", 3.0, rss=1200 << 20, pss=900 << 20),
+        _op("create, keep-only rules --jobs 2", "pg_dump -Fc", 2.0, rss=500 << 20, pss=450 << 20),
+    ]
+    table = "\n".join(bench.render_targets(ops, None, 2, "create, demo rules"))
+    assert "| 900.0 MiB (tree PSS; RSS 1.2 GiB) | met |" in table
+    rows = "\n".join(bench.render_operations(ops, 1000, 1, "GNU time"))
+    assert "| 1.2 GiB | 900.0 MiB |" in rows
 
 
 def test_only_restore_plans_the_restores_and_none_of_the_creates() -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+import multiprocessing
 import os
 import signal
 
@@ -9,7 +11,7 @@ import pytest
 
 from anonymiser.errors import SnapshotError
 from anonymiser.maskers import _scanpool
-from anonymiser.maskers._scan import scanner
+from anonymiser.maskers._scan import analyzer, scanner
 from anonymiser.maskers._scanpool import scan_processes, submit_scan
 from anonymiser.maskers.presidio import DEFAULT_ENTITIES
 from tests.unit.maskers.conftest import ctx, run
@@ -62,3 +64,24 @@ def test_a_worker_that_dies_is_a_snapshot_error_naming_the_way_out() -> None:
             os.kill(pid, signal.SIGKILL)
         with pytest.raises(SnapshotError, match=r"worker process died.*--jobs 1"):
             submit_scan(scan, texts).result()
+
+
+@pytest.mark.skipif(
+    "forkserver" not in multiprocessing.get_all_start_methods(), reason="no fork server here"
+)
+def test_workers_start_with_the_fork_servers_engine_frozen() -> None:
+    scan = scanner(None, DEFAULT_ENTITIES, 0.35)
+    texts = tricky_texts(BIG, seed=26)
+    with scan_processes(2):
+        pool = _scanpool._active
+        executor = pool.executor() if pool is not None else None
+        assert executor is not None
+        # before any chunk: the default engine is there, shared, out of the collector's way
+        engines, frozen = executor.submit(_engines_and_frozen).result()
+        assert engines == 1 and frozen > 0
+        assert submit_scan(scan, texts).result() == scan.scan_many(texts)
+
+
+def _engines_and_frozen() -> tuple[int, int]:
+    """In a worker: the engines it holds and the objects frozen out of the collector."""
+    return analyzer.cache_info().currsize, gc.get_freeze_count()
