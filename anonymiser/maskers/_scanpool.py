@@ -25,7 +25,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from anonymiser.errors import SnapshotError
-from anonymiser.maskers._scan import Finding, Scanner, scanner
+from anonymiser.maskers._scan import Finding, scanner
 
 __all__ = ["ScanJob", "scan_processes", "submit_scan"]
 
@@ -68,9 +68,10 @@ class _Pool:
         self._failed = False
         self._lock = threading.Lock()
 
-    def executor(self) -> ProcessPoolExecutor | None:
+    def executor(self, start: bool = True) -> ProcessPoolExecutor | None:
+        """The pool's executor; started now only when `start` (else None until it is)."""
         with self._lock:
-            if self._executor is None and not self._failed:
+            if self._executor is None and not self._failed and start:
                 try:
                     self._executor = ProcessPoolExecutor(self.workers, mp_context=_context())
                 except (OSError, ValueError) as exc:  # no semaphores, no fork server ...
@@ -105,16 +106,18 @@ def scan_processes(workers: int) -> Iterator[None]:
         pool.close()
 
 
-def submit_scan(scan: Scanner, texts: Sequence[str]) -> ScanJob:
-    """scan.scan_many(texts), in worker processes when the batch is big and a pool is on."""
+def submit_scan(config: tuple[Any, ...], texts: Sequence[str]) -> ScanJob:
+    """scanner(*config).scan_many(texts), in worker processes when a pool is on and the
+    batch is big or the workers are running already (this process then never builds an
+    engine: ~60 MiB and a second or two)."""
     pool = _active
-    executor = pool.executor() if pool is not None and len(texts) >= _MIN_TEXTS else None
+    executor = None if pool is None else pool.executor(start=len(texts) >= _MIN_TEXTS)
     if pool is None or executor is None:
-        return ScanJob(None, scan.scan_many(texts))
-    size = -(-len(texts) // (pool.workers * _CHUNKS_PER_WORKER))
+        return ScanJob(None, scanner(*config).scan_many(texts))
+    size = max(1, -(-len(texts) // (pool.workers * _CHUNKS_PER_WORKER)))
     try:
         futures = [
-            executor.submit(_scan_chunk, scan.config, list(texts[i : i + size]))
+            executor.submit(_scan_chunk, config, list(texts[i : i + size]))
             for i in range(0, len(texts), size)
         ]
     except BrokenProcessPool as exc:

@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 import pyarrow as pa
 
 from anonymiser.maskers._known import KnownPairs, KnownValues, Span
-from anonymiser.maskers._scan import analyzer, scanner, winners
+from anonymiser.maskers._scan import analyzer, winners
 from anonymiser.maskers._scanpool import ScanJob, submit_scan
 from anonymiser.maskers._vector import text_problem
 from anonymiser.maskers.base import (
@@ -85,15 +85,16 @@ class Presidio(Strategy):
         (texts, findings, spans) are what bounds memory; the next part is being scanned
         (in worker processes when they are on) while one is spliced."""
         options = self.options
-        scan = scanner(options["model"], tuple(options["entities"]), options["threshold"])
+        # the scanner is built where texts are scanned: in worker processes when they are on
+        config = (options["model"], tuple(options["entities"]), options["threshold"])
         known = _known_values(ctx.known)
         parts = [unique.slice(at, _PART_TEXTS) for at in range(0, len(unique), _PART_TEXTS)]
         out = []
         texts: list[str] = parts[0].to_pylist() if parts else []
-        scanning = submit_scan(scan, texts)
+        scanning = submit_scan(config, texts)
         for number, part in enumerate(parts):
             following: list[str] = parts[number + 1].to_pylist() if number + 1 < len(parts) else []
-            queued = submit_scan(scan, following) if following else None
+            queued = submit_scan(config, following) if following else None
             out.append(self._scrub_part(part, texts, scanning, known, ctx))
             if queued is not None:
                 texts, scanning = following, queued

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-from anonymiser.maskers._scan import scanner, winners
+from anonymiser.maskers._scan import winners
 from anonymiser.maskers._scanpool import submit_scan
 from anonymiser.maskers.presidio import DEFAULT_ENTITIES
 from anonymiser.stages.extract import ExtractedTable
@@ -38,9 +38,9 @@ def residual_findings(
     pairs: list[tuple[str, str]], entities: list[str], threshold: float, model: str | None = None
 ) -> dict[str, int]:
     """Findings per entity type in the masked texts whose text is also in the original row."""
-    scan = scanner(model, tuple(entities), threshold)
     found: dict[str, int] = {}
-    findings = submit_scan(scan, [masked for _, masked in pairs]).result()
+    config = (model, tuple(entities), threshold)
+    findings = submit_scan(config, [masked for _, masked in pairs]).result()
     for (original, masked), in_masked in zip(pairs, findings, strict=True):
         # as the mask stage does: the best finding of overlapping ones wins (a URL inside
         # an email address is part of that address)

@@ -29,7 +29,7 @@ def test_a_big_batch_scanned_in_processes_has_the_findings_of_one_process() -> N
     scan = scanner(None, DEFAULT_ENTITIES, 0.35)
     texts = tricky_texts(BIG, seed=21)
     with scan_processes(2):
-        job = submit_scan(scan, texts)
+        job = submit_scan(scan.config, texts)
         assert _scanpool._active is not None and _scanpool._active._executor is not None
         assert job.result() == scan.scan_many(texts)
     assert _scanpool._active is None  # the workers stop with the block
@@ -39,11 +39,22 @@ def test_small_batches_and_one_job_never_start_a_worker() -> None:
     scan = scanner(None, DEFAULT_ENTITIES, 0.35)
     texts = tricky_texts(BIG // 4, seed=22)
     with scan_processes(2):
-        assert submit_scan(scan, texts).result() == scan.scan_many(texts)
+        assert submit_scan(scan.config, texts).result() == scan.scan_many(texts)
         assert _scanpool._active is not None and _scanpool._active._executor is None
     with scan_processes(1):
         assert _scanpool._active is None
-        assert submit_scan(scan, tricky_texts(BIG, seed=23)).result()
+        assert submit_scan(scan.config, tricky_texts(BIG, seed=23)).result()
+
+
+def test_once_the_workers_run_small_batches_go_to_them_and_no_engine_is_built_here() -> None:
+    config = (None, DEFAULT_ENTITIES, 0.35)
+    texts = tricky_texts(BIG, seed=27)
+    expected = scanner(*config).scan_many(texts[:10])
+    scanner.cache_clear()
+    with scan_processes(2):
+        submit_scan(config, texts).result()  # big: the workers start
+        assert submit_scan(config, texts[:10]).result() == expected
+        assert scanner.cache_info().currsize == 0  # every text was scanned in a worker
 
 
 def test_presidio_masks_the_same_with_worker_processes() -> None:
@@ -57,13 +68,13 @@ def test_a_worker_that_dies_is_a_snapshot_error_naming_the_way_out() -> None:
     scan = scanner(None, DEFAULT_ENTITIES, 0.35)
     texts = tricky_texts(BIG, seed=25)
     with scan_processes(2):
-        submit_scan(scan, texts).result()  # the workers are up
+        submit_scan(scan.config, texts).result()  # the workers are up
         pool = _scanpool._active
         assert pool is not None and pool._executor is not None
         for pid in list(pool._executor._processes):
             os.kill(pid, signal.SIGKILL)
         with pytest.raises(SnapshotError, match=r"worker process died.*--jobs 1"):
-            submit_scan(scan, texts).result()
+            submit_scan(scan.config, texts).result()
 
 
 @pytest.mark.skipif(
@@ -79,7 +90,7 @@ def test_workers_start_with_the_fork_servers_engine_frozen() -> None:
         # before any chunk: the default engine is there, shared, out of the collector's way
         engines, frozen = executor.submit(_engines_and_frozen).result()
         assert engines == 1 and frozen > 0
-        assert submit_scan(scan, texts).result() == scan.scan_many(texts)
+        assert submit_scan(scan.config, texts).result() == scan.scan_many(texts)
 
 
 def _engines_and_frozen() -> tuple[int, int]:
