@@ -62,6 +62,10 @@ SEPARATOR = "\x00"
 _WIDE = "\x80-\U0010ffff"  # every non-ASCII character
 _L = f"[A-Za-z{_WIDE}]"  # a letter under IGNORECASE
 _D = f"[0-9{_WIDE}]"  # a Unicode digit
+# an NI number's first and second letters under IGNORECASE (no ASCII letter folds to
+# another ASCII letter but its own other case)
+_NI1 = f"[A-CEGHJ-PR-TW-Za-ceghj-pr-tw-z{_WIDE}]"
+_NI2 = f"[A-CEGHJ-NPR-TW-Za-ceghj-npr-tw-z{_WIDE}]"
 _WS = f"[\t-\r\x1c-\x20{_WIDE}]"  # Unicode white space
 _NOT_EMAIL = "\\s@\x00"  # an email's local part holds no space, "@" or NUL
 _HOST = f"[A-Za-z0-9.\\-{_WIDE}]"  # the characters of a host name, digits after "www"
@@ -89,10 +93,11 @@ _WINDOWS = {
     # (a lookbehind after the first digit, so the search skips from digit to digit rather
     # than trying every letter), then two groups of four
     "1f98697e78e08d67": f"[0-9](?<={_L}{_L}[0-9])[0-9](?:[ -]?[A-Za-z0-9{_WIDE}]{{4}}){{2}}",
-    # NINO (medium), from its first digit: two letters (and a space) behind it, then digits
-    # in pairs and a letter
-    "21f524c59171e715": f"[0-9](?:(?<={_L}{_L}[0-9])|(?<={_L}{_L} [0-9]))[0-9]"
-    f" ?[0-9]{{2}} ?[0-9]{{2}} ?{_L}",
+    # NINO (medium), from its first digit: two letters of its prefix classes (and a space)
+    # behind it, then digits in pairs and a letter of A-D ("QQ", "on 07700 900123" and
+    # "th52424" have none)
+    "21f524c59171e715": f"[0-9](?:(?<={_NI1}{_NI2}[0-9])|(?<={_NI1}{_NI2} [0-9]))[0-9]"
+    f" ?[0-9]{{2}} ?[0-9]{{2}} ?[A-Da-d{_WIDE}]",
     # UK Postcode, from its first digit on (see _BACK): "0AA" of GIR 0AA, or the rest of
     # its alternatives' letters and digits in their order
     "a1d8d743f35dd6a0": f"0{_L}{{2}}|[0-9][A-Za-z0-9{_WIDE}]?{_WS}?[0-9]{_L}{{2}}",

@@ -14,7 +14,7 @@ import pytest
 import regex
 
 from anonymiser.maskers import _phone
-from anonymiser.maskers._phone import phone_spans, phone_spans_once
+from anonymiser.maskers._phone import next_candidate, phone_spans, phone_spans_once
 from anonymiser.maskers._scan import Scanner, _best_first, _outermost, scanner
 from anonymiser.maskers._windows import (
     SEPARATOR,
@@ -86,15 +86,16 @@ def tricky_texts(count: int, seed: int) -> list[str]:
     return texts
 
 
-def test_every_pattern_matches_the_same_from_its_windows() -> None:
-    scan = scanner(None, DEFAULT_ENTITIES, 0.35)
-    texts = tricky_texts(3000, seed=5)
+def _matches_from_windows(texts: list[str], only: str | None = None) -> int:
+    """Assert each windowed pattern (of the recognizer named `only`) finds the same from its
+    windows as finditer() in each text; the number of texts and patterns with a match."""
     joined = SEPARATOR.join(texts)
     starts = np.cumsum([0] + [len(t) + 1 for t in texts[:-1]])
-    checked = 0
-    for recognizer in scan.direct:
-        patterns = [p for p in getattr(recognizer, "patterns", []) or []]
-        for pattern in patterns:
+    matched = 0
+    for recognizer in scanner(None, DEFAULT_ENTITIES, 0.35).direct:
+        if only is not None and recognizer.name != only:
+            continue
+        for pattern in getattr(recognizer, "patterns", []) or []:
             window = window_for(pattern.regex)
             assert window is not None, f"{pattern.name}: no window (a new Presidio regex?)"
             compiled = regex.compile(pattern.regex, flags=recognizer.global_regex_flags)
@@ -104,8 +105,34 @@ def test_every_pattern_matches_the_same_from_its_windows() -> None:
                 assert list(windowed_spans(compiled, window, text, found.get(i, []), 60)) == (
                     expected
                 ), (pattern.name, text)
-                checked += bool(expected)
-    assert checked > 3000
+                matched += bool(expected)
+    return matched
+
+
+def test_every_pattern_matches_the_same_from_its_windows() -> None:
+    assert _matches_from_windows(tricky_texts(3000, seed=5)) > 3000
+
+
+# letters in both cases, and those that fold to an ASCII letter (Kelvin sign, long s, dotted
+# capital I, dotless i)
+LETTERS = [
+    *map(chr, range(65, 91)),
+    *map(chr, range(97, 123)),
+    "\u212a",
+    "\u017f",
+    "\u0130",
+    "\u0131",
+]
+
+
+def test_ni_windows_admit_every_letter_the_pattern_takes() -> None:
+    texts = [
+        f"x {a}{b}{gap}12{gap}34{gap}56{gap}{c}."
+        for a in LETTERS
+        for b in LETTERS
+        for gap, c in ((" ", LETTERS[(ord(a) + ord(b)) % len(LETTERS)]), ("", "c"), ("", "D"))
+    ]
+    assert _matches_from_windows(texts, only="UkNinoRecognizer") > 1000
 
 
 def _digit_classes(items: Any) -> list[set[bool]]:
@@ -253,6 +280,25 @@ def test_phones_are_decided_once_for_all_regions_with_the_same_spans() -> None:
     assert sum(bool(phone_spans(t, regions, leniency)) for t in texts) > 500
     # candidates accepted whole, rejected, and found inside (their texts matched per region)
     assert {True, False, None} <= set(_phone._every_region.values())
+
+
+def test_phone_candidates_are_searched_for_only_where_one_can_start() -> None:
+    # what can start a candidate or stop one: brackets, plus signs and digits of several
+    # scripts (full-width, Arabic-Indic), punctuation, letters, "x" (an extension)
+    pieces = ["(", "[", "\uff08", "\uff3b", "+", "\uff0b", "0", "7", "\uff17", "\u0663", "12",
+              " ", "-", ".", "/", ")", "a", "x", "ext", "\u00e9", ";ext=", "#", "\x00"]  # fmt: skip
+    rng = random.Random(29)
+    texts = tricky_texts(1500, seed=31) + [
+        "".join(rng.choice(pieces) for _ in range(rng.randint(0, 15))) for _ in range(3000)
+    ]
+    found = 0
+    for text in texts:
+        for at in range(len(text) + 1):
+            expected = _phone._PATTERN.search(text, at)
+            match = next_candidate(text, at)
+            assert (match and match.span()) == (expected and expected.span()), (text, at)
+            found += expected is not None and not text[expected.start()].isdigit()
+    assert found > 1000  # candidates starting with a bracket or a plus sign
 
 
 def every_known_span(lookup: dict[str, str], text: str) -> list[tuple[int, int, None, str]]:
