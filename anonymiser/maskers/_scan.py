@@ -43,6 +43,9 @@ _DIGIT = re.compile(r"\d")
 # per pattern of a recognizer, its window and the windows of one text where it can match
 # (None: anywhere, the pattern has no window)
 PatternWindows = list[tuple[Any, Sequence[tuple[int, int]] | None]]
+# a recognizer to run on texts, its id, and per pattern its window and text number -> windows
+# (None: a recognizer without windows)
+_Run = tuple[Any, str, list[tuple[Window | None, Any]] | None]
 
 
 @functools.lru_cache(maxsize=4)
@@ -173,6 +176,7 @@ class Scanner:
         self._factor = float(enhancer.context_similarity_factor)
         self._floor = float(enhancer.min_score_with_context_similarity)
         self._boosted = {r.id: self._lemmas and bool(r.context) for r in self.direct}
+        self._boosting = any(self._boosted.values())
         # Presidio's own phone recognizer (not a subclass): its matcher's work is remembered
         self._phones = {r.id for r in self.direct if type(r) is PhoneRecognizer}
         # recognizers with Presidio's pattern loop: run here without its per-match bookkeeping
@@ -223,31 +227,44 @@ class Scanner:
             for w in windows
             if w is not None
         }
-        # recognizer id -> (per pattern: its window and text number -> windows, the texts
-        # with a window of any pattern or None when a pattern has no window regex)
-        found: dict[str, tuple[list[tuple[Window | None, Any]], set[int] | None]] = {}
-        for rid, windows in self._windows.items():
+        # the recognizers to run on every text, and per text those to run on it alone: a
+        # recognizer with a window regex for each pattern, on the texts with a window of one
+        # (elsewhere none of its patterns matches: it finds nothing); each with, per pattern,
+        # its window and text number -> windows (None: no window regex)
+        everywhere: list[_Run] = []
+        somewhere: list[list[_Run]] = [[] for _ in texts]
+        for recognizer, rid in self._ids:
+            windows = self._windows.get(rid)
+            if windows is None:
+                everywhere.append((recognizer, rid, None))
+                continue
             pattern_windows = [
                 (w, None if w is None else per_regex[w.regex.pattern]) for w in windows
             ]
-            texts_with: set[int] | None = None
-            if all(w is not None for w in windows):
-                texts_with = set().union(*(per for _, per in pattern_windows if per is not None))
-            found[rid] = (pattern_windows, texts_with)
+            if any(w is None for w in windows):
+                everywhere.append((recognizer, rid, pattern_windows))
+                continue
+            run = (recognizer, rid, pattern_windows)
+            for i in set().union(*(per for _, per in pattern_windows if per is not None)):
+                somewhere[i].append(run)
         out: list[list[Finding]] = []
         for i, text in enumerate(texts):
             if not text.strip():
                 out.append([])
                 continue
-            in_text: dict[str, PatternWindows | None] = {}
-            for rid, (pattern_windows, texts_with) in found.items():
-                if texts_with is not None and i not in texts_with:
-                    in_text[rid] = None  # no window of any of its patterns: no match
-                else:
-                    in_text[rid] = [
+            runs = [
+                (
+                    recognizer,
+                    rid,
+                    None
+                    if pattern_windows is None
+                    else [
                         (w, None if per is None else per.get(i, ())) for w, per in pattern_windows
-                    ]
-            findings = self._direct(text, in_text)
+                    ],
+                )
+                for recognizer, rid, pattern_windows in (*everywhere, *somewhere[i])
+            ]
+            findings = self._direct(text, runs)
             out.append(self.scan(text) if findings is None else findings)
         return out
 
@@ -258,29 +275,26 @@ class Scanner:
         return min(max(score + self._factor, self._floor), 1.0)
 
     def _direct(
-        self, text: str, windows: dict[str, PatternWindows | None] | None = None
+        self, text: str, runs: Sequence[tuple[Any, str, PatternWindows | None]] | None = None
     ) -> list[Finding] | None:
         """The findings without spaCy, or None when context could change them.
 
-        With `windows` (scan_many: a recognizer's windows in this text, None when it has
-        none of any pattern there), the patterns are tried only there and phone candidates
-        decided once for all regions; without, as Presidio runs them (the reference).
+        With `runs` (scan_many: the recognizers that can find something in this text, each
+        with its patterns' windows there), the patterns are tried only there and phone
+        candidates decided once for all regions; without, every recognizer runs as Presidio
+        runs it (the reference).
         """
+        batch = runs is not None
         ceilings: dict[Finding, float] = {}
-        digits = _DIGIT.search(text) is not None
-        for recognizer, rid in self._ids:
-            if windows is not None and rid in windows:
-                where = windows[rid]
-                if where is None:
-                    continue  # no window of any of its patterns: no match, no finding
-            else:
-                where = None
+        for recognizer, rid, where in (
+            runs if runs is not None else [(r, rid, None) for r, rid in self._ids]
+        ):
             if rid in self._phones:
-                if not digits:
+                if _DIGIT.search(text) is None:
                     continue
                 kind, score = recognizer.supported_entities[0], recognizer.SCORE
                 regions = tuple(recognizer.supported_regions)
-                spans = phone_spans if windows is None else phone_spans_once
+                spans = phone_spans_once if batch else phone_spans
                 found = [
                     (start, end, kind, score)
                     for start, end in spans(text, regions, recognizer.leniency)
@@ -292,10 +306,17 @@ class Scanner:
                     (r.start, r.end, r.entity_type, r.score)
                     for r in recognizer.analyze(text, self.entities, None)
                 ]
+            if batch and not self._boosting:
+                # no score can rise: each finding's ceiling is its score
+                ceilings.update((key, key[3]) for key in found if key[3] > 0)
+                continue
             for key in found:
                 if key[3] > 0:
                     ceiling = self._ceiling(key[3], rid)
                     ceilings[key] = max(ceilings.get(key, 0.0), ceiling)
+        if batch and not self._boosting:
+            # nothing below the threshold can rise over it, nor any winner change
+            return _best_first(_outermost([f for f in ceilings if f[3] >= self.threshold]))
         kept = []
         for finding, ceiling in ceilings.items():
             if finding[3] >= self.threshold:
