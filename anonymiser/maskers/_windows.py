@@ -10,7 +10,9 @@ regex such that every match of the pattern starts inside a match of the window r
   it either covers such a position or is tried at it and matches;
 - a maximal run of the characters a match begins with, when every match holds one of some
   character before leaving that run (an email's "@", a host name's "."): found once from
-  its start (a lookbehind rejects its other positions) rather than from each.
+  its start (a lookbehind rejects its other positions) rather than from each; searched
+  for from its "@" in the reversed text, or from the character before the run, so that
+  the regex engine skips to those.
 - either of these for a later part of every match, when that part starts at most a few
   characters in (a postcode's, an NI number's or an IBAN's first digit, the letters before
   it checked by a lookbehind): the windows then start that much earlier.
@@ -99,8 +101,9 @@ _WINDOWS = {
     "21f524c59171e715": f"[0-9](?:(?<={_NI1}{_NI2}[0-9])|(?<={_NI1}{_NI2} [0-9]))[0-9]"
     f" ?[0-9]{{2}} ?[0-9]{{2}} ?[A-Da-d{_WIDE}]",
     # UK Postcode, from its first digit on (see _BACK): "0AA" of GIR 0AA, or the rest of
-    # its alternatives' letters and digits in their order
-    "a1d8d743f35dd6a0": f"0{_L}{{2}}|[0-9][A-Za-z0-9{_WIDE}]?{_WS}?[0-9]{_L}{{2}}",
+    # its alternatives' letters and digits in their order (the digit taken first, so that
+    # the search skips from digit to digit rather than trying both branches everywhere)
+    "a1d8d743f35dd6a0": f"[0-9](?:(?<=0){_L}{{2}}|[A-Za-z0-9{_WIDE}]?{_WS}?[0-9]{_L}{{2}})",
     # NHS (medium): the pattern without its assertions
     "d813b701023b5188": "[0-9]{3}[- ]?[0-9]{3}[- ]?[0-9]{4}",
     # All Credit Cards (weak): the pattern without its assertions
@@ -111,6 +114,11 @@ _WINDOWS = {
 # (an email's window starts at a run of any characters: backwards it starts at its "@",
 # which the regex engine skips to)
 _REVERSED = {_WINDOWS["004723abbb67ff6c"]: "@[^\\s@\x00]+"}
+# window regex -> one matching the character before each window (at the start of a text, the
+# SEPARATOR put before it), then the window as group 1: a window regex starting with a
+# lookbehind is tried at every character, this one only at those it can start with (a
+# host name's run starts after a character that is none of its own)
+_AFTER = {_WINDOWS["7405c3a8b8c39f4d"]: f"[^{_HOST[1:-1]}]({_HOST}*\\.{_HOST}*)"}
 # patterns whose windows match up to this many characters after where a match starts (a
 # window regex starting with a digit is much cheaper than one starting with a letter): the
 # windows are taken as starting that much earlier
@@ -154,6 +162,8 @@ class Window:
         self.regex = re.compile(regex)
         reverse = _REVERSED.get(regex)
         self.reverse = None if reverse is None else re.compile(reverse)
+        after = _AFTER.get(regex)
+        self.after = None if after is None else re.compile(after)
         self.digits_alike = digits_alike
         self.no_space = no_space
         self.firsts: dict[tuple[bool, str | bytes], tuple[int, int] | None] = {}
@@ -167,7 +177,7 @@ class Window:
         """windows_per_text() of this window."""
         if self.holds is not None and not any(c in joined for c in self.holds):
             return {}
-        return windows_per_text(self.regex, joined, starts, self.back, self.reverse)
+        return windows_per_text(self.regex, joined, starts, self.back, self.reverse, self.after)
 
     def first_match(
         self, compiled: Any, text: str, at: int, timeout: float
@@ -245,11 +255,16 @@ def windows_per_text(
     starts: np.ndarray,
     back: int = 0,
     reverse: re.Pattern[str] | None = None,
+    after: re.Pattern[str] | None = None,
 ) -> dict[int, list[tuple[int, int]]]:
     """Text number -> its windows (offsets in that text), from the texts joined by SEPARATOR
     (text i starts at starts[i] of `joined`), each starting `back` characters earlier (not
-    before its text); found with `reverse` in the reversed text when it is given."""
-    if reverse is None:
+    before its text); found with `reverse` in the reversed text, or as group 1 of `after`
+    in the text after a SEPARATOR, when one is given."""
+    if after is not None:
+        found = after.finditer(SEPARATOR + joined)
+        flat = np.fromiter(itertools.chain.from_iterable(m.span(1) for m in found), np.int64) - 1
+    elif reverse is None:
         flat = np.fromiter(
             itertools.chain.from_iterable(m.span() for m in window.finditer(joined)), np.int64
         )

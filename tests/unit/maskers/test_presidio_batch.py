@@ -217,24 +217,26 @@ def test_patterns_whose_runs_are_remembered_digits_as_zero_tell_no_digit_from_an
             ], run
 
 
-def test_windows_found_backwards_are_those_found_forwards() -> None:
-    reversed_windows = [
+def test_windows_found_backwards_or_after_a_character_are_those_found_forwards() -> None:
+    windows = [
         w
         for r in scanner(None, DEFAULT_ENTITIES, 0.35).direct
         for p in getattr(r, "patterns", []) or []
-        if (w := window_for(p.regex)) is not None and w.reverse is not None
+        if (w := window_for(p.regex)) is not None and (w.reverse or w.after) is not None
     ]
-    assert reversed_windows
+    assert {w.reverse is None for w in windows} == {True, False}  # each way
     rng = random.Random(17)
-    pieces = ["@", "@@", "a", "b.c", " ", "\x1c", "\x85", "\u2028", "\u00a0", "\x00", "(", "\u00e9"]
+    pieces = ["@", "@@", "a", "b.c", " ", "\x1c", "\x85", "\u2028", "\u00a0", "\x00", "(", "\u00e9",
+              ".", "-", "7", "/", "\u0663", "_"]  # fmt: skip
     texts = tricky_texts(3000, seed=19) + [
         "".join(rng.choice(pieces) for _ in range(rng.randint(0, 12))) for _ in range(3000)
     ]
-    joined = SEPARATOR.join(texts)
-    starts = np.cumsum([0] + [len(t) + 1 for t in texts[:-1]])
-    for window in reversed_windows:
-        assert window.find(joined, starts) == windows_per_text(window.regex, joined, starts)
-        assert sum(map(len, window.find(joined, starts).values())) > 1000
+    for batch in (texts, ["j.s@x.org", *texts]):  # a window where the batch starts, too
+        joined = SEPARATOR.join(batch)
+        starts = np.cumsum([0] + [len(t) + 1 for t in batch[:-1]])
+        for window in windows:
+            assert window.find(joined, starts) == windows_per_text(window.regex, joined, starts)
+            assert sum(map(len, window.find(joined, starts).values())) > 1000
 
 
 def test_findings_are_ordered_and_pruned_as_presidio_orders_and_prunes_them() -> None:
