@@ -30,6 +30,7 @@ from anonymiser.maskers._phone import phone_spans, phone_spans_once
 from anonymiser.maskers._windows import (
     SEPARATOR,
     Window,
+    find_windows,
     window_for,
     windowed_spans,
 )
@@ -221,12 +222,12 @@ class Scanner:
         starts = np.concatenate(([0], np.cumsum(lengths)[:-1])).astype(np.int64)
         joined = SEPARATOR.join(texts)
         # window regex -> text number -> its windows there (patterns may share a window)
-        per_regex = {
-            w.regex.pattern: w.find(joined, starts)
-            for windows in self._windows.values()
-            for w in windows
-            if w is not None
-        }
+        per_regex = find_windows(
+            [w for windows in self._windows.values() for w in windows if w is not None],
+            texts,
+            joined,
+            starts,
+        )
         # the recognizers to run on every text, and per text those to run on it alone: a
         # recognizer with a window regex for each pattern, on the texts with a window of one
         # (elsewhere none of its patterns matches: it finds nothing); each with, per pattern,

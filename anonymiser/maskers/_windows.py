@@ -24,7 +24,8 @@ windows unread. Window regexes are stdlib `re`, without flags, several times fas
 `regex`'s Unicode classes can match: every letter class takes all non-ASCII characters (a
 digit too), and runs are of everything but the characters a match cannot hold. Windows are found in
 one pass over all texts joined by NUL, which no window matches (nor does PostgreSQL text hold
-it), so none crosses texts.
+it), so none crosses texts. The six windows starting at a digit are first found together, by
+one pass of their union, and then each in the texts holding a match of that union only.
 
 A host name without scheme (Presidio's "Non schema URL") has no lookbehind and cannot leave
 its run of host characters but through a following "/": its matches in a run not followed by
@@ -50,6 +51,7 @@ has no window and keeps the plain finditer().
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import itertools
 import re
@@ -58,7 +60,14 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["SEPARATOR", "Window", "window_for", "windowed_spans", "windows_per_text"]
+__all__ = [
+    "SEPARATOR",
+    "Window",
+    "find_windows",
+    "window_for",
+    "windowed_spans",
+    "windows_per_text",
+]
 
 SEPARATOR = "\x00"
 _WIDE = "\x80-\U0010ffff"  # every non-ASCII character
@@ -147,6 +156,17 @@ _HOLDS = {"::": ":", "[\"']": "\"'", _WINDOWS["004723abbb67ff6c"]: "@",
           _WINDOWS["422b91a465b6177e"]: ":", _WINDOWS["7405c3a8b8c39f4d"]: "."}  # fmt: skip
 
 
+# windows that start at an ASCII digit (postcode, NHS number, card, IPv4, IBAN, NI number):
+# found in one pass of their union over all texts, then each only in the texts holding a
+# match of the union (a text without one holds no window of any); the union's first
+# character is a digit, so that pass skips from digit to digit
+_DIGIT_LED = {
+    _WINDOWS[d]
+    for d in ("a1d8d743f35dd6a0", "d813b701023b5188", "f619fa242c932c37", "ae1e66dfc54606cf",
+              "1f98697e78e08d67", "21f524c59171e715")
+}  # fmt: skip
+
+
 class Window:
     """The window regex of one Presidio pattern, and its matches per run when they are
     the run's own."""
@@ -169,6 +189,7 @@ class Window:
         self.firsts: dict[tuple[bool, str | bytes], tuple[int, int] | None] = {}
         self.back = back
         self.holds = _HOLDS.get(regex)
+        self.digit_led = regex in _DIGIT_LED
         self.run_bound: str | None = run_bound[0] if run_bound else None
         self.run_stops = run_bound[1] if run_bound else 0
         self.runs: dict[str | bytes, list[tuple[int, int]]] = {}
@@ -232,6 +253,34 @@ class Window:
             self.runs.clear()
         self.runs[key] = spans
         return spans
+
+
+def find_windows(
+    windows: Sequence[Window], texts: Sequence[str], joined: str, starts: np.ndarray
+) -> dict[str, dict[int, list[tuple[int, int]]]]:
+    """Window regex -> Window.find() of that window in `texts` (`joined` by SEPARATOR, text i
+    at starts[i])."""
+    unique = {w.regex.pattern: w for w in windows}
+    found = {regex: w.find(joined, starts) for regex, w in unique.items() if not w.digit_led}
+    led = [w for w in unique.values() if w.digit_led]
+    if not led:
+        return found
+    union = _union(tuple(w.regex.pattern for w in led))
+    hits = np.fromiter((m.start() for m in union.finditer(joined)), np.int64)
+    holding = np.unique(np.searchsorted(starts, hits, side="right") - 1).tolist()
+    some = [texts[i] for i in holding]
+    some_starts = np.cumsum([0] + [len(t) + 1 for t in some[:-1]], dtype=np.int64)
+    some_joined = SEPARATOR.join(some)
+    for w in led:
+        per = w.find(some_joined, some_starts)
+        found[w.regex.pattern] = {holding[k]: spans for k, spans in per.items()}
+    return found
+
+
+@functools.lru_cache(maxsize=8)
+def _union(regexes: tuple[str, ...]) -> re.Pattern[str]:
+    """A regex matching where any of `regexes` (each starting at an ASCII digit) matches."""
+    return re.compile("(?=[0-9])(?:" + "|".join(f"(?:{r})" for r in regexes) + ")")
 
 
 def window_for(pattern: str) -> Window | None:

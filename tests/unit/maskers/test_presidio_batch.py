@@ -18,6 +18,7 @@ from anonymiser.maskers._phone import next_candidate, phone_spans, phone_spans_o
 from anonymiser.maskers._scan import Scanner, _best_first, _outermost, scanner
 from anonymiser.maskers._windows import (
     SEPARATOR,
+    find_windows,
     window_for,
     windowed_spans,
     windows_per_text,
@@ -237,6 +238,26 @@ def test_windows_found_backwards_or_after_a_character_are_those_found_forwards()
         for window in windows:
             assert window.find(joined, starts) == windows_per_text(window.regex, joined, starts)
             assert sum(map(len, window.find(joined, starts).values())) > 1000
+
+
+def test_windows_starting_at_a_digit_are_found_in_the_texts_holding_one_of_any() -> None:
+    windows = [
+        w
+        for r in scanner(None, DEFAULT_ENTITIES, 0.35).direct
+        for p in getattr(r, "patterns", []) or []
+        if (w := window_for(p.regex)) is not None
+    ]
+    texts = tricky_texts(3000, seed=37)
+    joined = SEPARATOR.join(texts)
+    starts = np.cumsum([0] + [len(t) + 1 for t in texts[:-1]])
+    found = find_windows(windows, texts, joined, starts)
+    assert found == {w.regex.pattern: w.find(joined, starts) for w in windows}
+    led = [w for w in windows if w.digit_led]
+    assert len({w.regex.pattern for w in led}) == 6
+    # each has windows of its own, and many texts hold none of any
+    assert all(len(found[w.regex.pattern]) > 50 for w in led)
+    holding = set().union(*(found[w.regex.pattern] for w in led))
+    assert len(holding) > 300 and len(texts) - len(holding) > 300
 
 
 def test_findings_are_ordered_and_pruned_as_presidio_orders_and_prunes_them() -> None:
