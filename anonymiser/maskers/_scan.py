@@ -124,14 +124,17 @@ def _best_first(findings: Iterable[Finding]) -> list[Finding]:
     One sort: by best score and longest, ties in Presidio's order, where they share score and
     length (two findings that also share type and start are the same finding).
     """
+    findings = list(findings)
+    if len(findings) < 2:
+        return findings
     return sorted(findings, key=lambda f: (-f[3], f[0] - f[1], f[2], f[0]))
 
 
 def _outermost(findings: list[Finding]) -> list[Finding]:
     """As Presidio's remove_duplicates: a finding inside another of its type scored as high
     goes."""
-    if len(findings) < 2:
-        return findings
+    if len(findings) < 2 or len({f[2] for f in findings}) == len(findings):
+        return findings  # no two of one type
     kept = []
     for f in findings:
         start, end, kind, score = f
@@ -178,11 +181,17 @@ class Scanner:
         self._floor = float(enhancer.min_score_with_context_similarity)
         self._boosted = {r.id: self._lemmas and bool(r.context) for r in self.direct}
         self._boosting = any(self._boosted.values())
-        # Presidio's own phone recognizer (not a subclass): its matcher's work is remembered
-        self._phones = {r.id for r in self.direct if type(r) is PhoneRecognizer}
+        # Presidio's own phone recognizer (not a subclass): its matcher's work is remembered;
+        # id -> entity type, score, regions, leniency
+        self._phones: dict[str, tuple[str, float, tuple[str, ...], Any]] = {
+            r.id: (r.supported_entities[0], r.SCORE, tuple(r.supported_regions), r.leniency)
+            for r in self.direct
+            if type(r) is PhoneRecognizer
+        }
         # recognizers with Presidio's pattern loop: run here without its per-match bookkeeping
         # (timing, explanation objects), their regexes compiled once
         self._patterns: dict[str, list[tuple[Any, float]]] = {}
+        self._checks: dict[str, tuple[Any, Any]] = {}
         for r in self.direct:
             if isinstance(r, PatternRecognizer) and type(r).analyze is PatternRecognizer.analyze:
                 patterns: list[Any] = list(r.patterns)  # type: ignore[has-type]
@@ -191,6 +200,16 @@ class Scanner:
                     (regex.compile(pattern.regex, flags=flags), pattern.score)
                     for pattern in patterns
                 ]
+                # PatternRecognizer's own validate_result and invalidate_result return None
+                # (no change to a score): scan_many does not call them
+                self._checks[r.id] = (
+                    None
+                    if type(r).validate_result is PatternRecognizer.validate_result
+                    else r.validate_result,
+                    None
+                    if type(r).invalidate_result is PatternRecognizer.invalidate_result
+                    else r.invalidate_result,
+                )
         # where each pattern can match; Presidio's IBAN recognizer finds nothing where its
         # pattern does not match, so it is skipped on texts without a window of it
         self._windows: dict[str, list[Window | None]] = {}
@@ -293,15 +312,12 @@ class Scanner:
             if rid in self._phones:
                 if _DIGIT.search(text) is None:
                     continue
-                kind, score = recognizer.supported_entities[0], recognizer.SCORE
-                regions = tuple(recognizer.supported_regions)
+                kind, score, regions, leniency = self._phones[rid]
                 spans = phone_spans_once if batch else phone_spans
-                found = [
-                    (start, end, kind, score)
-                    for start, end in spans(text, regions, recognizer.leniency)
-                ]
+                found = [(start, end, kind, score) for start, end in spans(text, regions, leniency)]
             elif rid in self._patterns:
-                found = _pattern_findings(recognizer, self._patterns[rid], text, where)
+                checks = self._checks[rid] if batch else None
+                found = _pattern_findings(recognizer, self._patterns[rid], text, where, checks)
             else:
                 found = [
                     (r.start, r.end, r.entity_type, r.score)
@@ -336,12 +352,18 @@ def _pattern_findings(
     patterns: list[tuple[Any, float]],
     text: str,
     windows: PatternWindows | None = None,
+    checks: tuple[Any, Any] | None = None,
 ) -> list[Finding]:
     """PatternRecognizer.analyze(): each regex match, scored by the pattern or its validation.
 
-    With `windows`, each pattern that has them is tried only there (same matches).
+    With `windows`, each pattern that has them is tried only there (same matches). With
+    `checks`, the recognizer's validate_result and invalidate_result, None where it does not
+    override them (they change no score).
     """
     kind = recognizer.supported_entities[0]
+    validate, invalidate = (
+        (recognizer.validate_result, recognizer.invalidate_result) if checks is None else checks
+    )
     found = []
     for i, (compiled, pattern_score) in enumerate(patterns):
         window, where = (None, None) if windows is None else windows[i]
@@ -357,10 +379,10 @@ def _pattern_findings(
                 if start == end:
                     continue
                 score = pattern_score
-                valid = recognizer.validate_result(text[start:end])
+                valid = None if validate is None else validate(text[start:end])
                 if valid is not None:
                     score = 1.0 if valid else 0.0
-                if recognizer.invalidate_result(text[start:end]):
+                if invalidate is not None and invalidate(text[start:end]):
                     score = 0.0
                 if score > 0:
                     found.append((start, end, kind, score))

@@ -60,6 +60,8 @@ PII = [
     "943 476 5919", "9434765919", "192.168.0.1", "10.0.0.1/24", "fe80::1ff:fe23:4567:890a",
     "::1", "::ffff:10.0.0.1", "2001:db8::/32", "::", "64:ff9b::192.0.2.33",
     "2001:db8:122:344::192.0.2.33", "FE80::0202:B3FF:FE1E:8329", "1.2.3.4.5",
+    # matches of the IP regexes that are no address (leading zeros)
+    "01.02.03.04", "10.01.02.03",
 ]  # fmt: skip
 WORDS = [
     "Spoke", "to", "Jane", "Smith", "JANE  smith", "on", "about", "deferral;", "confirm",
