@@ -158,8 +158,7 @@ _HOLDS = {"::": ":", "[\"']": "\"'", _WINDOWS["004723abbb67ff6c"]: "@",
 
 # windows that start at an ASCII digit (postcode, NHS number, card, IPv4, IBAN, NI number):
 # found in one pass of their union over all texts, then each only in the texts holding a
-# match of the union (a text without one holds no window of any); the union's first
-# character is a digit, so that pass skips from digit to digit
+# match of the union (a text without one holds no window of any)
 _DIGIT_LED = {
     _WINDOWS[d]
     for d in ("a1d8d743f35dd6a0", "d813b701023b5188", "f619fa242c932c37", "ae1e66dfc54606cf",
@@ -279,8 +278,11 @@ def find_windows(
 
 @functools.lru_cache(maxsize=8)
 def _union(regexes: tuple[str, ...]) -> re.Pattern[str]:
-    """A regex matching where any of `regexes` (each starting at an ASCII digit) matches."""
-    return re.compile("(?=[0-9])(?:" + "|".join(f"(?:{r})" for r in regexes) + ")")
+    """A regex matching the first character where any of `regexes` (each starting at an
+    ASCII digit) matches: that digit, then the regexes tried from it (in a lookbehind, so
+    that the digit comes first and the search skips from digit to digit)."""
+    alternatives = "|".join(f"(?:{r})" for r in regexes)
+    return re.compile(f"[0-9](?<=(?=(?:{alternatives})).)")
 
 
 def window_for(pattern: str) -> Window | None:
