@@ -11,9 +11,10 @@ same whether or not either is boosted. Any other text (and every text when an NE
 goes through analyze() itself.
 
 scan_many() gives scan()'s findings for many texts at once, faster: each pattern regex is
-tried only where it can match (anonymiser.maskers._windows) and each phone candidate is
-decided for all regions at once (anonymiser.maskers._phone). scan() stays the reference it
-is tested against.
+tried only where it can match (anonymiser.maskers._windows), a recognizer runs only on the
+texts holding a window of one of its patterns, and each phone candidate is decided for all
+regions at once (anonymiser.maskers._phone). scan() stays the reference it is tested
+against.
 """
 
 from __future__ import annotations
