@@ -20,17 +20,22 @@ finds a number inside a candidate goes through the per-region matchers.
 from __future__ import annotations
 
 import functools
+import re
 from typing import Any
 
 from phonenumbers import Leniency, PhoneNumberMatch, PhoneNumberMatcher
 
-# the matcher's own candidate search (its stubs do not declare the second pattern)
+# the matcher's own candidate search and the parts it is built of (its stubs declare none)
 from phonenumbers.phonenumbermatcher import (  # type: ignore[attr-defined]
+    _DIGIT_SEQUENCE,
+    _LEAD_CLASS,
+    _LEAD_LIMIT,
     _PATTERN,
+    _PUNCTUATION,
     _SECOND_NUMBER_START_PATTERN,
 )
 
-__all__ = ["phone_spans", "phone_spans_once"]
+__all__ = ["next_candidate", "phone_spans", "phone_spans_once"]
 
 # the matcher gives up after max_tries failed candidates; a remembered candidate does not
 # count, so only texts too short to reach that limit (65535) use the memory
@@ -38,6 +43,15 @@ _MEMO_TEXT = 2000
 _MEMO_SIZE = 100_000  # entries (~200 bytes each): the memory stays bounded
 _UNKNOWN: Any = object()  # not remembered (None is a remembered "no number")
 _memo: dict[tuple[str | None, int, str, str, str], tuple[int, str, Any] | None] = {}
+# _PATTERN is "(?:lead punctuation){0,2}" then a digit sequence: each candidate starts with a
+# lead character ("(", "[", "+" and their full-width forms) or a digit. _PATTERN has no literal
+# prefix, so its search tries it at every character (~6 us a demo cell); this finds where it
+# can start, at the regex engine's scanning speed. None: a _PATTERN of another shape.
+_CANDIDATE_START = (
+    re.compile(f"{_LEAD_CLASS[:-1]}\\d]", _PATTERN.flags)
+    if _PATTERN.pattern.startswith(f"(?:{_LEAD_CLASS}{_PUNCTUATION}){_LEAD_LIMIT}{_DIGIT_SEQUENCE}")
+    else None
+)
 # (regions, leniency, candidate, char before, 3 after) -> some region accepts the whole
 # candidate (True), none accepts any of it (False), or one finds a number inside it (None)
 _every_region: dict[tuple[tuple[str, ...], int, str, str, str], bool | None] = {}
@@ -144,7 +158,7 @@ def phone_spans_once(text: str, regions: tuple[str, ...], leniency: int) -> set[
     if len(text) > _MEMO_TEXT or not regions:
         return phone_spans(text, regions, leniency)
     spans: set[tuple[int, int]] = set()
-    match = _PATTERN.search(text)
+    match = next_candidate(text, 0)
     # PhoneNumberMatcher._find with min_candidate_length 1, for all regions at once
     while match is not None:
         start = match.start()
@@ -163,8 +177,21 @@ def phone_spans_once(text: str, regions: tuple[str, ...], leniency: int) -> set[
             return phone_spans(text, regions, leniency)
         if found:
             spans.add((start, start + len(candidate)))
-        match = _PATTERN.search(text, start + len(candidate))
+        match = next_candidate(text, start + len(candidate))
     return spans
+
+
+def next_candidate(text: str, at: int) -> re.Match[str] | None:
+    """_PATTERN.search(text, at): matched only where a candidate can start."""
+    if _CANDIDATE_START is None:
+        return _PATTERN.search(text, at)
+    lead = _CANDIDATE_START.search(text, at)
+    while lead is not None:
+        match = _PATTERN.match(text, lead.start())
+        if match is not None:
+            return match
+        lead = _CANDIDATE_START.search(text, lead.start() + 1)
+    return None
 
 
 def phone_spans(text: str, regions: tuple[str, ...], leniency: int) -> set[tuple[int, int]]:

@@ -11,9 +11,10 @@ same whether or not either is boosted. Any other text (and every text when an NE
 goes through analyze() itself.
 
 scan_many() gives scan()'s findings for many texts at once, faster: each pattern regex is
-tried only where it can match (anonymiser.maskers._windows) and each phone candidate is
-decided for all regions at once (anonymiser.maskers._phone). scan() stays the reference it
-is tested against.
+tried only where it can match (anonymiser.maskers._windows), a recognizer runs only on the
+texts holding a window of one of its patterns, and each phone candidate is decided for all
+regions at once (anonymiser.maskers._phone). scan() stays the reference it is tested
+against.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from anonymiser.maskers._phone import phone_spans, phone_spans_once
 from anonymiser.maskers._windows import (
     SEPARATOR,
     Window,
+    find_windows,
     window_for,
     windowed_spans,
 )
@@ -43,6 +45,9 @@ _DIGIT = re.compile(r"\d")
 # per pattern of a recognizer, its window and the windows of one text where it can match
 # (None: anywhere, the pattern has no window)
 PatternWindows = list[tuple[Any, Sequence[tuple[int, int]] | None]]
+# a recognizer to run on texts, its id, and per pattern its window and text number -> windows
+# (None: a recognizer without windows)
+_Run = tuple[Any, str, list[tuple[Window | None, Any]] | None]
 
 
 @functools.lru_cache(maxsize=4)
@@ -120,14 +125,17 @@ def _best_first(findings: Iterable[Finding]) -> list[Finding]:
     One sort: by best score and longest, ties in Presidio's order, where they share score and
     length (two findings that also share type and start are the same finding).
     """
+    findings = list(findings)
+    if len(findings) < 2:
+        return findings
     return sorted(findings, key=lambda f: (-f[3], f[0] - f[1], f[2], f[0]))
 
 
 def _outermost(findings: list[Finding]) -> list[Finding]:
     """As Presidio's remove_duplicates: a finding inside another of its type scored as high
     goes."""
-    if len(findings) < 2:
-        return findings
+    if len(findings) < 2 or len({f[2] for f in findings}) == len(findings):
+        return findings  # no two of one type
     kept = []
     for f in findings:
         start, end, kind, score = f
@@ -173,11 +181,18 @@ class Scanner:
         self._factor = float(enhancer.context_similarity_factor)
         self._floor = float(enhancer.min_score_with_context_similarity)
         self._boosted = {r.id: self._lemmas and bool(r.context) for r in self.direct}
-        # Presidio's own phone recognizer (not a subclass): its matcher's work is remembered
-        self._phones = {r.id for r in self.direct if type(r) is PhoneRecognizer}
+        self._boosting = any(self._boosted.values())
+        # Presidio's own phone recognizer (not a subclass): its matcher's work is remembered;
+        # id -> entity type, score, regions, leniency
+        self._phones: dict[str, tuple[str, float, tuple[str, ...], Any]] = {
+            r.id: (r.supported_entities[0], r.SCORE, tuple(r.supported_regions), r.leniency)
+            for r in self.direct
+            if type(r) is PhoneRecognizer
+        }
         # recognizers with Presidio's pattern loop: run here without its per-match bookkeeping
         # (timing, explanation objects), their regexes compiled once
         self._patterns: dict[str, list[tuple[Any, float]]] = {}
+        self._checks: dict[str, tuple[Any, Any]] = {}
         for r in self.direct:
             if isinstance(r, PatternRecognizer) and type(r).analyze is PatternRecognizer.analyze:
                 patterns: list[Any] = list(r.patterns)  # type: ignore[has-type]
@@ -186,6 +201,16 @@ class Scanner:
                     (regex.compile(pattern.regex, flags=flags), pattern.score)
                     for pattern in patterns
                 ]
+                # PatternRecognizer's own validate_result and invalidate_result return None
+                # (no change to a score): scan_many does not call them
+                self._checks[r.id] = (
+                    None
+                    if type(r).validate_result is PatternRecognizer.validate_result
+                    else r.validate_result,
+                    None
+                    if type(r).invalidate_result is PatternRecognizer.invalidate_result
+                    else r.invalidate_result,
+                )
         # where each pattern can match; Presidio's IBAN recognizer finds nothing where its
         # pattern does not match, so it is skipped on texts without a window of it
         self._windows: dict[str, list[Window | None]] = {}
@@ -217,37 +242,50 @@ class Scanner:
         starts = np.concatenate(([0], np.cumsum(lengths)[:-1])).astype(np.int64)
         joined = SEPARATOR.join(texts)
         # window regex -> text number -> its windows there (patterns may share a window)
-        per_regex = {
-            w.regex.pattern: w.find(joined, starts)
-            for windows in self._windows.values()
-            for w in windows
-            if w is not None
-        }
-        # recognizer id -> (per pattern: its window and text number -> windows, the texts
-        # with a window of any pattern or None when a pattern has no window regex)
-        found: dict[str, tuple[list[tuple[Window | None, Any]], set[int] | None]] = {}
-        for rid, windows in self._windows.items():
+        per_regex = find_windows(
+            [w for windows in self._windows.values() for w in windows if w is not None],
+            texts,
+            joined,
+            starts,
+        )
+        # the recognizers to run on every text, and per text those to run on it alone: a
+        # recognizer with a window regex for each pattern, on the texts with a window of one
+        # (elsewhere none of its patterns matches: it finds nothing); each with, per pattern,
+        # its window and text number -> windows (None: no window regex)
+        everywhere: list[_Run] = []
+        somewhere: list[list[_Run]] = [[] for _ in texts]
+        for recognizer, rid in self._ids:
+            windows = self._windows.get(rid)
+            if windows is None:
+                everywhere.append((recognizer, rid, None))
+                continue
             pattern_windows = [
                 (w, None if w is None else per_regex[w.regex.pattern]) for w in windows
             ]
-            texts_with: set[int] | None = None
-            if all(w is not None for w in windows):
-                texts_with = set().union(*(per for _, per in pattern_windows if per is not None))
-            found[rid] = (pattern_windows, texts_with)
+            if any(w is None for w in windows):
+                everywhere.append((recognizer, rid, pattern_windows))
+                continue
+            run = (recognizer, rid, pattern_windows)
+            for i in set().union(*(per for _, per in pattern_windows if per is not None)):
+                somewhere[i].append(run)
         out: list[list[Finding]] = []
         for i, text in enumerate(texts):
             if not text.strip():
                 out.append([])
                 continue
-            in_text: dict[str, PatternWindows | None] = {}
-            for rid, (pattern_windows, texts_with) in found.items():
-                if texts_with is not None and i not in texts_with:
-                    in_text[rid] = None  # no window of any of its patterns: no match
-                else:
-                    in_text[rid] = [
+            runs = [
+                (
+                    recognizer,
+                    rid,
+                    None
+                    if pattern_windows is None
+                    else [
                         (w, None if per is None else per.get(i, ())) for w, per in pattern_windows
-                    ]
-            findings = self._direct(text, in_text)
+                    ],
+                )
+                for recognizer, rid, pattern_windows in (*everywhere, *somewhere[i])
+            ]
+            findings = self._direct(text, runs)
             out.append(self.scan(text) if findings is None else findings)
         return out
 
@@ -258,44 +296,45 @@ class Scanner:
         return min(max(score + self._factor, self._floor), 1.0)
 
     def _direct(
-        self, text: str, windows: dict[str, PatternWindows | None] | None = None
+        self, text: str, runs: Sequence[tuple[Any, str, PatternWindows | None]] | None = None
     ) -> list[Finding] | None:
         """The findings without spaCy, or None when context could change them.
 
-        With `windows` (scan_many: a recognizer's windows in this text, None when it has
-        none of any pattern there), the patterns are tried only there and phone candidates
-        decided once for all regions; without, as Presidio runs them (the reference).
+        With `runs` (scan_many: the recognizers that can find something in this text, each
+        with its patterns' windows there), the patterns are tried only there and phone
+        candidates decided once for all regions; without, every recognizer runs as Presidio
+        runs it (the reference).
         """
+        batch = runs is not None
         ceilings: dict[Finding, float] = {}
-        digits = _DIGIT.search(text) is not None
-        for recognizer, rid in self._ids:
-            if windows is not None and rid in windows:
-                where = windows[rid]
-                if where is None:
-                    continue  # no window of any of its patterns: no match, no finding
-            else:
-                where = None
+        for recognizer, rid, where in (
+            runs if runs is not None else [(r, rid, None) for r, rid in self._ids]
+        ):
             if rid in self._phones:
-                if not digits:
+                if _DIGIT.search(text) is None:
                     continue
-                kind, score = recognizer.supported_entities[0], recognizer.SCORE
-                regions = tuple(recognizer.supported_regions)
-                spans = phone_spans if windows is None else phone_spans_once
-                found = [
-                    (start, end, kind, score)
-                    for start, end in spans(text, regions, recognizer.leniency)
-                ]
+                kind, score, regions, leniency = self._phones[rid]
+                spans = phone_spans_once if batch else phone_spans
+                found = [(start, end, kind, score) for start, end in spans(text, regions, leniency)]
             elif rid in self._patterns:
-                found = _pattern_findings(recognizer, self._patterns[rid], text, where)
+                checks = self._checks[rid] if batch else None
+                found = _pattern_findings(recognizer, self._patterns[rid], text, where, checks)
             else:
                 found = [
                     (r.start, r.end, r.entity_type, r.score)
                     for r in recognizer.analyze(text, self.entities, None)
                 ]
+            if batch and not self._boosting:
+                # no score can rise: each finding's ceiling is its score
+                ceilings.update((key, key[3]) for key in found if key[3] > 0)
+                continue
             for key in found:
                 if key[3] > 0:
                     ceiling = self._ceiling(key[3], rid)
                     ceilings[key] = max(ceilings.get(key, 0.0), ceiling)
+        if batch and not self._boosting:
+            # nothing below the threshold can rise over it, nor any winner change
+            return _best_first(_outermost([f for f in ceilings if f[3] >= self.threshold]))
         kept = []
         for finding, ceiling in ceilings.items():
             if finding[3] >= self.threshold:
@@ -314,12 +353,18 @@ def _pattern_findings(
     patterns: list[tuple[Any, float]],
     text: str,
     windows: PatternWindows | None = None,
+    checks: tuple[Any, Any] | None = None,
 ) -> list[Finding]:
     """PatternRecognizer.analyze(): each regex match, scored by the pattern or its validation.
 
-    With `windows`, each pattern that has them is tried only there (same matches).
+    With `windows`, each pattern that has them is tried only there (same matches). With
+    `checks`, the recognizer's validate_result and invalidate_result, None where it does not
+    override them (they change no score).
     """
     kind = recognizer.supported_entities[0]
+    validate, invalidate = (
+        (recognizer.validate_result, recognizer.invalidate_result) if checks is None else checks
+    )
     found = []
     for i, (compiled, pattern_score) in enumerate(patterns):
         window, where = (None, None) if windows is None else windows[i]
@@ -335,10 +380,10 @@ def _pattern_findings(
                 if start == end:
                     continue
                 score = pattern_score
-                valid = recognizer.validate_result(text[start:end])
+                valid = None if validate is None else validate(text[start:end])
                 if valid is not None:
                     score = 1.0 if valid else 0.0
-                if recognizer.invalidate_result(text[start:end]):
+                if invalidate is not None and invalidate(text[start:end]):
                     score = 0.0
                 if score > 0:
                     found.append((start, end, kind, score))

@@ -10,7 +10,9 @@ regex such that every match of the pattern starts inside a match of the window r
   it either covers such a position or is tried at it and matches;
 - a maximal run of the characters a match begins with, when every match holds one of some
   character before leaving that run (an email's "@", a host name's "."): found once from
-  its start (a lookbehind rejects its other positions) rather than from each.
+  its start (a lookbehind rejects its other positions) rather than from each; searched
+  for from its "@" in the reversed text, or from the character before the run, so that
+  the regex engine skips to those.
 - either of these for a later part of every match, when that part starts at most a few
   characters in (a postcode's, an NI number's or an IBAN's first digit, the letters before
   it checked by a lookbehind): the windows then start that much earlier.
@@ -22,7 +24,8 @@ windows unread. Window regexes are stdlib `re`, without flags, several times fas
 `regex`'s Unicode classes can match: every letter class takes all non-ASCII characters (a
 digit too), and runs are of everything but the characters a match cannot hold. Windows are found in
 one pass over all texts joined by NUL, which no window matches (nor does PostgreSQL text hold
-it), so none crosses texts.
+it), so none crosses texts. The six windows starting at a digit are first found together, by
+one pass of their union, and then each in the texts holding a match of that union only.
 
 A host name without scheme (Presidio's "Non schema URL") has no lookbehind and cannot leave
 its run of host characters but through a following "/": its matches in a run not followed by
@@ -48,6 +51,7 @@ has no window and keeps the plain finditer().
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import itertools
 import re
@@ -56,12 +60,23 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["SEPARATOR", "Window", "window_for", "windowed_spans", "windows_per_text"]
+__all__ = [
+    "SEPARATOR",
+    "Window",
+    "find_windows",
+    "window_for",
+    "windowed_spans",
+    "windows_per_text",
+]
 
 SEPARATOR = "\x00"
 _WIDE = "\x80-\U0010ffff"  # every non-ASCII character
 _L = f"[A-Za-z{_WIDE}]"  # a letter under IGNORECASE
 _D = f"[0-9{_WIDE}]"  # a Unicode digit
+# an NI number's first and second letters under IGNORECASE (no ASCII letter folds to
+# another ASCII letter but its own other case)
+_NI1 = f"[A-CEGHJ-PR-TW-Za-ceghj-pr-tw-z{_WIDE}]"
+_NI2 = f"[A-CEGHJ-NPR-TW-Za-ceghj-npr-tw-z{_WIDE}]"
 _WS = f"[\t-\r\x1c-\x20{_WIDE}]"  # Unicode white space
 _NOT_EMAIL = "\\s@\x00"  # an email's local part holds no space, "@" or NUL
 _HOST = f"[A-Za-z0-9.\\-{_WIDE}]"  # the characters of a host name, digits after "www"
@@ -89,13 +104,15 @@ _WINDOWS = {
     # (a lookbehind after the first digit, so the search skips from digit to digit rather
     # than trying every letter), then two groups of four
     "1f98697e78e08d67": f"[0-9](?<={_L}{_L}[0-9])[0-9](?:[ -]?[A-Za-z0-9{_WIDE}]{{4}}){{2}}",
-    # NINO (medium), from its first digit: two letters (and a space) behind it, then digits
-    # in pairs and a letter
-    "21f524c59171e715": f"[0-9](?:(?<={_L}{_L}[0-9])|(?<={_L}{_L} [0-9]))[0-9]"
-    f" ?[0-9]{{2}} ?[0-9]{{2}} ?{_L}",
+    # NINO (medium), from its first digit: two letters of its prefix classes (and a space)
+    # behind it, then digits in pairs and a letter of A-D ("QQ", "on 07700 900123" and
+    # "th52424" have none)
+    "21f524c59171e715": f"[0-9](?:(?<={_NI1}{_NI2}[0-9])|(?<={_NI1}{_NI2} [0-9]))[0-9]"
+    f" ?[0-9]{{2}} ?[0-9]{{2}} ?[A-Da-d{_WIDE}]",
     # UK Postcode, from its first digit on (see _BACK): "0AA" of GIR 0AA, or the rest of
-    # its alternatives' letters and digits in their order
-    "a1d8d743f35dd6a0": f"0{_L}{{2}}|[0-9][A-Za-z0-9{_WIDE}]?{_WS}?[0-9]{_L}{{2}}",
+    # its alternatives' letters and digits in their order (the digit taken first, so that
+    # the search skips from digit to digit rather than trying both branches everywhere)
+    "a1d8d743f35dd6a0": f"[0-9](?:(?<=0){_L}{{2}}|[A-Za-z0-9{_WIDE}]?{_WS}?[0-9]{_L}{{2}})",
     # NHS (medium): the pattern without its assertions
     "d813b701023b5188": "[0-9]{3}[- ]?[0-9]{3}[- ]?[0-9]{4}",
     # All Credit Cards (weak): the pattern without its assertions
@@ -106,6 +123,11 @@ _WINDOWS = {
 # (an email's window starts at a run of any characters: backwards it starts at its "@",
 # which the regex engine skips to)
 _REVERSED = {_WINDOWS["004723abbb67ff6c"]: "@[^\\s@\x00]+"}
+# window regex -> one matching the character before each window (at the start of a text, the
+# SEPARATOR put before it), then the window as group 1: a window regex starting with a
+# lookbehind is tried at every character, this one only at those it can start with (a
+# host name's run starts after a character that is none of its own)
+_AFTER = {_WINDOWS["7405c3a8b8c39f4d"]: f"[^{_HOST[1:-1]}]({_HOST}*\\.{_HOST}*)"}
 # patterns whose windows match up to this many characters after where a match starts (a
 # window regex starting with a digit is much cheaper than one starting with a letter): the
 # windows are taken as starting that much earlier
@@ -134,6 +156,16 @@ _HOLDS = {"::": ":", "[\"']": "\"'", _WINDOWS["004723abbb67ff6c"]: "@",
           _WINDOWS["422b91a465b6177e"]: ":", _WINDOWS["7405c3a8b8c39f4d"]: "."}  # fmt: skip
 
 
+# windows that start at an ASCII digit (postcode, NHS number, card, IPv4, IBAN, NI number):
+# found in one pass of their union over all texts, then each only in the texts holding a
+# match of the union (a text without one holds no window of any)
+_DIGIT_LED = {
+    _WINDOWS[d]
+    for d in ("a1d8d743f35dd6a0", "d813b701023b5188", "f619fa242c932c37", "ae1e66dfc54606cf",
+              "1f98697e78e08d67", "21f524c59171e715")
+}  # fmt: skip
+
+
 class Window:
     """The window regex of one Presidio pattern, and its matches per run when they are
     the run's own."""
@@ -149,11 +181,14 @@ class Window:
         self.regex = re.compile(regex)
         reverse = _REVERSED.get(regex)
         self.reverse = None if reverse is None else re.compile(reverse)
+        after = _AFTER.get(regex)
+        self.after = None if after is None else re.compile(after)
         self.digits_alike = digits_alike
         self.no_space = no_space
         self.firsts: dict[tuple[bool, str | bytes], tuple[int, int] | None] = {}
         self.back = back
         self.holds = _HOLDS.get(regex)
+        self.digit_led = regex in _DIGIT_LED
         self.run_bound: str | None = run_bound[0] if run_bound else None
         self.run_stops = run_bound[1] if run_bound else 0
         self.runs: dict[str | bytes, list[tuple[int, int]]] = {}
@@ -162,7 +197,7 @@ class Window:
         """windows_per_text() of this window."""
         if self.holds is not None and not any(c in joined for c in self.holds):
             return {}
-        return windows_per_text(self.regex, joined, starts, self.back, self.reverse)
+        return windows_per_text(self.regex, joined, starts, self.back, self.reverse, self.after)
 
     def first_match(
         self, compiled: Any, text: str, at: int, timeout: float
@@ -219,6 +254,37 @@ class Window:
         return spans
 
 
+def find_windows(
+    windows: Sequence[Window], texts: Sequence[str], joined: str, starts: np.ndarray
+) -> dict[str, dict[int, list[tuple[int, int]]]]:
+    """Window regex -> Window.find() of that window in `texts` (`joined` by SEPARATOR, text i
+    at starts[i])."""
+    unique = {w.regex.pattern: w for w in windows}
+    found = {regex: w.find(joined, starts) for regex, w in unique.items() if not w.digit_led}
+    led = [w for w in unique.values() if w.digit_led]
+    if not led:
+        return found
+    union = _union(tuple(w.regex.pattern for w in led))
+    hits = np.fromiter((m.start() for m in union.finditer(joined)), np.int64)
+    holding = np.unique(np.searchsorted(starts, hits, side="right") - 1).tolist()
+    some = [texts[i] for i in holding]
+    some_starts = np.cumsum([0] + [len(t) + 1 for t in some[:-1]], dtype=np.int64)
+    some_joined = SEPARATOR.join(some)
+    for w in led:
+        per = w.find(some_joined, some_starts)
+        found[w.regex.pattern] = {holding[k]: spans for k, spans in per.items()}
+    return found
+
+
+@functools.lru_cache(maxsize=8)
+def _union(regexes: tuple[str, ...]) -> re.Pattern[str]:
+    """A regex matching the first character where any of `regexes` (each starting at an
+    ASCII digit) matches: that digit, then the regexes tried from it (in a lookbehind, so
+    that the digit comes first and the search skips from digit to digit)."""
+    alternatives = "|".join(f"(?:{r})" for r in regexes)
+    return re.compile(f"[0-9](?<=(?=(?:{alternatives})).)")
+
+
 def window_for(pattern: str) -> Window | None:
     """The window of a Presidio pattern regex, or None when it has none."""
     digest = hashlib.sha256(pattern.encode()).hexdigest()[:16]
@@ -240,11 +306,16 @@ def windows_per_text(
     starts: np.ndarray,
     back: int = 0,
     reverse: re.Pattern[str] | None = None,
+    after: re.Pattern[str] | None = None,
 ) -> dict[int, list[tuple[int, int]]]:
     """Text number -> its windows (offsets in that text), from the texts joined by SEPARATOR
     (text i starts at starts[i] of `joined`), each starting `back` characters earlier (not
-    before its text); found with `reverse` in the reversed text when it is given."""
-    if reverse is None:
+    before its text); found with `reverse` in the reversed text, or as group 1 of `after`
+    in the text after a SEPARATOR, when one is given."""
+    if after is not None:
+        found = after.finditer(SEPARATOR + joined)
+        flat = np.fromiter(itertools.chain.from_iterable(m.span(1) for m in found), np.int64) - 1
+    elif reverse is None:
         flat = np.fromiter(
             itertools.chain.from_iterable(m.span() for m in window.finditer(joined)), np.int64
         )

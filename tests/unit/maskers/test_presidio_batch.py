@@ -15,10 +15,11 @@ import regex
 
 from anonymiser.maskers import _phone
 from anonymiser.maskers._known import _WORD, KnownPairs, KnownValues
-from anonymiser.maskers._phone import phone_spans, phone_spans_once
+from anonymiser.maskers._phone import next_candidate, phone_spans, phone_spans_once
 from anonymiser.maskers._scan import Scanner, _best_first, _outermost, scanner
 from anonymiser.maskers._windows import (
     SEPARATOR,
+    find_windows,
     window_for,
     windowed_spans,
     windows_per_text,
@@ -60,6 +61,8 @@ PII = [
     "943 476 5919", "9434765919", "192.168.0.1", "10.0.0.1/24", "fe80::1ff:fe23:4567:890a",
     "::1", "::ffff:10.0.0.1", "2001:db8::/32", "::", "64:ff9b::192.0.2.33",
     "2001:db8:122:344::192.0.2.33", "FE80::0202:B3FF:FE1E:8329", "1.2.3.4.5",
+    # matches of the IP regexes that are no address (leading zeros)
+    "01.02.03.04", "10.01.02.03",
 ]  # fmt: skip
 WORDS = [
     "Spoke", "to", "Jane", "Smith", "JANE  smith", "on", "about", "deferral;", "confirm",
@@ -87,15 +90,16 @@ def tricky_texts(count: int, seed: int) -> list[str]:
     return texts
 
 
-def test_every_pattern_matches_the_same_from_its_windows() -> None:
-    scan = scanner(None, DEFAULT_ENTITIES, 0.35)
-    texts = tricky_texts(3000, seed=5)
+def _matches_from_windows(texts: list[str], only: str | None = None) -> int:
+    """Assert each windowed pattern (of the recognizer named `only`) finds the same from its
+    windows as finditer() in each text; the number of texts and patterns with a match."""
     joined = SEPARATOR.join(texts)
     starts = np.cumsum([0] + [len(t) + 1 for t in texts[:-1]])
-    checked = 0
-    for recognizer in scan.direct:
-        patterns = [p for p in getattr(recognizer, "patterns", []) or []]
-        for pattern in patterns:
+    matched = 0
+    for recognizer in scanner(None, DEFAULT_ENTITIES, 0.35).direct:
+        if only is not None and recognizer.name != only:
+            continue
+        for pattern in getattr(recognizer, "patterns", []) or []:
             window = window_for(pattern.regex)
             assert window is not None, f"{pattern.name}: no window (a new Presidio regex?)"
             compiled = regex.compile(pattern.regex, flags=recognizer.global_regex_flags)
@@ -105,8 +109,34 @@ def test_every_pattern_matches_the_same_from_its_windows() -> None:
                 assert list(windowed_spans(compiled, window, text, found.get(i, []), 60)) == (
                     expected
                 ), (pattern.name, text)
-                checked += bool(expected)
-    assert checked > 3000
+                matched += bool(expected)
+    return matched
+
+
+def test_every_pattern_matches_the_same_from_its_windows() -> None:
+    assert _matches_from_windows(tricky_texts(3000, seed=5)) > 3000
+
+
+# letters in both cases, and those that fold to an ASCII letter (Kelvin sign, long s, dotted
+# capital I, dotless i)
+LETTERS = [
+    *map(chr, range(65, 91)),
+    *map(chr, range(97, 123)),
+    "\u212a",
+    "\u017f",
+    "\u0130",
+    "\u0131",
+]
+
+
+def test_ni_windows_admit_every_letter_the_pattern_takes() -> None:
+    texts = [
+        f"x {a}{b}{gap}12{gap}34{gap}56{gap}{c}."
+        for a in LETTERS
+        for b in LETTERS
+        for gap, c in ((" ", LETTERS[(ord(a) + ord(b)) % len(LETTERS)]), ("", "c"), ("", "D"))
+    ]
+    assert _matches_from_windows(texts, only="UkNinoRecognizer") > 1000
 
 
 def _digit_classes(items: Any) -> list[set[bool]]:
@@ -191,24 +221,46 @@ def test_patterns_whose_runs_are_remembered_digits_as_zero_tell_no_digit_from_an
             ], run
 
 
-def test_windows_found_backwards_are_those_found_forwards() -> None:
-    reversed_windows = [
+def test_windows_found_backwards_or_after_a_character_are_those_found_forwards() -> None:
+    windows = [
         w
         for r in scanner(None, DEFAULT_ENTITIES, 0.35).direct
         for p in getattr(r, "patterns", []) or []
-        if (w := window_for(p.regex)) is not None and w.reverse is not None
+        if (w := window_for(p.regex)) is not None and (w.reverse or w.after) is not None
     ]
-    assert reversed_windows
+    assert {w.reverse is None for w in windows} == {True, False}  # each way
     rng = random.Random(17)
-    pieces = ["@", "@@", "a", "b.c", " ", "\x1c", "\x85", "\u2028", "\u00a0", "\x00", "(", "\u00e9"]
+    pieces = ["@", "@@", "a", "b.c", " ", "\x1c", "\x85", "\u2028", "\u00a0", "\x00", "(", "\u00e9",
+              ".", "-", "7", "/", "\u0663", "_"]  # fmt: skip
     texts = tricky_texts(3000, seed=19) + [
         "".join(rng.choice(pieces) for _ in range(rng.randint(0, 12))) for _ in range(3000)
     ]
+    for batch in (texts, ["j.s@x.org", *texts]):  # a window where the batch starts, too
+        joined = SEPARATOR.join(batch)
+        starts = np.cumsum([0] + [len(t) + 1 for t in batch[:-1]])
+        for window in windows:
+            assert window.find(joined, starts) == windows_per_text(window.regex, joined, starts)
+            assert sum(map(len, window.find(joined, starts).values())) > 1000
+
+
+def test_windows_starting_at_a_digit_are_found_in_the_texts_holding_one_of_any() -> None:
+    windows = [
+        w
+        for r in scanner(None, DEFAULT_ENTITIES, 0.35).direct
+        for p in getattr(r, "patterns", []) or []
+        if (w := window_for(p.regex)) is not None
+    ]
+    texts = tricky_texts(3000, seed=37)
     joined = SEPARATOR.join(texts)
     starts = np.cumsum([0] + [len(t) + 1 for t in texts[:-1]])
-    for window in reversed_windows:
-        assert window.find(joined, starts) == windows_per_text(window.regex, joined, starts)
-        assert sum(map(len, window.find(joined, starts).values())) > 1000
+    found = find_windows(windows, texts, joined, starts)
+    assert found == {w.regex.pattern: w.find(joined, starts) for w in windows}
+    led = [w for w in windows if w.digit_led]
+    assert len({w.regex.pattern for w in led}) == 6
+    # each has windows of its own, and many texts hold none of any
+    assert all(len(found[w.regex.pattern]) > 50 for w in led)
+    holding = set().union(*(found[w.regex.pattern] for w in led))
+    assert len(holding) > 300 and len(texts) - len(holding) > 300
 
 
 def test_findings_are_ordered_and_pruned_as_presidio_orders_and_prunes_them() -> None:
@@ -254,6 +306,25 @@ def test_phones_are_decided_once_for_all_regions_with_the_same_spans() -> None:
     assert sum(bool(phone_spans(t, regions, leniency)) for t in texts) > 500
     # candidates accepted whole, rejected, and found inside (their texts matched per region)
     assert {True, False, None} <= set(_phone._every_region.values())
+
+
+def test_phone_candidates_are_searched_for_only_where_one_can_start() -> None:
+    # what can start a candidate or stop one: brackets, plus signs and digits of several
+    # scripts (full-width, Arabic-Indic), punctuation, letters, "x" (an extension)
+    pieces = ["(", "[", "\uff08", "\uff3b", "+", "\uff0b", "0", "7", "\uff17", "\u0663", "12",
+              " ", "-", ".", "/", ")", "a", "x", "ext", "\u00e9", ";ext=", "#", "\x00"]  # fmt: skip
+    rng = random.Random(29)
+    texts = tricky_texts(1500, seed=31) + [
+        "".join(rng.choice(pieces) for _ in range(rng.randint(0, 15))) for _ in range(3000)
+    ]
+    found = 0
+    for text in texts:
+        for at in range(len(text) + 1):
+            expected = _phone._PATTERN.search(text, at)
+            match = next_candidate(text, at)
+            assert (match and match.span()) == (expected and expected.span()), (text, at)
+            found += expected is not None and not text[expected.start()].isdigit()
+    assert found > 1000  # candidates starting with a bracket or a plus sign
 
 
 def every_known_span(lookup: dict[str, str], text: str) -> list[tuple[int, int, None, str]]:
