@@ -8,8 +8,7 @@ so the report lists every failure at once. `verify` returns the report; the call
 (create_snapshot) raises VerificationFailed through report.raise_if_failed before
 publishing anything. An unmasked snapshot runs the row-count and foreign-key checks only.
 The server's checks run in a thread beside the others: the server evaluates them in its own
-process, and this one would otherwise only wait for it. With `jobs` > 1 the Arrow
-constraint checks join that thread (their work is mostly outside the GIL).
+process, and this one would otherwise only wait for it.
 """
 
 from __future__ import annotations
@@ -48,31 +47,25 @@ def verify(
 ) -> VerificationReport:
     """Run every check; the report says what passed (raise_if_failed turns failures into errors).
 
-    `jobs`: tables searched at once by the leak check (threads); above 1, the constraint
-    checks run beside it. The report lists the checks in one order whatever `jobs`.
+    `jobs`: tables searched at once by the leak check (threads). The server's checks run
+    in a thread of their own beside the rest; the report lists the checks in one order.
     """
     settings = settings or VerifySettings()
     started = time.monotonic()
     output = Output(original, masked, plan)
     constraints, server, leaks = (VerificationReport(settings) for _ in range(3))
 
-    def in_arrow() -> None:
+    def on_server() -> None:  # this thread mostly waits for the server
+        check_on_server(output, server, source_dsn)
+
+    def in_turn() -> None:
         check_row_counts(output, constraints)
         check_foreign_keys(output, constraints)
         check_unique_keys(output, constraints)
         check_not_null(output, constraints)
-
-    def beside() -> None:  # mostly waiting for the server; then Arrow, mostly outside the GIL
-        check_on_server(output, server, source_dsn)
-        if jobs > 1:
-            in_arrow()
-
-    def in_turn() -> None:
-        if jobs == 1:
-            in_arrow()
         check_leaks(output, leaks, settings, jobs)
 
-    in_threads(_run, [beside, in_turn], 2)
+    in_threads(_run, [on_server, in_turn], 2)
     report = VerificationReport(settings, constraints.checks + server.checks + leaks.checks)
     check_presidio(output, report, settings)
     report.seconds = time.monotonic() - started

@@ -287,8 +287,8 @@ def test_cli_create_exits_10_with_one_line_naming_the_leak(source: str, tmp_path
 def test_every_failure_is_reported_in_one_order_whatever_the_jobs(
     source: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """With --jobs 2 the constraint checks run beside the leak check: the same failures,
-    listed in the same order, as one at a time."""
+    """The server's checks run in a thread beside the others, and the leak check's search in
+    two threads at --jobs 2: the same failures, listed in the same order, as at --jobs 1."""
     corrupt_after_mask(monkeypatch, "logins", set_cell("person_email", 0, "nobody@x.example"))
     corrupt_after_mask(monkeypatch, "people", copy_original("profile", 0))
     rules = RULES.replace("band:", "band: {strategy: constant, value: 42, reason: test} #", 1)
