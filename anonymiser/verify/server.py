@@ -215,10 +215,10 @@ def _array_literal(values: list[pa.Array]) -> str:
     """The values as PostgreSQL's text of a one-dimensional array ('{"a b",NULL}'), built
     in Arrow: psycopg adapts a list value by value in Python (~1 us each, most of this
     check's client CPU at a million rows)."""
-    elements = format_elements(
-        as_array(pa.chunked_array([pg_text(v) for v in values], pa.string()))
-    )
-    elements = elements.cast(pa.large_string())  # a whole table's keys may pass 2 GiB
+    # each batch formatted alone, then joined as large_string: a whole table's keys (the
+    # server's GROUP BY of citext keys) may pass 2 GiB
+    formatted = [format_elements(as_array(pg_text(v))).cast(pa.large_string()) for v in values]
+    elements = as_array(pa.chunked_array(formatted, pa.large_string()))
     bounds = pa.array([0, len(elements)], pa.int64())
     joined = pc.binary_join(pa.LargeListArray.from_arrays(bounds, elements), _COMMA)
     text: str = joined[0].as_py()
