@@ -13,7 +13,7 @@ import pyarrow.compute as pc
 from anonymiser.maskers._splice import join_replaced, real_quotes, split_at
 from anonymiser.maskers.base import byte_view
 
-__all__ = ["format_array", "map_elements", "parse_array"]
+__all__ = ["format_array", "format_elements", "map_elements", "parse_array"]
 
 # what Python's \s (str.isspace) matches, for the regex engine whose \s is ASCII only
 _SPACE = (
@@ -149,7 +149,7 @@ def map_elements(values: pa.Array, mask: Callable[[pa.Array], pa.Array]) -> pa.A
         if (data == _BACKSLASH).any():
             inside = pc.replace_substring_regex(inside, r"(?s)\\(.)", r"\1")
         elements = pc.replace_with_mask(elements, where, inside)
-    text = _formatted(mask(elements)) if len(elements) else elements
+    text = format_elements(mask(elements)) if len(elements) else elements
     result = join_replaced(pieces, slot, rows, text)
     return _map_slowly(values, valid & ~fast, mask, result)
 
@@ -174,8 +174,9 @@ def _is_null(data: np.ndarray, starts: np.ndarray, case: int) -> np.ndarray:
     return found
 
 
-def _formatted(elements: pa.Array) -> pa.Array:
-    """Each masked element as format_array writes it (quoted where needed; NULL)."""
+def format_elements(elements: pa.Array) -> pa.Array:
+    """Each element as format_array writes it (quoted where needed; NULL): text elements
+    of a PostgreSQL array literal, vectorised."""
     quote = pc.or_(
         pc.or_(pc.equal(elements, ""), pc.equal(pc.ascii_upper(elements), "NULL")),
         pc.match_substring_regex(elements, _QUOTE_IF),

@@ -165,7 +165,8 @@ def _add_column(
             if _nested(plan):
                 made = _produced(plan, before.column(0), after.column(0), found)
                 if made is not None and len(made):
-                    patterns.add_produced(normalised(made, 1))
+                    # not made distinct here: freeze searches each distinct hash once
+                    patterns.add_produced(made)
             else:
                 changed.append(_changed(before.column(0), after.column(0)))
         if changed:

@@ -158,6 +158,7 @@ class LeakPatterns:
 
     def add_produced(self, values: pa.Array) -> None:
         """Values masking wrote: an original equal to one, or a word inside one, is dropped."""
+        values = as_array(values).drop_null()
         if len(values):
             lowered = _lowered(values)
             # hashed here, in the caller's thread: freeze searches each distinct value once

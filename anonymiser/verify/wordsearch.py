@@ -435,7 +435,10 @@ class WordIndex:
         keep = _present(self._bitmap, hashes)
         pair_begin, end, hashes = pair_begin[keep], end[keep], hashes[keep]
         first = np.searchsorted(self._hashes, hashes, side="left")
-        last = np.searchsorted(self._hashes, hashes, side="right")
+        last = first.copy()
+        # the end of the run of equal hashes only where there is one (most are not keys)
+        known = self._hashes[np.minimum(first, len(self._hashes) - 1)] == hashes
+        last[known] = np.searchsorted(self._hashes, hashes[known], side="right")
         owner, slot = expand_ranges(first, last)
         return pair_begin[owner] + base, end[owner] + base, self._ids[slot]
 

@@ -282,3 +282,35 @@ def test_cli_create_exits_10_with_one_line_naming_the_leak(source: str, tmp_path
     )
     assert "stage_failed dataset=fullset version=v1 stage=verify" in done.stderr
     assert_nothing_published(store)
+
+
+def test_every_failure_is_reported_in_one_order_whatever_the_jobs(
+    source: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The server's checks run in a thread beside the others, and the leak check's search in
+    two threads at --jobs 2: the same failures, listed in the same order, as at --jobs 1."""
+    corrupt_after_mask(monkeypatch, "logins", set_cell("person_email", 0, "nobody@x.example"))
+    corrupt_after_mask(monkeypatch, "people", copy_original("profile", 0))
+    rules = RULES.replace("band:", "band: {strategy: constant, value: 42, reason: test} #", 1)
+    messages = []
+    for jobs in (1, 2):
+        with pytest.raises(VerificationFailed) as failed:
+            create_snapshot(
+                source,
+                tmp_path / f"store{jobs}",
+                "fullset",
+                "v1",
+                rules_dir=write_rules(tmp_path / f"rules{jobs}", rules),
+                key=KEY,
+                jobs=jobs,
+            )
+        messages.append(str(failed.value))
+        assert_nothing_published(tmp_path / f"store{jobs}")
+    assert messages[0] == messages[1]
+    failing = [
+        "foreign_key public.logins.person_email (rule fake): 1 failing",
+        "check public.people.band (rule constant): 200 failing",
+        "leak public.people.email (rule fake): 1 failing",
+    ]
+    at = [messages[0].index(expected) for expected in failing]
+    assert at == sorted(at)

@@ -464,3 +464,34 @@ def test_server_messages_lose_the_values_they_quote() -> None:
     assert without_values('relation "public.gone" does not exist') == (
         'relation "public.gone" does not exist'
     )
+
+
+AWKWARD = [' "a\\', "b,{c}", "NULL", "", "  ", "é\u00a0\u3000x", None, "plain"]
+
+
+def test_masked_values_reach_the_server_checks_exactly_whatever_their_characters(
+    source_dsn: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The values travel to the server as array text built in Arrow: quotes, backslashes,
+    braces, commas, spaces, the text NULL and SQL NULL must each arrive as they are."""
+    make_source(
+        source_dsn,
+        "CREATE TABLE codes (id int PRIMARY KEY, code text CHECK (code IN ('plain', 'NULL')));"
+        f"INSERT INTO codes SELECT g, 'plain' FROM generate_series(1, {len(AWKWARD)}) g;",
+    )
+    rules = """
+tables:
+  public.codes:
+    columns:
+      id: {strategy: keep, reason: key}
+      code: {strategy: hash, reason: "test"}
+"""
+
+    def awkward(_: pa.Table, masked: pa.Table) -> pa.Table:
+        return masked.set_column(1, pa.field("code", pa.string()), pa.array(AWKWARD))
+
+    corrupt_after_mask(monkeypatch, "codes", awkward)
+    with pytest.raises(VerificationFailed) as failed:
+        create(source_dsn, tmp_path, rules)
+    # every value but SQL NULL (a CHECK passes on NULL), the text NULL and 'plain' fails
+    assert "check public.codes.code (rule hash): 5 failing of 8" in str(failed.value)
