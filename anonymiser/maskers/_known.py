@@ -21,13 +21,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from anonymiser.maskers.base import byte_view
-from anonymiser.verify.wordsearch import (
-    _hash_order,
-    _hashed_chunks,
-    _hashes,
-    _prefix_sums,
+from anonymiser.textsearch import (
     expand_ranges,
+    hash_order,
+    hashed_chunks,
+    prefix_sums,
     sorted_unique,
+    span_hashes,
     value_hashes,
 )
 
@@ -330,7 +330,7 @@ class _HashTable:
     _MOST_BITS = 22  # a directory of at most 4M entries (16 MiB)
 
     def __init__(self, hashes: np.ndarray) -> None:
-        self.order = _hash_order(hashes)  # position in `hashes` of each sorted one
+        self.order = hash_order(hashes)  # position in `hashes` of each sorted one
         self.hashes = hashes[self.order]
         bits = min(self._MOST_BITS, max(1, len(hashes).bit_length()))
         self._shift = np.uint64(64 - bits)
@@ -357,8 +357,8 @@ def _lead_hashes(keys: pa.Array) -> tuple[np.ndarray, bool]:
     lead_end = np.minimum(np.append(stops, len(data))[np.searchsorted(stops, begin)], end)
     plain = pc.string_is_ascii(keys).to_numpy(zero_copy_only=False)
     hashes = np.zeros(len(begin), dtype=np.uint64)
-    for first, stop, _, sums, starts, _ in _hashed_chunks(offsets, data):
-        hashes[first:stop] = _hashes(sums, starts, lead_end[first:stop] - offsets[first])
+    for first, stop, _, sums, starts, _ in hashed_chunks(offsets, data):
+        hashes[first:stop] = span_hashes(sums, starts, lead_end[first:stop] - offsets[first])
     leadless = bool((lead_end[plain] == begin[plain]).any())
     others = [_lead(key) for key in keys.filter(pa.array(~plain)).to_pylist()]
     leadless |= None in others
@@ -420,9 +420,9 @@ def _chunk_hits(
     repeated[1:] = space[1:] & space[:-1]
     normal = np.where(space, np.uint8(32), data)[~repeated]
     moved = np.cumsum(~repeated) - 1  # where each kept byte is in `normal`
-    sums = _prefix_sums(normal)
+    sums = prefix_sums(normal)
     begin_at = moved[begin]
-    leads, _ = index._leads_table.find(_hashes(sums, begin_at, moved[lead_end - 1] + 1))
+    leads, _ = index._leads_table.find(span_hashes(sums, begin_at, moved[lead_end - 1] + 1))
     pending = np.unique(leads)  # words that begin some value's lead, longest run not found
     found = []
     for n in range(_LONGEST_KNOWN, 0, -1):
@@ -431,7 +431,7 @@ def _chunk_hits(
         fits[fits] = text[last_word[fits]] == text[pending[fits]]
         first_word, last_word = pending[fits], last_word[fits]
         lo, hi = begin_at[first_word], moved[end[last_word] - 1] + 1
-        hit, slot = index._keys_table.find(_hashes(sums, lo, hi))
+        hit, slot = index._keys_table.find(span_hashes(sums, lo, hi))
         same = index._same_bytes(normal, lo[hit], hi[hit], slot)
         hit, slot = hit[same], slot[same]
         words = first_word[hit]

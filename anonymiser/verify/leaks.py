@@ -39,6 +39,7 @@ from anonymiser.maskers.base import Strategy
 from anonymiser.parallel import in_threads
 from anonymiser.rules.lint import ColumnPlan
 from anonymiser.stages.extract import ExtractedTable
+from anonymiser.textsearch import sorted_unique
 from anonymiser.verify.model import CheckResult, VerificationReport, VerifySettings
 from anonymiser.verify.output import Output, as_array
 from anonymiser.verify.patterns import (
@@ -49,7 +50,6 @@ from anonymiser.verify.patterns import (
     normalised,
 )
 from anonymiser.verify.shapes import json_forms
-from anonymiser.verify.wordsearch import sorted_unique
 
 __all__ = [
     "INTEGER_MIN_DIGITS",

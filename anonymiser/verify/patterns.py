@@ -27,9 +27,7 @@ import pyarrow.parquet as pq
 
 from anonymiser.maskers.base import byte_view
 from anonymiser.parallel import in_threads
-from anonymiser.verify.output import BATCH_ROWS, as_array, pg_text
-from anonymiser.verify.shapes import compound, json_escaped, json_forms, numbers
-from anonymiser.verify.wordsearch import (
+from anonymiser.textsearch import (
     ANCHOR,
     WordIndex,
     empty_bits,
@@ -39,6 +37,8 @@ from anonymiser.verify.wordsearch import (
     set_bits,
     value_hashes,
 )
+from anonymiser.verify.output import BATCH_ROWS, as_array, pg_text
+from anonymiser.verify.shapes import compound, json_escaped, json_forms, numbers
 
 __all__ = ["INTEGER_MIN_DIGITS", "LeakPatterns", "find_in", "matches", "normalised"]
 

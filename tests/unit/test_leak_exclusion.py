@@ -8,8 +8,8 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
+from anonymiser import textsearch
 from anonymiser.verify import patterns as leak_patterns
-from anonymiser.verify import wordsearch
 from anonymiser.verify.leaks import LeakPatterns, matches
 
 SOURCES = [("public.people", "email", "fake"), ("public.people", "notes", "redact")]
@@ -59,9 +59,9 @@ def test_exclusion_during_the_search_finds_and_counts_what_a_separate_exclusion_
     monkeypatch: pytest.MonkeyPatch, anchor: int, chunk: int
 ) -> None:
     # short anchors and chunks exercise the long-original and chunk-boundary paths
-    monkeypatch.setattr(wordsearch, "ANCHOR", anchor)
+    monkeypatch.setattr(textsearch, "ANCHOR", anchor)
     monkeypatch.setattr(leak_patterns, "ANCHOR", anchor)
-    monkeypatch.setattr(wordsearch, "CHUNK_BYTES", chunk)
+    monkeypatch.setattr(textsearch, "CHUNK_BYTES", chunk)
     rng = random.Random(anchor)
     exercised = [0, 0]  # trials with an original excluded, with a leak left
     words = ["ann", "bo", "x1", "zoë", "jo.ann@a.b", "7", "cy-2", "Ann", " ann "]

@@ -8,9 +8,9 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from anonymiser.verify import wordsearch
+from anonymiser import textsearch
+from anonymiser.textsearch import WordIndex
 from anonymiser.verify.leaks import LeakPatterns, matches
-from anonymiser.verify.wordsearch import WordIndex
 
 
 def plain_search(keys: list[str], texts: list[str | None]) -> set[tuple[int, int, bool]]:
@@ -39,8 +39,8 @@ def test_index_finds_exactly_what_a_plain_search_finds(
     monkeypatch: pytest.MonkeyPatch, anchor: int, chunk: int
 ) -> None:
     # short anchors and chunks exercise the long-key and chunk-boundary paths on small data
-    monkeypatch.setattr(wordsearch, "ANCHOR", anchor)
-    monkeypatch.setattr(wordsearch, "CHUNK_BYTES", chunk)
+    monkeypatch.setattr(textsearch, "ANCHOR", anchor)
+    monkeypatch.setattr(textsearch, "CHUNK_BYTES", chunk)
     rng = random.Random(anchor)
     alphabet = list("ab .@-1é\u2019_x")  # letters, digits, separators, non-ASCII ones
     for _ in range(100):
@@ -100,15 +100,15 @@ def test_word_characters_are_those_python_calls_alphanumeric(last: int) -> None:
     )
     data = np.frombuffer(text.encode(), dtype=np.uint8)
     expected = np.repeat([c.isalnum() for c in text], [len(c.encode()) for c in text])
-    assert wordsearch._alnum_bytes(data).tolist() == expected.tolist()
+    assert textsearch._alnum_bytes(data).tolist() == expected.tolist()
 
 
 def test_hashes_sorted_by_bucket_come_in_argsort_order(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(wordsearch, "_BUCKETED", 1000)
+    monkeypatch.setattr(textsearch, "_BUCKETED", 1000)
     rng = np.random.default_rng(7)
     hashes = rng.integers(0, 2**64, size=50_000, dtype=np.uint64)
     hashes[:5000] = hashes[20_000:25_000]  # equal hashes: entries repeated across batches
     hashes[:10] = [0, 2**64 - 1, 1, 0, 2**63, 2**63, 5, 2**64 - 1, 7, 7]  # the edges
-    order = wordsearch._hash_order(hashes)
+    order = textsearch.hash_order(hashes)
     assert sorted(order.tolist()) == list(range(len(hashes)))
     assert hashes[order].tolist() == np.sort(hashes).tolist()

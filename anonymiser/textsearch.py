@@ -11,6 +11,9 @@ bound the pairs per value, only pairs up to ANCHOR bytes long are enumerated for
 begin; a longer pair is tried only where the first ANCHOR bytes are the prefix of a longer
 key. Python sees only hits. Memory: the keys and their hashes, plus a few arrays the size of
 CHUNK_BYTES of text.
+
+The span hashes (prefix_sums, span_hashes, value_hashes) also serve free-text scrubbing's
+known values (anonymiser.maskers._known): this module belongs to neither stage.
 """
 
 from __future__ import annotations
@@ -29,10 +32,14 @@ __all__ = [
     "WordIndex",
     "empty_bits",
     "expand_ranges",
+    "hash_order",
+    "hashed_chunks",
     "key_hashes",
     "key_shape",
+    "prefix_sums",
     "set_bits",
     "sorted_unique",
+    "span_hashes",
     "value_hashes",
 ]
 
@@ -93,7 +100,7 @@ def _power_tables(length: int) -> tuple[np.ndarray, np.ndarray]:
     return _sized_tables(1 << max(10, length.bit_length()))
 
 
-def _prefix_sums(data: np.ndarray) -> np.ndarray:
+def prefix_sums(data: np.ndarray) -> np.ndarray:
     """F[i] = sum of (byte j + 1) * BASE**j for j < i, mod 2**64."""
     power, _ = _power_tables(len(data))
     out = np.zeros(len(data) + 1, dtype=np.uint64)
@@ -104,7 +111,7 @@ def _prefix_sums(data: np.ndarray) -> np.ndarray:
     return out
 
 
-def _hashes(sums: np.ndarray, begin: np.ndarray, end: np.ndarray) -> np.ndarray:
+def span_hashes(sums: np.ndarray, begin: np.ndarray, end: np.ndarray) -> np.ndarray:
     """The hash of data[begin:end] for each pair: position-free, mixed with the length."""
     _, inverse = _power_tables(len(sums) - 1)
     h: np.ndarray = (sums[end] - sums[begin]) * inverse[begin]
@@ -125,7 +132,7 @@ def sorted_unique(values: np.ndarray) -> np.ndarray:
     return out
 
 
-def _hash_order(hashes: np.ndarray) -> np.ndarray:
+def hash_order(hashes: np.ndarray) -> np.ndarray:
     """np.argsort(hashes) but for the order of equal hashes, 3x faster on millions: a radix
     pass on the top bits (uniform: the hashes are mixed), then a small sort per bucket,
     which stays in the CPU's cache."""
@@ -217,13 +224,13 @@ def key_hashes(keys: pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.n
     full = np.zeros(len(lengths), dtype=np.uint64)
     anchor = np.zeros(len(lengths), dtype=np.uint64)
     token = np.zeros(len(lengths), dtype=np.uint64)
-    for first, stop, text, sums, starts, ends in _hashed_chunks(offsets, data):
-        full[first:stop] = _hashes(sums, starts, ends)
+    for first, stop, text, sums, starts, ends in hashed_chunks(offsets, data):
+        full[first:stop] = span_hashes(sums, starts, ends)
         longer = ends - starts > ANCHOR
-        anchor[first:stop][longer] = _hashes(sums, starts[longer], starts[longer] + ANCHOR)
+        anchor[first:stop][longer] = span_hashes(sums, starts[longer], starts[longer] + ANCHOR)
         breaks = np.append(np.flatnonzero(_word_breaks(text)), len(text))  # and a sentinel
         word_end = np.minimum(breaks[np.searchsorted(breaks, starts, side="right")], ends)
-        token[first:stop] = _hashes(sums, starts, word_end)
+        token[first:stop] = span_hashes(sums, starts, word_end)
     return full, anchor, lengths, token
 
 
@@ -231,8 +238,8 @@ def value_hashes(values: pa.Array) -> np.ndarray:
     """The hash of each whole value (key_hashes' first; null as empty)."""
     offsets, data = _text_bytes(values)
     full = np.zeros(len(offsets) - 1, dtype=np.uint64)
-    for first, stop, _, sums, starts, ends in _hashed_chunks(offsets, data):
-        full[first:stop] = _hashes(sums, starts, ends)
+    for first, stop, _, sums, starts, ends in hashed_chunks(offsets, data):
+        full[first:stop] = span_hashes(sums, starts, ends)
     return full
 
 
@@ -241,7 +248,7 @@ def _text_bytes(values: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     return offsets, data
 
 
-def _hashed_chunks(
+def hashed_chunks(
     offsets: np.ndarray, data: np.ndarray
 ) -> Iterator[tuple[int, int, np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
     """(first, stop, text, prefix sums, starts, ends) of values [first, stop) at a time, about
@@ -249,7 +256,7 @@ def _hashed_chunks(
     for first, stop in _chunks(offsets):
         local = offsets[first : stop + 1]
         text = data[local[0] : local[-1]]
-        yield first, stop, text, _prefix_sums(text), local[:-1] - local[0], local[1:] - local[0]
+        yield first, stop, text, prefix_sums(text), local[:-1] - local[0], local[1:] - local[0]
 
 
 def _word_breaks(data: np.ndarray) -> np.ndarray:
@@ -314,7 +321,7 @@ class WordIndex:
     ) -> None:
         self._count, self.max_length = count, max_length
         self._token_bits = tokens
-        order = _hash_order(full)  # the order of equal hashes does not matter
+        order = hash_order(full)  # the order of equal hashes does not matter
         self._hashes = full[order]
         self._ids = ids[order]
         self._bitmap = _bits(self._hashes)
@@ -405,10 +412,10 @@ class WordIndex:
         ends_at[offsets] = True
         ends = np.flatnonzero(ends_at)
         rank = np.cumsum(ends_at)  # rank[x]: ends at or before x (index of the next end)
-        sums = _prefix_sums(data)
+        sums = prefix_sums(data)
         begin = np.flatnonzero(begins_at)
         # only where the first word is some key's first word (most words are no key's)
-        begin = begin[_present(self._token_bits, _hashes(sums, begin, ends[rank[begin]]))]
+        begin = begin[_present(self._token_bits, span_hashes(sums, begin, ends[rank[begin]]))]
         row_end = offsets[np.searchsorted(offsets, begin, side="right")]
         # pairs up to ANCHOR bytes: every end after each begin, within its row
         limit = np.minimum(begin + min(ANCHOR, self.max_length), row_end)
@@ -420,7 +427,7 @@ class WordIndex:
         # longer pairs only where the first ANCHOR bytes start some longer key
         if len(self._anchors):
             room = begin[begin + ANCHOR <= row_end]
-            prefix = _hashes(sums, room, room + ANCHOR)
+            prefix = span_hashes(sums, room, room + ANCHOR)
             maybe = _present(self._anchor_bits, prefix)
             room, prefix = room[maybe], prefix[maybe]
             at = np.minimum(np.searchsorted(self._anchors, prefix), len(self._anchors) - 1)
@@ -431,7 +438,7 @@ class WordIndex:
                 owner, more = expand_ranges(rank[anchored + ANCHOR], rank[limit])
                 pair_begin = np.concatenate([pair_begin, anchored[owner]])
                 end = np.concatenate([end, ends[more]])
-        hashes = _hashes(sums, pair_begin, end)
+        hashes = span_hashes(sums, pair_begin, end)
         keep = _present(self._bitmap, hashes)
         pair_begin, end, hashes = pair_begin[keep], end[keep], hashes[keep]
         first = np.searchsorted(self._hashes, hashes, side="left")
