@@ -17,7 +17,8 @@ import time
 
 import pyarrow as pa
 
-from anonymiser.maskers._known import KnownPairs, KnownValues
+from anonymiser.maskers._known import KnownValues
+from anonymiser.maskers._knownpairs import KnownPairs
 
 
 def resident_mib() -> float:

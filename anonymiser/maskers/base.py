@@ -22,7 +22,7 @@ import pyarrow.compute as pc
 from anonymiser.errors import ConfigError
 
 if TYPE_CHECKING:
-    from anonymiser.maskers._known import KnownPairs
+    from anonymiser.maskers._knownpairs import KnownPairs
 
 __all__ = [
     "ColumnSpec",

@@ -16,7 +16,8 @@ from typing import Any, ClassVar
 
 import pyarrow as pa
 
-from anonymiser.maskers._known import KnownPairs, KnownValues, Span
+from anonymiser.maskers._known import KnownValues, Span
+from anonymiser.maskers._knownpairs import KnownPairs
 from anonymiser.maskers._scan import analyzer, winners
 from anonymiser.maskers._scanpool import ScanJob, submit_scan
 from anonymiser.maskers._vector import text_problem

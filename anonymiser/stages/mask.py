@@ -22,7 +22,7 @@ import pyarrow.parquet as pq
 
 from anonymiser.errors import AnonymiserError, SnapshotError
 from anonymiser.maskers import MaskContext
-from anonymiser.maskers._known import KnownPairs
+from anonymiser.maskers._knownpairs import KnownPairs
 from anonymiser.maskers.presidio import release_known_values
 from anonymiser.parallel import in_threads
 from anonymiser.progress import NULL_REPORTER, Reporter, TableProgress

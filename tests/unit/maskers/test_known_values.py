@@ -8,7 +8,8 @@ import random
 import pyarrow as pa
 import pytest
 
-from anonymiser.maskers._known import KnownPairs, KnownValues, normal_form
+from anonymiser.maskers._known import KnownValues
+from anonymiser.maskers._knownpairs import KnownPairs, normal_form
 from tests.unit.maskers.test_presidio_batch import every_known_span
 
 # keys with signs inside words, underscores and digits, several words, overlapping runs

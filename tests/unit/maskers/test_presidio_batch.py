@@ -14,7 +14,8 @@ import pytest
 import regex
 
 from anonymiser.maskers import _phone
-from anonymiser.maskers._known import _WORD, KnownPairs, KnownValues
+from anonymiser.maskers._known import _WORD, KnownValues
+from anonymiser.maskers._knownpairs import KnownPairs
 from anonymiser.maskers._phone import next_candidate, phone_spans, phone_spans_once
 from anonymiser.maskers._scan import Scanner, _best_first, _outermost, scanner
 from anonymiser.maskers._windows import (
