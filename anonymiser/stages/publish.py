@@ -4,7 +4,9 @@ Each publish uploads into its own folder, <dataset>/<version>/runs/<run id>/, an
 lists those paths. The manifest is written with a create-if-absent (S3: If-None-Match), so a
 version becomes visible all at once, two publishers of one version cannot both win, and a
 published version is never overwritten. A publish that dies before the manifest leaves an
-invisible folder; the next publish of the dataset removes it.
+invisible folder; a later publish of the dataset removes it once it is ABANDONED_AFTER old
+(younger, it may be a publish still under way: creates from different source servers do not
+share a lock).
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from anonymiser.errors import AnonymiserError, StoreError
 from anonymiser.manifest import FileEntry, Manifest, TableEntry
@@ -22,9 +24,14 @@ from anonymiser.signing import sign
 from anonymiser.stages.extract import Extracted
 from anonymiser.stores import Store
 
-__all__ = ["manifest_key", "publish", "remove_abandoned", "utc_now"]
+__all__ = ["ABANDONED_AFTER", "manifest_key", "publish", "remove_abandoned", "utc_now"]
 
 log = logging.getLogger(__name__)
+
+# a run folder of a version without a manifest is removed once its run began this long ago;
+# before that it may be another publish uploading (its manifest not written yet)
+ABANDONED_AFTER = timedelta(hours=6)
+_RUN_STARTED = "%Y%m%dT%H%M%SZ"  # a run id begins with its UTC start (publish())
 
 
 def utc_now() -> str:
@@ -35,19 +42,26 @@ def manifest_key(dataset: str, version: str) -> str:
     return f"{dataset}/{version}/manifest.json"
 
 
-def remove_abandoned(store: Store, dataset: str, *, keep_run: str = "") -> list[str]:
-    """Delete what interrupted publishes of `dataset` left: version folders without a
-    manifest, and run folders a published manifest does not use. Returns what was removed.
-
-    Only call it while holding the dataset's create lock: a folder without a manifest may
-    otherwise belong to a publish still under way.
+def remove_abandoned(
+    store: Store, dataset: str, *, keep_run: str = "", now: datetime | None = None
+) -> list[str]:
+    """Delete what interrupted publishes of `dataset` left: the runs of versions without a
+    manifest once ABANDONED_AFTER old (the whole version folder when none is younger), and
+    run folders a published manifest does not use. Returns what was removed.
     """
+    now = now or datetime.now(UTC)
     removed = []
     for version in store.list_dir(dataset):
         folder = f"{dataset}/{version}"
         if not store.exists(manifest_key(dataset, version)):
-            store.delete_prefix(folder)
-            removed.append(folder)
+            runs = store.list_dir(f"{folder}/runs")
+            young = {run for run in runs if now - _run_started(run) < ABANDONED_AFTER}
+            if not young:
+                store.delete_prefix(folder)
+                removed.append(folder)
+            for run in sorted(set(runs) - young) if young else []:
+                store.delete_prefix(f"{folder}/runs/{run}")
+                removed.append(f"{folder}/runs/{run}")
             continue
         runs = store.list_dir(f"{folder}/runs")
         if not runs:
@@ -62,6 +76,14 @@ def remove_abandoned(store: Store, dataset: str, *, keep_run: str = "") -> list[
     for path in removed:
         log.warning("removed %s left in %s by an interrupted publish", path, store.url)
     return removed
+
+
+def _run_started(run: str) -> datetime:
+    """When a run began, from its id (long ago for a folder not named so: not ours)."""
+    try:
+        return datetime.strptime(run.split("-", 1)[0], _RUN_STARTED).replace(tzinfo=UTC)
+    except ValueError:
+        return datetime.min.replace(tzinfo=UTC)
 
 
 def publish(
@@ -81,7 +103,7 @@ def publish(
             "and published versions are immutable; choose another --version"
         )
     remove_abandoned(store, manifest.dataset)
-    manifest.run_id = f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
+    manifest.run_id = f"{datetime.now(UTC):{_RUN_STARTED}}-{uuid.uuid4().hex[:8]}"
     run = f"runs/{manifest.run_id}"
     try:
         _upload(extracted, store, manifest, f"{prefix}/{run}", run, reporter)

@@ -10,6 +10,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
 import boto3
@@ -18,6 +19,7 @@ import pytest
 
 from anonymiser.errors import RestoreError, StoreError
 from anonymiser.snapshot import create_snapshot, list_snapshots, restore_snapshot
+from anonymiser.stages.publish import ABANDONED_AFTER, remove_abandoned
 from anonymiser.stores import open_store
 from anonymiser.stores.s3 import S3Store
 from tests.conftest import (
@@ -78,8 +80,14 @@ def test_s3_server_stopped_mid_upload_leaves_no_version_and_the_rerun_succeeds(
     try:
         assert list_snapshots(url, "fullset") == []
         assert any("/runs/" in key for key in objects(url)), "expected the abandoned upload"
+        abandoned = open_store(url).list_dir("fullset/v1/runs")
         manifest = create_snapshot(source, url, "fullset", "v1", unmasked=True)
         assert [m.version for m in list_snapshots(url, "fullset")] == ["v1"]
+        # the abandoned run was young (it might have been a publish under way): left, unused
+        runs = open_store(url).list_dir("fullset/v1/runs")
+        assert sorted(runs) == sorted([*abandoned, manifest.run_id])
+        # a later publish of the dataset removes it: v1's manifest names another run
+        remove_abandoned(open_store(url), "fullset")
         assert open_store(url).list_dir("fullset/v1/runs") == [manifest.run_id]
     finally:
         server.stop()
@@ -122,8 +130,11 @@ def test_create_killed_with_sigkill_leaves_no_version_and_the_rerun_succeeds(
     )
     assert rerun.returncode == 0, rerun.stderr
     manifest = list_snapshots(url, "fullset")[0]
-    assert store.list_dir("fullset/v1/runs") == [manifest.run_id]  # the killed run is gone
     assert len(manifest.tables) == 120
+    # the killed run is invisible, and gone with the next publish's clean-up
+    assert manifest.run_id in store.list_dir("fullset/v1/runs")
+    remove_abandoned(store, "fullset")
+    assert store.list_dir("fullset/v1/runs") == [manifest.run_id]
 
 
 def test_restore_connection_terminated_mid_load_leaves_the_target_unchanged(
@@ -210,3 +221,24 @@ def test_two_concurrent_creates_of_one_version_publish_exactly_once(
     manifest = list_snapshots(url, "fullset")[0]
     assert open_store(url).list_dir("fullset/v1/runs") == [manifest.run_id]
     assert row_counts(first) == {"customers": 500, "orders": 3000}
+
+
+def test_a_young_run_without_a_manifest_is_left_to_its_publish_an_old_one_removed(
+    make_s3_store: Callable[..., str],
+) -> None:
+    """Creates from two source servers hold no common lock: one's clean-up must not take the
+    upload of the other, whose manifest is not written yet."""
+    store = open_store(make_s3_store())
+    now = datetime.now(UTC)
+    young = f"{now - ABANDONED_AFTER / 2:%Y%m%dT%H%M%SZ}-aaaaaaaa"
+    old = f"{now - ABANDONED_AFTER * 2:%Y%m%dT%H%M%SZ}-bbbbbbbb"
+    for run in (young, old):
+        store.put_bytes(f"fullset/v1/runs/{run}/data/part.parquet", b"x")
+    store.put_bytes(f"fullset/v2/runs/{old}/data/part.parquet", b"x")
+    removed = remove_abandoned(store, "fullset", now=now)
+    assert sorted(removed) == [f"fullset/v1/runs/{old}", "fullset/v2"]
+    assert store.list_dir("fullset/v1/runs") == [young]
+    assert store.list_dir("fullset") == ["v1"]
+    # once it is old too, it goes with its version folder
+    assert remove_abandoned(store, "fullset", now=now + ABANDONED_AFTER) == ["fullset/v1"]
+    assert store.list_dir("fullset") == []
