@@ -85,13 +85,15 @@ class Presidio(Strategy):
         """The distinct texts scrubbed _PART_TEXTS at a time: the Python objects of a part
         (texts, findings, spans) are what bounds memory; the next part is being scanned
         (in worker processes when they are on) while one is spliced."""
+        if not len(unique):
+            return unique  # no text: neither a scanner nor an index built for nothing
         options = self.options
         # the scanner is built where texts are scanned: in worker processes when they are on
         config = (options["model"], tuple(options["entities"]), options["threshold"])
         known = _known_values(ctx.known)
         parts = [unique.slice(at, _PART_TEXTS) for at in range(0, len(unique), _PART_TEXTS)]
         out = []
-        texts: list[str] = parts[0].to_pylist() if parts else []
+        texts: list[str] = parts[0].to_pylist()
         scanning = submit_scan(config, texts)
         for number, part in enumerate(parts):
             following: list[str] = parts[number + 1].to_pylist() if number + 1 < len(parts) else []
@@ -99,7 +101,7 @@ class Presidio(Strategy):
             out.append(self._scrub_part(part, texts, scanning, known, ctx))
             if queued is not None:
                 texts, scanning = following, queued
-        return pa.concat_arrays(out) if out else pa.array([], unique.type)
+        return pa.concat_arrays(out)
 
     def _scrub_part(
         self,

@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from anonymiser.maskers import RuleError, presidio
+from anonymiser.maskers._scan import scanner
 from anonymiser.maskers.presidio import DEFAULT_ENTITIES
 from tests.unit.maskers.conftest import column, ctx, run
 
@@ -101,3 +102,9 @@ def test_the_fast_scanner_finds_what_presidio_analyze_finds(threshold: float) ->
         assert sorted(scanner.scan(text)) == sorted(
             (r.start, r.end, r.entity_type, r.score) for r in results
         )
+
+
+def test_a_column_of_nulls_builds_no_scanner() -> None:
+    scanner.cache_clear()
+    assert run("presidio", {}, [None, None], context=ctx(known=KNOWN)) == [None, None]
+    assert scanner.cache_info().currsize == 0
