@@ -78,14 +78,16 @@ def distinct_values(sources: list[tuple[Path, str]], arrow_type: pa.DataType) ->
     first cost as much again, and sorting the result half as much: nothing needs the order).
     """
     pending: list[pa.Array] = []
-    size = 0
+    size = distinct = 0  # values held; how many of them were made distinct last time
     for path, column in sources:
         for batch in pq.ParquetFile(path).iter_batches(columns=[column]):
             pending.append(_as_array(batch.column(0)).cast(arrow_type))
             size += len(pending[-1])
-            if size > _COLLAPSE_AT and len(pending) > 1:
+            # once the values read since outnumber those already distinct (and _COLLAPSE_AT):
+            # making every value distinct again after each batch would be quadratic
+            if size - distinct > max(_COLLAPSE_AT, distinct) and len(pending) > 1:
                 pending = [pc.unique(pa.concat_arrays(pending))]
-                size = len(pending[0])
+                size = distinct = len(pending[0])
     if not pending:
         return pa.array([], type=arrow_type)
     return _as_array(pc.drop_null(pc.unique(pa.concat_arrays(pending))))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import time
 from pathlib import Path
 
@@ -13,6 +14,7 @@ import pytest
 
 from anonymiser.errors import SnapshotError
 from anonymiser.maskers import ColumnSpec, MaskContext, Strategy, register
+from anonymiser.stages import mappings
 from anonymiser.stages.mappings import (
     apply_mapping,
     distinct_values,
@@ -149,6 +151,21 @@ def test_distinct_values_read_every_file_batch_by_batch(tmp_path: Path) -> None:
     sources = [(tmp_path / f"{n}.parquet", "c") for n in (2, 1, 0)]
     distinct = distinct_values(sources, pa.int64())
     assert distinct.type == pa.int64() and sorted(distinct.to_pylist()) == [1, 2, 3]
+
+
+def test_distinct_values_collapsing_often_keep_first_appearance_order(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # made distinct every few values: the result is still every value once, in the order
+    # of its first appearance (mapped_in_order relies on it)
+    monkeypatch.setattr(mappings, "_COLLAPSE_AT", 3)
+    rng = random.Random(7)
+    files = [[rng.randrange(40) for _ in range(rng.randrange(1, 9))] for _ in range(30)]
+    for n, values in enumerate(files):
+        pq.write_table(pa.table({"c": pa.array(values, pa.int64())}), tmp_path / f"{n}.parquet")
+    sources = [(tmp_path / f"{n}.parquet", "c") for n in range(len(files))]
+    expected = list(dict.fromkeys(v for values in files for v in values))
+    assert distinct_values(sources, pa.int64()).to_pylist() == expected
 
 
 def test_a_column_read_in_mapping_order_gets_what_the_lookup_gives() -> None:
