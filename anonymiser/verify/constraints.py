@@ -10,19 +10,24 @@ Unique keys whose index has expressions or a predicate are checked on the source
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from anonymiser.catalog import ForeignKey, Index, Table
-from anonymiser.keyindex import KeyIndex
+from anonymiser.keyindex import KeyIndex, hash_rows
 from anonymiser.stages.extract import ExtractedTable
+from anonymiser.textsearch import hash_order
 from anonymiser.verify.model import CheckResult, VerificationReport
 from anonymiser.verify.output import Output, null_mask
 
 __all__ = [
+    "batched_duplicates",
     "check_foreign_keys",
     "check_not_null",
     "check_row_counts",
@@ -184,15 +189,54 @@ def check_unique_keys(output: Output, report: VerificationReport) -> None:
                 output.strategy(item.table, columns),
             )
             with report.timed(result):
-                # memory: this one table's key columns (Arrow), not the whole output
                 paths = output.masked_paths(item)
-                keys = pa.concat_tables(
-                    pa.Table.from_batches([b]) for b in output.batches(paths, columns)
+                result.checked, result.failures = batched_duplicates(
+                    functools.partial(output.batches, paths, columns),
+                    columns,
+                    drop_nulls=nulls_distinct(index),
                 )
-                result.checked = keys.num_rows
-                result.failures = duplicate_rows(keys, columns, drop_nulls=nulls_distinct(index))
                 if result.failures:
                     result.detail = f"{index.name}: duplicate values"
+
+
+def batched_duplicates(
+    batches: Callable[[], Iterable[pa.RecordBatch]], columns: list[str], *, drop_nulls: bool
+) -> tuple[int, int]:
+    """(rows, duplicate_rows) of a table's key columns read in `batches` (called twice at
+    most): in 16 bytes a row, not the keys themselves.
+
+    A 64-bit hash of each key and its row number; only rows whose hash repeats can be
+    duplicates: those are read again and compared by value (equal keys hash alike).
+    """
+    hashes: list[np.ndarray] = []
+    rows: list[np.ndarray] = []
+    start = 0
+    for batch in batches():
+        keep = (
+            ~null_mask(batch, columns).to_numpy(zero_copy_only=False)
+            if drop_nulls
+            else np.ones(batch.num_rows, dtype=bool)
+        )
+        hashes.append(hash_rows([batch.column(c) for c in columns])[keep])
+        rows.append(np.flatnonzero(keep) + start)
+        start += batch.num_rows
+    every = np.concatenate(hashes) if hashes else np.zeros(0, dtype=np.uint64)
+    order = hash_order(every)
+    ordered = every[order]
+    repeated = np.zeros(len(every), dtype=bool)
+    repeated[1:] = ordered[1:] == ordered[:-1]
+    repeated[:-1] |= repeated[1:]
+    if not repeated.any():
+        return start, 0
+    wanted = np.sort(np.concatenate(rows)[order[repeated]])
+    start, pieces = 0, []
+    for batch in batches():
+        first, stop = np.searchsorted(wanted, [start, start + batch.num_rows])
+        if stop > first:
+            taken = pa.array(wanted[first:stop] - start)
+            pieces.append(pa.Table.from_batches([batch]).take(taken))
+        start += batch.num_rows
+    return start, duplicate_rows(pa.concat_tables(pieces), columns, drop_nulls=drop_nulls)
 
 
 def check_not_null(output: Output, report: VerificationReport) -> None:
