@@ -235,7 +235,7 @@ def key_hashes(keys: pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.n
 
 
 def value_hashes(values: pa.Array) -> np.ndarray:
-    """The hash of each whole value (key_hashes' first; null as empty)."""
+    """The hash of each whole value (key_hashes' first; null as empty; binary by its bytes)."""
     offsets, data = _text_bytes(values)
     full = np.zeros(len(offsets) - 1, dtype=np.uint64)
     for first, stop, _, sums, starts, ends in hashed_chunks(offsets, data):
@@ -244,7 +244,11 @@ def value_hashes(values: pa.Array) -> np.ndarray:
 
 
 def _text_bytes(values: pa.Array) -> tuple[np.ndarray, np.ndarray]:
-    offsets, data, _ = byte_view(pc.fill_null(values.cast(pa.string()), ""))
+    if pa.types.is_binary(values.type) or pa.types.is_large_binary(values.type):
+        filled = pc.fill_null(values, b"")  # bytes need not be UTF-8: no text cast
+    else:
+        filled = pc.fill_null(values.cast(pa.string()), "")
+    offsets, data, _ = byte_view(filled)
     return offsets, data
 
 

@@ -8,11 +8,12 @@ found over all of them, and the losers are re-masked with ctx.derive(round=n) un
 output is distinct. Who wins a collision is decided by a keyed digest of the input (then the
 input itself), never by file or row order, so the mapping is a function of key, namespace
 and the set of inputs. The mapping (original -> masked) is written to the work directory and
-applied to every column of the group with Arrow joins.
+applied to every column of the group through an index of its originals (anonymiser.keyindex).
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +24,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from anonymiser.errors import SnapshotError
+from anonymiser.keyindex import KeyIndex
 from anonymiser.maskers import MaskContext, Strategy
 
 __all__ = [
@@ -53,6 +55,13 @@ class Mapping:
         pq.write_table(
             pa.table({"original": self.original, "masked": self.masked}), path, compression="none"
         )
+
+    @functools.cached_property
+    def index(self) -> KeyIndex:
+        """The originals' index, built on the first lookup and kept with the mapping (which
+        the mask stage reads once per table): Arrow's index_in would hash every original
+        again for every batch."""
+        return KeyIndex(self.original)
 
     @classmethod
     def read(cls, path: Path) -> Mapping:
@@ -181,8 +190,7 @@ def apply_mapping(
     Those are values of a column sharing the namespace that are not among the unique
     columns' values (an audit copy of an email, an FK child with a dangling value).
     """
-    lookup = values.cast(mapping.original.type) if values.type != mapping.original.type else values
-    index = pc.index_in(lookup, value_set=mapping.original)
+    index = mapping.index.index_in(values)  # cast to the originals' type first
     out = mapping.masked.take(index)
     missing = pc.and_(pc.is_null(index), pc.is_valid(values))
     if pc.any(missing).as_py():
@@ -197,7 +205,7 @@ def mapped_in_order(values: pa.Array, mapping: Mapping, start: int) -> pa.Array 
 
     A unique column read in the order its mapping was built (distinct_values keeps the order
     of first appearance) is its mapping's inputs, batch after batch: comparing is a fraction
-    of the cost of the hash lookup, whose table apply_mapping builds again for every batch.
+    of the cost of a lookup, and needs no index of the mapping.
     """
     present = values.drop_null() if values.null_count else values
     if start + len(present) > len(mapping.original):

@@ -10,18 +10,24 @@ Unique keys whose index has expressions or a predicate are checked on the source
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from anonymiser.catalog import ForeignKey, Index, Table
+from anonymiser.keyindex import KeyIndex, hash_rows
 from anonymiser.stages.extract import ExtractedTable
+from anonymiser.textsearch import hash_order
 from anonymiser.verify.model import CheckResult, VerificationReport
-from anonymiser.verify.output import Output, as_array, null_mask
+from anonymiser.verify.output import Output, null_mask
 
 __all__ = [
+    "batched_duplicates",
     "check_foreign_keys",
     "check_not_null",
     "check_row_counts",
@@ -79,9 +85,14 @@ def _data_columns(item: ExtractedTable) -> set[str]:
 
 def check_foreign_keys(output: Output, report: VerificationReport) -> None:
     """Every non-NULL foreign key value of every data table exists in its referenced key."""
-    parents: dict[tuple[str, tuple[str, ...]], pa.Table] = {}
+    # grouped by referenced key, so that one parent's keys are held at a time
+    groups: dict[tuple[str, tuple[str, ...]], list[tuple[ExtractedTable, ForeignKey]]] = {}
     for item in output.tables:
         for fk in item.table.foreign_keys:
+            groups.setdefault((fk.ref_table, tuple(fk.ref_columns)), []).append((item, fk))
+    for group in groups.values():
+        parent: KeyIndex | None = None
+        for item, fk in group:
             result = CheckResult(
                 "foreign_key",
                 item.table.qualified,
@@ -94,43 +105,39 @@ def check_foreign_keys(output: Output, report: VerificationReport) -> None:
                 report.add(result)
                 continue
             with report.timed(result):
-                key = (fk.ref_table, tuple(fk.ref_columns))
-                if key not in parents:
-                    parents[key] = _parent_keys(output, fk)
-                _dangling(output, item, fk, parents[key], result)
+                if parent is None:
+                    parent = _parent_keys(output, fk)
+                _dangling(output, item, fk, parent, result)
 
 
-def _parent_keys(output: Output, fk: ForeignKey) -> pa.Table:
+def _parent_keys(output: Output, fk: ForeignKey) -> KeyIndex:
+    """The index of the referenced key's values (none if the table is not in the snapshot)."""
     parent = output.catalog.tables.get(fk.ref_table)
     paths = output.parts(fk.ref_table) if parent is not None else []
-    if not paths:  # the referenced table is not in the snapshot: every reference dangles
-        return pa.table({c: pa.array([], pa.string()) for c in fk.ref_columns})
-    return output.distinct_rows(paths, fk.ref_columns)
+    if not paths:  # every reference dangles
+        return KeyIndex([pa.array([], pa.string()) for _ in fk.ref_columns])
+    # built once: Arrow's is_in or a join would hash every parent key again for every batch
+    keys = output.distinct_rows(paths, fk.ref_columns)
+    return KeyIndex([keys[c] for c in fk.ref_columns])
 
 
 def _dangling(
-    output: Output, item: ExtractedTable, fk: ForeignKey, parent: pa.Table, result: CheckResult
+    output: Output,
+    item: ExtractedTable,
+    fk: ForeignKey,
+    parent: KeyIndex,
+    result: CheckResult,
 ) -> None:
     paths = output.masked_paths(item)
-    renamed = dict(zip(fk.columns, fk.ref_columns, strict=True))
     for batch in output.batches(paths, fk.columns):
         result.checked += batch.num_rows
-        child = pa.Table.from_batches([batch]).filter(pc.invert(null_mask(batch, fk.columns)))
-        if not child.num_rows:
+        exempt = null_mask(batch, fk.columns).true_count  # MATCH SIMPLE
+        if batch.num_rows == exempt:
             continue
-        child = child.rename_columns([renamed[c] for c in child.column_names])
-        child = child.cast(parent.schema) if parent.num_rows else child
-        if len(fk.columns) == 1:
-            column = fk.ref_columns[0]
-            found = pc.is_in(child[column], value_set=as_array(parent[column]))
-            missing = child.num_rows - pc.sum(found).as_py() if parent.num_rows else child.num_rows
-        else:
-            missing = (
-                child.join(parent, fk.ref_columns, join_type="left anti").num_rows
-                if parent.num_rows
-                else child.num_rows
-            )
-        result.failures += int(missing or 0)
+        # a row with a NULL is in no key set: not found, and not counted as missing
+        # (an empty parent's key types may not even be the child's: nothing to look up)
+        found = parent.is_in([batch.column(c) for c in fk.columns]).true_count if parent else 0
+        result.failures += batch.num_rows - exempt - found
     if result.failures:
         result.detail = (
             f"{fk.name}: rows reference {fk.ref_table}({', '.join(fk.ref_columns)}) "
@@ -182,15 +189,54 @@ def check_unique_keys(output: Output, report: VerificationReport) -> None:
                 output.strategy(item.table, columns),
             )
             with report.timed(result):
-                # memory: this one table's key columns (Arrow), not the whole output
                 paths = output.masked_paths(item)
-                keys = pa.concat_tables(
-                    pa.Table.from_batches([b]) for b in output.batches(paths, columns)
+                result.checked, result.failures = batched_duplicates(
+                    functools.partial(output.batches, paths, columns),
+                    columns,
+                    drop_nulls=nulls_distinct(index),
                 )
-                result.checked = keys.num_rows
-                result.failures = duplicate_rows(keys, columns, drop_nulls=nulls_distinct(index))
                 if result.failures:
                     result.detail = f"{index.name}: duplicate values"
+
+
+def batched_duplicates(
+    batches: Callable[[], Iterable[pa.RecordBatch]], columns: list[str], *, drop_nulls: bool
+) -> tuple[int, int]:
+    """(rows, duplicate_rows) of a table's key columns read in `batches` (called twice at
+    most): in 16 bytes a row, not the keys themselves.
+
+    A 64-bit hash of each key and its row number; only rows whose hash repeats can be
+    duplicates: those are read again and compared by value (equal keys hash alike).
+    """
+    hashes: list[np.ndarray] = []
+    rows: list[np.ndarray] = []
+    start = 0
+    for batch in batches():
+        keep = (
+            ~null_mask(batch, columns).to_numpy(zero_copy_only=False)
+            if drop_nulls
+            else np.ones(batch.num_rows, dtype=bool)
+        )
+        hashes.append(hash_rows([batch.column(c) for c in columns])[keep])
+        rows.append(np.flatnonzero(keep) + start)
+        start += batch.num_rows
+    every = np.concatenate(hashes) if hashes else np.zeros(0, dtype=np.uint64)
+    order = hash_order(every)
+    ordered = every[order]
+    repeated = np.zeros(len(every), dtype=bool)
+    repeated[1:] = ordered[1:] == ordered[:-1]
+    repeated[:-1] |= repeated[1:]
+    if not repeated.any():
+        return start, 0
+    wanted = np.sort(np.concatenate(rows)[order[repeated]])
+    start, pieces = 0, []
+    for batch in batches():
+        first, stop = np.searchsorted(wanted, [start, start + batch.num_rows])
+        if stop > first:
+            taken = pa.array(wanted[first:stop] - start)
+            pieces.append(pa.Table.from_batches([batch]).take(taken))
+        start += batch.num_rows
+    return start, duplicate_rows(pa.concat_tables(pieces), columns, drop_nulls=drop_nulls)
 
 
 def check_not_null(output: Output, report: VerificationReport) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import random
 
 import pyarrow as pa
 import pytest
@@ -10,7 +11,7 @@ import pytest
 from anonymiser.config import operator_identity
 from anonymiser.errors import ConfigError, VerificationFailed
 from anonymiser.manifest import Manifest
-from anonymiser.verify.constraints import duplicate_rows
+from anonymiser.verify.constraints import batched_duplicates, duplicate_rows
 from anonymiser.verify.leaks import LeakPatterns, find_in, json_forms, matches
 from anonymiser.verify.model import CheckResult, VerificationReport, VerifySettings
 from anonymiser.verify.rescan import residual_findings, sample_rows
@@ -33,6 +34,39 @@ def test_duplicate_rows_counts_rows_beyond_the_first_and_ignores_null_keys() -> 
     assert duplicate_rows(table, ["a"]) == 2
     assert duplicate_rows(table, ["a", "b"]) == 1
     assert duplicate_rows(table, ["a", "b"], drop_nulls=False) == 2  # NULLS NOT DISTINCT
+
+
+@pytest.mark.parametrize("drop_nulls", [True, False])
+@pytest.mark.parametrize("seed", range(4))
+def test_batched_duplicates_count_what_a_group_by_of_the_whole_table_counts(
+    seed: int, drop_nulls: bool
+) -> None:
+    rng = random.Random(seed)
+    # NULL hashes as 0 and as "" do: those rows are candidates, the comparison tells them apart
+    table = pa.table(
+        {
+            "a": [rng.choice([0, 1, 2, None]) for _ in range(300)],
+            "b": [rng.choice(["", "x", "é", None]) for _ in range(300)],
+            "c": [rng.choice([b"", b"\xff", None]) for _ in range(300)],
+        }
+    )
+    for columns in (["a"], ["b"], ["c"], ["a", "b"], ["b", "a", "c"]):
+        keys = table.select(columns)
+        found = batched_duplicates(
+            lambda keys=keys: keys.to_batches(max_chunksize=37), columns, drop_nulls=drop_nulls
+        )
+        assert found == (300, duplicate_rows(keys, columns, drop_nulls=drop_nulls))
+
+
+def test_batched_duplicates_of_distinct_keys_read_them_once() -> None:
+    reads = []
+
+    def batches() -> list[pa.RecordBatch]:
+        reads.append(1)
+        return pa.table({"id": list(range(10_000))}).to_batches(max_chunksize=1000)
+
+    assert batched_duplicates(batches, ["id"], drop_nulls=True) == (10_000, 0)
+    assert len(reads) == 1
 
 
 def test_leak_found_as_whole_value_inside_json_and_free_text_case_insensitively() -> None:
