@@ -18,6 +18,7 @@ from anonymiser.datasets import Dataset, load_dataset, validate_name
 from anonymiser.errors import ConfigError, NotFound, StoreError
 from anonymiser.manifest import Manifest
 from anonymiser.maskers._scanpool import scan_processes
+from anonymiser.memory import tune_allocators
 from anonymiser.pg.connect import SESSION_SETTINGS
 from anonymiser.pg.locks import create_session
 from anonymiser.progress import NULL_REPORTER, Reporter
@@ -90,6 +91,7 @@ def create_snapshot(
 
     `reporter` receives the progress and stage events (anonymiser.progress).
     """
+    tune_allocators()
     signing_key = signing_key if signing_key is not None else load_signing_key()
     who = operator_identity(operator)
     settings = verification or VerifySettings()
@@ -318,6 +320,7 @@ def restore_snapshot(
     target (see anonymiser.guard) unless allow_production. `analyze=False` skips the
     ANALYZE that follows the commit (as pg_restore does). `reporter` receives the progress.
     """
+    tune_allocators()
     source = open_store(store)
     manifest = trusted_manifest(
         source, dataset, version, signing_key=signing_key, allow_unsigned=allow_unsigned
