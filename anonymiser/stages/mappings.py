@@ -30,6 +30,7 @@ from anonymiser.maskers import MaskContext, Strategy
 __all__ = [
     "MAX_ROUNDS",
     "Mapping",
+    "MappingFile",
     "apply_mapping",
     "distinct_values",
     "mapped_in_order",
@@ -37,6 +38,7 @@ __all__ = [
 ]
 
 MAX_ROUNDS = 200
+MAPPING_GROUP_ROWS = 64 * 1024  # rows of a mapping file read at a time, in order
 _COLLAPSE_AT = 1 << 20  # make the pending values distinct once this many are held
 
 
@@ -51,10 +53,21 @@ class Mapping:
 
     def write(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        # a work file, read back once per table: compressing it cost more than it saved
+        # a work file, read back once per table: compressing it cost more than it saved; in
+        # row groups, so a column masked in the mapping's order reads it a group at a time
         pq.write_table(
-            pa.table({"original": self.original, "masked": self.masked}), path, compression="none"
+            pa.table({"original": self.original, "masked": self.masked}),
+            path,
+            compression="none",
+            row_group_size=MAPPING_GROUP_ROWS,
         )
+
+    def __len__(self) -> int:
+        return len(self.original)
+
+    def span(self, start: int, length: int) -> tuple[pa.Array, pa.Array]:
+        """(originals, masked) of the inputs [start, start + length)."""
+        return self.original.slice(start, length), self.masked.slice(start, length)
 
     @functools.cached_property
     def index(self) -> KeyIndex:
@@ -67,6 +80,53 @@ class Mapping:
     def read(cls, path: Path) -> Mapping:
         table = pq.read_table(path)
         return cls(table["original"].combine_chunks(), table["masked"].combine_chunks())
+
+
+class MappingFile:
+    """A group's mapping in the work directory, read as a table's columns need it.
+
+    A column masked in the order its mapping was built (the unique column itself) needs only
+    the inputs at hand: `span` reads the file a row group at a time and holds those groups
+    only (at 10M demo rows the trainees' mappings are ~430 MB, held whole for the whole table
+    before). Lookups out of order need the whole mapping (Mapping.read).
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._file = pq.ParquetFile(path)
+        self._rows = int(self._file.metadata.num_rows)
+        self._ends = np.cumsum(
+            [self._file.metadata.row_group(g).num_rows for g in range(self._file.num_row_groups)]
+        )
+        self._held: pa.Table | None = None  # row groups [first, last] of the file
+        self._held_start = 0
+
+    def __len__(self) -> int:
+        return self._rows
+
+    def span(self, start: int, length: int) -> tuple[pa.Array, pa.Array]:
+        """(originals, masked) of the inputs [start, start + length) (within the mapping)."""
+        if not length:
+            schema = self._file.schema_arrow
+            return pa.array([], schema.field("original").type), pa.array(
+                [], schema.field("masked").type
+            )
+        held = self._held
+        if (
+            held is None
+            or start < self._held_start
+            or start + length > self._held_start + len(held)
+        ):
+            first = int(np.searchsorted(self._ends, start, side="right"))
+            last = int(np.searchsorted(self._ends, start + length, side="left"))
+            last = min(max(last, first), len(self._ends) - 1)
+            self._held = held = self._file.read_row_groups(range(first, last + 1))
+            self._held_start = int(self._ends[first - 1]) if first else 0
+        at = start - self._held_start
+        return (
+            _as_array(held["original"].slice(at, length)),
+            _as_array(held["masked"].slice(at, length)),
+        )
 
 
 def mapping_file(root: Path, group: str) -> Path:
@@ -199,7 +259,9 @@ def apply_mapping(
     return _as_array(out)
 
 
-def mapped_in_order(values: pa.Array, mapping: Mapping, start: int) -> pa.Array | None:
+def mapped_in_order(
+    values: pa.Array, mapping: Mapping | MappingFile, start: int
+) -> pa.Array | None:
     """The masked values if the non-null `values` are the mapping's inputs from `start` on, in
     order, else None (then apply_mapping looks them up).
 
@@ -208,16 +270,13 @@ def mapped_in_order(values: pa.Array, mapping: Mapping, start: int) -> pa.Array 
     of the cost of a lookup, and needs no index of the mapping.
     """
     present = values.drop_null() if values.null_count else values
-    if start + len(present) > len(mapping.original):
+    if start + len(present) > len(mapping):
         return None
-    if present.type != mapping.original.type:
-        present = present.cast(mapping.original.type)
-    if (
-        len(present)
-        and not pc.all(pc.equal(present, mapping.original.slice(start, len(present)))).as_py()
-    ):
+    original, masked = mapping.span(start, len(present))
+    if present.type != original.type:
+        present = present.cast(original.type)
+    if len(present) and not pc.all(pc.equal(present, original)).as_py():
         return None
-    masked = mapping.masked.slice(start, len(present))
     if values.null_count:
         return pc.replace_with_mask(pa.nulls(len(values), masked.type), values.is_valid(), masked)
     return _as_array(masked)

@@ -35,6 +35,7 @@ from anonymiser.stages.extract import (
 )
 from anonymiser.stages.mappings import (
     Mapping,
+    MappingFile,
     apply_mapping,
     distinct_values,
     mapped_in_order,
@@ -90,10 +91,13 @@ def pseudonym_entity(plan: ColumnPlan) -> str | None:
 @dataclass
 class _TableMappings:
     """The mappings of one table's columns, and where each column stands in its mapping's
-    inputs (its next value, when read in the order the mapping was built; -1 once not)."""
+    inputs (its next value, when read in the order the mapping was built; -1 once not).
+    Each column reads its own (`readers`): two columns of a group stand at different inputs;
+    a group's whole mapping (`whole`) is read once a column looks it up out of order."""
 
-    mappings: dict[str, Mapping] = field(default_factory=dict)
+    readers: dict[str, MappingFile] = field(default_factory=dict)
     next_input: dict[str, int] = field(default_factory=dict)
+    whole: dict[str, Mapping] = field(default_factory=dict)
 
 
 class _Masker:
@@ -161,29 +165,27 @@ class _Masker:
         }
         return owner.namespace, counts
 
-    def mapping(self, plan: ColumnPlan, cache: _TableMappings) -> Mapping | None:
-        """The group's mapping, read once per table (`cache`: that table's mappings)."""
-        if plan.group not in self.groups:
-            return None
-        if plan.group not in cache.mappings:
-            path = mapping_file(self.work / "mappings", plan.group)
-            cache.mappings[plan.group] = Mapping.read(path)
-        return cache.mappings[plan.group]
-
     def mask_values(self, plan: ColumnPlan, values: pa.Array, cache: _TableMappings) -> pa.Array:
-        mapping = self.mapping(plan, cache)
+        """Masked `values` of one column: through its group's mapping if it has one (`cache`:
+        the table's readers of the mappings, opened once per table)."""
         ctx = self.ctx(plan)
-        if mapping is not None:
-            start = cache.next_input.get(plan.column, 0)
-            if start >= 0:
-                masked = mapped_in_order(values, mapping, start)
-                if masked is not None:
-                    cache.next_input[plan.column] = start + len(values) - values.null_count
-                    return masked
-                cache.next_input[plan.column] = -1  # out of order: look up from now on
-            return apply_mapping(values, mapping, plan.strategy, ctx)
-        out = plan.strategy.mask(values, ctx)
-        return out.combine_chunks() if isinstance(out, pa.ChunkedArray) else out
+        if plan.group not in self.groups:
+            out = plan.strategy.mask(values, ctx)
+            return out.combine_chunks() if isinstance(out, pa.ChunkedArray) else out
+        path = mapping_file(self.work / "mappings", plan.group)
+        start = cache.next_input.get(plan.column, 0)
+        if start >= 0:
+            reader = cache.readers.get(plan.column) or MappingFile(path)
+            cache.readers[plan.column] = reader
+            masked = mapped_in_order(values, reader, start)
+            if masked is not None:
+                cache.next_input[plan.column] = start + len(values) - values.null_count
+                return masked
+            cache.next_input[plan.column] = -1  # out of order: look up from now on
+            del cache.readers[plan.column]  # and let its row groups go
+        if plan.group not in cache.whole:
+            cache.whole[plan.group] = Mapping.read(path)
+        return apply_mapping(values, cache.whole[plan.group], plan.strategy, ctx)
 
     def collect_known(self) -> None:
         """Original -> pseudonym of structured columns, for free-text scrubbing (presidio)."""

@@ -16,6 +16,7 @@ from anonymiser.errors import SnapshotError
 from anonymiser.maskers import ColumnSpec, MaskContext, Strategy, register
 from anonymiser.stages import mappings
 from anonymiser.stages.mappings import (
+    MappingFile,
     apply_mapping,
     distinct_values,
     mapped_in_order,
@@ -178,3 +179,25 @@ def test_a_column_read_in_mapping_order_gets_what_the_lookup_gives() -> None:
         assert mapped_in_order(batch, mapping, start).to_pylist() == expected  # type: ignore[union-attr]
     assert mapped_in_order(second, mapping, 0) is None  # not where the column stands
     assert mapped_in_order(pa.array([4, 5]), mapping, 4) is None  # past the end
+
+
+def test_a_mapping_file_read_in_order_gives_the_mapping_s_spans(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(mappings, "MAPPING_GROUP_ROWS", 3)  # many small row groups
+    strategy = TinySpace({}, spec())
+    ctx = MaskContext(b"k" * 32, "n")
+    mapping = resolve_injective(strategy, pa.array(range(20)), ctx, fold=False, label="t")
+    mapping.write(tmp_path / "m.parquet")
+    reader = MappingFile(tmp_path / "m.parquet")
+    assert len(reader) == 20
+    # batches of every size, across row-group boundaries, then back to the start
+    for start, length in [(0, 0), (0, 1), (1, 5), (6, 3), (9, 11), (0, 20), (19, 1), (4, 0)]:
+        got = reader.span(start, length)
+        assert [a.to_pylist() for a in got] == [a.to_pylist() for a in mapping.span(start, length)]
+    batch = pa.array([7, None, 8, 9])
+    assert mapped_in_order(batch, reader, 7).to_pylist() == (  # type: ignore[union-attr]
+        mapped_in_order(batch, mapping, 7).to_pylist()  # type: ignore[union-attr]
+    )
+    assert mapped_in_order(batch, reader, 6) is None  # not where the column stands
+    assert mapped_in_order(pa.array(range(18, 22)), reader, 18) is None  # past the end
