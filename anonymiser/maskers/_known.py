@@ -23,6 +23,7 @@ import pyarrow.compute as pc
 from anonymiser.maskers._knownpairs import KnownPairs, normal_form
 from anonymiser.maskers.base import byte_view
 from anonymiser.textsearch import (
+    HashTable,
     expand_ranges,
     hash_order,
     hashed_chunks,
@@ -62,11 +63,12 @@ class KnownValues:
 
     def __init__(self, known: KnownPairs) -> None:
         self.keys, self.pseudonyms = known.resolved()
-        self._keys_table = _HashTable(value_hashes(self.keys))
-        self._order = self._keys_table.order
+        hashes = value_hashes(self.keys)
+        self._order = hash_order(hashes)  # the key of each slot of the table
+        self._keys_table = HashTable(hashes[self._order])
         self._key_offsets, self._key_data, _ = byte_view(self.keys)
         leads, self._leadless = _lead_hashes(self.keys)
-        self._leads_table = _HashTable(leads)
+        self._leads_table = HashTable(leads)
 
     def __len__(self) -> int:
         return len(self.keys)
@@ -188,28 +190,6 @@ class KnownValues:
         if after and _LEAD.match(after) is not None:
             return True
         return folded
-
-
-class _HashTable:
-    """Distinct-enough 64-bit hashes, sorted, with a directory of their top bits: the hashes
-    of a bucket are found in two reads, not a binary search through millions."""
-
-    _MOST_BITS = 22  # a directory of at most 4M entries (16 MiB)
-
-    def __init__(self, hashes: np.ndarray) -> None:
-        self.order = hash_order(hashes)  # position in `hashes` of each sorted one
-        self.hashes = hashes[self.order]
-        bits = min(self._MOST_BITS, max(1, len(hashes).bit_length()))
-        self._shift = np.uint64(64 - bits)
-        buckets = np.arange((1 << bits) + 1, dtype=np.uint64)
-        self._directory = np.searchsorted(self.hashes >> self._shift, buckets).astype(np.int64)
-
-    def find(self, hashes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(which of `hashes`, slot in the sorted hashes) of every equal pair."""
-        bucket = (hashes >> self._shift).astype(np.int64)
-        owner, slot = expand_ranges(self._directory[bucket], self._directory[bucket + 1])
-        equal = self.hashes[slot] == hashes[owner]
-        return owner[equal], slot[equal]
 
 
 def _lead_hashes(keys: pa.Array) -> tuple[np.ndarray, bool]:

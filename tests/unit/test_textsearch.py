@@ -112,3 +112,80 @@ def test_hashes_sorted_by_bucket_come_in_argsort_order(monkeypatch: pytest.Monke
     order = textsearch.hash_order(hashes)
     assert sorted(order.tolist()) == list(range(len(hashes)))
     assert hashes[order].tolist() == np.sort(hashes).tolist()
+
+
+def searchsorted_pairs(table: np.ndarray, hashes: np.ndarray) -> list[tuple[int, int]]:
+    """(query, slot) of every equal pair, from the runs np.searchsorted finds."""
+    first = np.searchsorted(table, hashes, side="left")
+    last = np.searchsorted(table, hashes, side="right")
+    return [(q, s) for q in range(len(hashes)) for s in range(first[q], last[q])]
+
+
+def table_pairs(table: np.ndarray, hashes: np.ndarray) -> list[tuple[int, int]]:
+    owner, slot = textsearch.HashTable(table).find(hashes)
+    return list(zip(owner.tolist(), slot.tolist(), strict=True))
+
+
+# hashes whose top bits are all 0 or all 1 (the first and last bucket), and their neighbours
+EDGES = [0, 1, 2**40, 2**63 - 1, 2**63, 2**64 - 2**40, 2**64 - 2, 2**64 - 1]
+
+
+@pytest.mark.parametrize(
+    ("size", "directory_bits"),
+    [(1, 24), (2, 24), (3, 24), (1000, 24), (50_000, 24), (3, 3), (1000, 3), (50_000, 12)],
+)
+def test_hash_table_finds_the_runs_a_binary_search_finds(
+    monkeypatch: pytest.MonkeyPatch, size: int, directory_bits: int
+) -> None:
+    # a small directory makes buckets of many hashes (125 at 3 bits, 12 at 12)
+    monkeypatch.setattr(textsearch, "_DIRECTORY_BITS", directory_bits)
+    rng = np.random.default_rng(size)
+    table = rng.integers(0, 2**64, size=size, dtype=np.uint64)
+    table[: size // 3] = table[size // 3 : 2 * (size // 3)]  # runs of equal hashes
+    table[: min(size, len(EDGES))] = EDGES[: min(size, len(EDGES))]
+    table[size // 2 : size // 2 + 3] = 2**64 - 1  # a run in the last bucket
+    table.sort()
+    # present hashes (runs among them), absent ones, and every edge, in any order
+    hashes = np.concatenate(
+        [
+            rng.choice(table, size=2 * size),
+            rng.integers(0, 2**64, size=size, dtype=np.uint64),
+            np.array(EDGES, dtype=np.uint64),
+        ]
+    )
+    rng.shuffle(hashes)
+    assert table_pairs(table, hashes) == searchsorted_pairs(table, hashes)
+
+
+def test_hash_table_of_one_hash_finds_only_it() -> None:
+    for hash_ in EDGES:
+        table = np.array([hash_], dtype=np.uint64)
+        hashes = np.array(EDGES, dtype=np.uint64)
+        assert table_pairs(table, hashes) == [(EDGES.index(hash_), 0)]
+
+
+def test_empty_hash_table_finds_nothing() -> None:
+    table = np.zeros(0, dtype=np.uint64)
+    assert table_pairs(table, np.array(EDGES, dtype=np.uint64)) == []
+    assert table_pairs(np.array([5], dtype=np.uint64), table) == []
+
+
+@pytest.mark.parametrize("count", [0, 1, 5_000_000])
+def test_bitmap_sized_to_its_hashes_passes_every_one_of_them(count: int) -> None:
+    hashes = np.random.default_rng(count).integers(0, 2**64, size=count, dtype=np.uint64)
+    hashes[: min(count, len(EDGES))] = EDGES[: min(count, len(EDGES))]
+    bitmap = textsearch._bits(hashes)
+    assert len(bitmap) * 8 >= 16 * count  # 16 bits a hash or more: few strangers pass
+    assert textsearch._present(bitmap, hashes).all()
+
+
+def test_a_key_given_twice_is_found_as_both() -> None:
+    keys = [
+        "jane.doe@corp.example",
+        "olivia",
+        "jane.doe@corp.example",
+        "a longer key than the anchor",
+    ]
+    texts = ["mail jane.doe@corp.example", "olivia", "a longer key than the anchor", "x"]
+    assert indexed_search(keys, texts) == plain_search(keys, texts)
+    assert (0, 2, False) in plain_search(keys, texts)
