@@ -294,6 +294,16 @@ class Strategy(ABC):
     # and presidio, whose free text is re-scanned instead
     leak_checked: ClassVar[bool] = True
 
+    @property
+    def pseudonymises(self) -> bool:
+        """Whether each value becomes a keyed pseudonym that may, by chance, be the value itself
+        (fake, hash, pattern: a 7-digit TRN among millions): the mask stage masks those again."""
+        return (
+            self.may_collide
+            and self.leak_checked
+            and type(self).originals is Strategy.originals  # not a json or array rule
+        )
+
     def __init__(self, params: Mapping[str, Any], column: ColumnSpec) -> None:
         self.column = column
         self.options = self._validated(params)

@@ -40,6 +40,7 @@ from anonymiser.stages.mappings import (
     distinct_values,
     mapped_in_order,
     mapping_file,
+    remask_fixed_points,
     resolve_injective,
 )
 
@@ -171,7 +172,8 @@ class _Masker:
         ctx = self.ctx(plan)
         if plan.group not in self.groups:
             out = plan.strategy.mask(values, ctx)
-            return out.combine_chunks() if isinstance(out, pa.ChunkedArray) else out
+            out = out.combine_chunks() if isinstance(out, pa.ChunkedArray) else out
+            return remask_fixed_points(plan.strategy, values, out, ctx)
         path = mapping_file(self.work / "mappings", plan.group)
         start = cache.next_input.get(plan.column, 0)
         if start >= 0:

@@ -20,6 +20,7 @@ from anonymiser.stages.mappings import (
     apply_mapping,
     distinct_values,
     mapped_in_order,
+    remask_fixed_points,
     resolve_injective,
 )
 
@@ -201,3 +202,51 @@ def test_a_mapping_file_read_in_order_gives_the_mapping_s_spans(
     )
     assert mapped_in_order(batch, reader, 6) is None  # not where the column stands
     assert mapped_in_order(pa.array(range(18, 22)), reader, 18) is None  # past the end
+
+
+def _tiny(space: int) -> TinySpace:
+    strategy = TinySpace({}, spec())
+    strategy.space = space  # type: ignore[attr-defined]
+    return strategy
+
+
+def test_no_unique_input_is_masked_as_itself() -> None:
+    # 30 values into a space of 40: at round 0 about one in two namespaces maps some value
+    # to itself (a 7-digit TRN among millions does the same); the mapping re-masks those
+    strategy = _tiny(40)
+    inputs = pa.array(range(30), pa.int64())
+    fixed_at_round_0 = 0
+    for n in range(40):
+        ctx = MaskContext(b"k" * 32, f"ns{n}")
+        first = strategy.mask(inputs, ctx).to_pylist()
+        fixed_at_round_0 += sum(a == b for a, b in zip(inputs.to_pylist(), first, strict=True))
+        mapping = resolve_injective(strategy, inputs, ctx, fold=False, label="t")
+        pairs = as_dict(mapping.original, mapping.masked)
+        assert all(original != masked for original, masked in pairs.items())
+        assert len(set(pairs.values())) == 30
+    assert fixed_at_round_0 > 5  # the case above did arise
+
+
+def test_a_value_masked_as_itself_is_masked_again_deterministically() -> None:
+    strategy = _tiny(3)  # one in three values is its own pseudonym at round 0
+    values = pa.array([0, 1, 2, None, 2, 1, 0] * 20, pa.int64())
+    for n in range(10):
+        ctx = MaskContext(b"k" * 32, f"ns{n}")
+        out = remask_fixed_points(strategy, values, strategy.mask(values, ctx), ctx)
+        pairs = list(zip(values.to_pylist(), out.to_pylist(), strict=True))
+        assert all((v is None and m is None) or v != m for v, m in pairs)
+        # the same input, the same pseudonym, whichever row and batch
+        again = remask_fixed_points(strategy, values[:3], strategy.mask(values[:3], ctx), ctx)
+        assert dict(pairs[:3]) == dict(zip(values[:3].to_pylist(), again.to_pylist(), strict=True))
+
+
+def test_a_strategy_without_pseudonyms_is_left_as_it_masked() -> None:
+    # a space of one: no round can change it; left as it is after the rounds, no error
+    strategy = _tiny(1)
+    values = pa.array([0, 0, 5], pa.int64())
+    ctx = MaskContext(b"k" * 32, "ns")
+    assert remask_fixed_points(strategy, values, strategy.mask(values, ctx), ctx).to_pylist() == [
+        0,
+        0,
+        0,
+    ]
