@@ -1,7 +1,10 @@
 """The source-side session of `snapshot create`: a per-dataset lock and the source fingerprint.
 
 The lock is a session-level advisory lock, allowed in a read-only session and on a hot
-standby; it is released when the session ends, however the process ends.
+standby; it is released when the session ends, however the process ends. A create that
+ends normally releases it itself before closing: a closed connection's server process
+lets its locks go only as it exits, a moment later, and a create run right after (a script,
+a retry) would find the lock still held.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ CREATE_LOCK = "anonymiser:create"  # with the dataset name: the two int4 keys of
 def create_session(source_dsn: str, dataset: str) -> Iterator[str]:
     """Hold the create lock of `dataset` on the source; yield the source's fingerprint."""
     conn = connect(source_dsn, role="source")
+    held = False
     try:
         try:
             # every statement of this session runs read-only: it cannot write, whatever it runs
@@ -32,16 +36,23 @@ def create_session(source_dsn: str, dataset: str) -> Iterator[str]:
                 "SELECT pg_catalog.pg_try_advisory_lock(hashtext(%s), hashtext(%s))",
                 (CREATE_LOCK, dataset),
             ).fetchone()
+            held = bool(row and row[0])
             fingerprint = database_fingerprint(conn)
         except psycopg.Error as exc:
             raise SnapshotError(
                 f"cannot prepare the snapshot on {dsn_for_display(source_dsn)}: {first_line(exc)}"
             ) from None
-        if not row or not row[0]:
+        if not held:
             raise LockHeld(
                 f"another `snapshot create {dataset}` is running against "
                 f"{dsn_for_display(source_dsn)}; wait for it to finish and try again"
             )
         yield fingerprint
     finally:
-        conn.close()  # ends the session, which releases the lock
+        if held:
+            with contextlib.suppress(psycopg.Error):  # a broken session lets it go as it ends
+                conn.execute(
+                    "SELECT pg_catalog.pg_advisory_unlock(hashtext(%s), hashtext(%s))",
+                    (CREATE_LOCK, dataset),
+                )
+        conn.close()  # ends the session (which releases the lock if it is still held)

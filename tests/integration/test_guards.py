@@ -13,6 +13,7 @@ from psycopg.conninfo import conninfo_to_dict
 
 from anonymiser.errors import ConfigError, ProtectedTarget, RestoreError, SnapshotError
 from anonymiser.guard import protected_dsns
+from anonymiser.pg.locks import create_session
 from anonymiser.snapshot import create_snapshot, restore_snapshot
 from tests.conftest import MakeDatabase
 from tests.integration.test_s3_snapshots import load_source, row_counts
@@ -141,3 +142,16 @@ def test_create_never_writes_to_the_source(source: str, tmp_path: Path) -> None:
     with psycopg.connect(source, autocommit=True) as conn:
         conn.execute("INSERT INTO customers (name) VALUES ('canary')")
     assert write_counters(source) != before
+
+
+def test_a_create_lets_its_lock_go_before_it_returns(source: str) -> None:
+    # a closed session's server process releases its locks only as it exits, a moment later:
+    # a create right after another (a script, a retry) must not find the lock still held
+    for _ in range(20):
+        with create_session(source, "fullset"):
+            pass
+        with psycopg.connect(source, autocommit=True) as other:
+            taken = other.execute(
+                "SELECT pg_try_advisory_lock(hashtext('anonymiser:create'), hashtext('fullset'))"
+            ).fetchone()
+            assert taken == (True,)
