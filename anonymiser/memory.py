@@ -12,9 +12,9 @@ pyarrow first (then only allocations made from Python move to jemalloc).
 
 Measured at 1M demo rows (docs/performance.md, "Allocators"): peak PSS of the mask stage
 ~1.23 -> ~1.02 GiB, of the verify stage ~1.0 GiB -> ~670-780 MiB, for ~5 s more system CPU
-(pages faulted in afresh). Not done, and why: a jemalloc decay of 250-1000 ms saved the CPU
-but kept most of the memory; glibc's mmap threshold fixed at 128 KiB or 4 MiB (NumPy's large
-arrays handed back on free) saved ~150 MiB more for ~12 s more system CPU.
+(pages faulted in afresh; an unmasked create 12-18 % slower, a restore no slower). Not
+done: glibc's mmap threshold fixed at 128 KiB or 4 MiB (NumPy's large arrays handed back on
+free) saved ~150 MiB more for ~12 s more system CPU.
 """
 
 from __future__ import annotations
