@@ -4,7 +4,6 @@ layer over it)."""
 from __future__ import annotations
 
 import logging
-import shutil
 import tempfile
 import time
 from dataclasses import replace
@@ -33,6 +32,7 @@ from anonymiser.stages.restore import RestoreOptions, RestoreReport, fetch_and_v
 from anonymiser.stages.verify import verify
 from anonymiser.stores import Store, open_store
 from anonymiser.verify import VerifySettings
+from anonymiser.workdir import work_directory
 
 __all__ = [
     "create_snapshot",
@@ -151,8 +151,7 @@ def _create_locked(
     reporter: Reporter,
 ) -> Manifest:
     created_at = utc_now()
-    work = Path(tempfile.mkdtemp(prefix="anonymiser-work-", dir=workdir))
-    try:
+    with work_directory(workdir) as work:
         timings: dict[str, float] = {}
         started = time.monotonic()
         options = ExtractOptions(jobs=jobs, part_bytes=part_bytes, reporter=reporter)
@@ -220,8 +219,6 @@ def _create_locked(
             )
         published.timings["publish"] = time.monotonic() - started
         return published
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
 
 
 def _with_rules_copy(extracted: Extracted, rules: RuleSet) -> Extracted:

@@ -22,6 +22,7 @@ from anonymiser.snapshot import create_snapshot, list_snapshots, restore_snapsho
 from anonymiser.stages.publish import ABANDONED_AFTER, remove_abandoned
 from anonymiser.stores import open_store
 from anonymiser.stores.s3 import S3Store
+from anonymiser.workdir import WORK_PREFIX
 from tests.conftest import (
     TEST_MASKING_KEY,
     MakeDatabase,
@@ -112,7 +113,9 @@ def test_create_killed_with_sigkill_leaves_no_version_and_the_rerun_succeeds(
         "v1",
     ]
     write_keep_rules(source, tmp_path / "rules")  # the CLI masks: keep every column
-    environment = {**os.environ, "ANONYMISER_KEY": TEST_MASKING_KEY}
+    scratch = tmp_path / "tmp"  # the runs' work directories (TMPDIR), looked at below
+    scratch.mkdir()
+    environment = {**os.environ, "ANONYMISER_KEY": TEST_MASKING_KEY, "TMPDIR": str(scratch)}
     process = subprocess.Popen(
         command, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=environment
     )
@@ -125,10 +128,14 @@ def test_create_killed_with_sigkill_leaves_no_version_and_the_rerun_succeeds(
     assert store.list_dir("fullset/v1/runs"), "the kill came too late to test anything"
     assert not store.exists("fullset/v1/manifest.json")
     assert list_snapshots(url, "fullset") == []
+    # the killed run's work directory, with the extracted originals, is still there ...
+    assert len([p for p in scratch.iterdir() if p.name.startswith(WORK_PREFIX)]) == 1
     rerun = subprocess.run(
         command, cwd=tmp_path, capture_output=True, text=True, timeout=120, env=environment
     )
     assert rerun.returncode == 0, rerun.stderr
+    # ... until the next create removes it (and its own at its end)
+    assert not [p for p in scratch.iterdir() if p.name.startswith(WORK_PREFIX)]
     manifest = list_snapshots(url, "fullset")[0]
     assert len(manifest.tables) == 120
     # the killed run is invisible, and gone with the next publish's clean-up
