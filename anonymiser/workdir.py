@@ -58,8 +58,11 @@ def work_directory(parent: Path | None = None) -> Iterator[Path]:
     # locked before it is named MARKER: no other run ever sees the marker unlocked
     fd, name = tempfile.mkstemp(dir=work, prefix=".marker-")
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        os.rename(name, work / MARKER)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            os.rename(name, work / MARKER)
+        except OSError as exc:  # no locks here (some network file systems): left unmarked
+            log.debug("work directory %s not marked: %s", work, exc)
         yield work
     finally:
         shutil.rmtree(work, ignore_errors=True)
