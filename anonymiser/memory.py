@@ -22,16 +22,12 @@ from __future__ import annotations
 import logging
 import os
 import sys
-import threading
 
 __all__ = ["POOL_VARIABLE", "prefer_jemalloc", "tune_allocators"]
 
 log = logging.getLogger(__name__)
 
 POOL_VARIABLE = "ARROW_DEFAULT_MEMORY_POOL"
-
-_lock = threading.Lock()
-_tuned = False
 
 
 def prefer_jemalloc() -> None:
@@ -42,20 +38,15 @@ def prefer_jemalloc() -> None:
 
 
 def tune_allocators() -> None:
-    """Make jemalloc pyarrow's own default too (if built in, and the user chose no pool);
-    once per process."""
-    global _tuned
-    with _lock:
-        if _tuned:
-            return
-        _tuned = True
-        if os.environ.get(POOL_VARIABLE, "jemalloc") != "jemalloc":
-            return  # the user's choice stands
-        import pyarrow as pa  # here: the package's import must not import pyarrow first
+    """Make jemalloc pyarrow's own default too, if built in and the user chose no pool (for a
+    process that imported pyarrow before this package; calling it again changes nothing)."""
+    if os.environ.get(POOL_VARIABLE, "jemalloc") != "jemalloc":
+        return  # the user's choice stands
+    import pyarrow as pa  # here: the package's import must not import pyarrow first
 
-        try:
-            pool = pa.jemalloc_memory_pool()
-        except NotImplementedError:  # a pyarrow built without jemalloc: keep its default
-            log.debug("pyarrow has no jemalloc pool; keeping %s", pa.default_memory_pool())
-            return
-        pa.set_memory_pool(pool)
+    try:
+        pool = pa.jemalloc_memory_pool()
+    except NotImplementedError:  # a pyarrow built without jemalloc: keep its default
+        log.debug("pyarrow has no jemalloc pool; keeping %s", pa.default_memory_pool())
+        return
+    pa.set_memory_pool(pool)

@@ -13,11 +13,9 @@ import gc
 import logging
 
 from anonymiser.maskers._scan import analyzer
-from anonymiser.memory import tune_allocators
 
 __all__: list[str] = []
 
-tune_allocators()  # as the process that started this server
 try:
     analyzer(None)
 except Exception as exc:  # a worker builds its own then, and fails there with a clear error

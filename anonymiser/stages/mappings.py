@@ -94,7 +94,6 @@ class MappingFile:
     """
 
     def __init__(self, path: Path) -> None:
-        self.path = path
         self._file = pq.ParquetFile(path)
         self._rows = int(self._file.metadata.num_rows)
         self._ends = np.cumsum(
