@@ -281,6 +281,57 @@ def test_restore_analyzes_every_table_after_loading(
     assert ("events",) in fetch(target_dsn, whole)
 
 
+NESTED_PARTITIONS = """
+CREATE TABLE readings (id int, taken date NOT NULL, kind text NOT NULL, value int)
+    PARTITION BY RANGE (taken);
+CREATE TABLE readings_2024 PARTITION OF readings FOR VALUES FROM ('2024-01-01') TO ('2025-01-01');
+CREATE TABLE readings_2025 PARTITION OF readings FOR VALUES FROM ('2025-01-01') TO ('2026-01-01')
+    PARTITION BY LIST (kind);
+CREATE TABLE readings_2025_a PARTITION OF readings_2025 FOR VALUES IN ('a');
+CREATE TABLE readings_2025_b PARTITION OF readings_2025 FOR VALUES IN ('b');
+CREATE TABLE sites (id int PRIMARY KEY, name text);
+INSERT INTO readings SELECT g, date '2024-06-01' + (g % 400),
+    CASE WHEN g % 2 = 0 THEN 'a' ELSE 'b' END, g % 97 FROM generate_series(1, 3000) g;
+INSERT INTO sites SELECT g, 'site ' || g FROM generate_series(1, 50) g;
+"""
+
+
+def manual_analyze_counts(dsn: str) -> dict[str, int]:
+    """ANALYZE runs per table (not autovacuum's), once the restore's sessions have exited
+    (a backend's statistics counters reach the shared view when it ends)."""
+    others = (
+        "SELECT count(*) FROM pg_stat_activity "
+        "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+    )
+    deadline = time.monotonic() + 10
+    while fetch(dsn, others) != [(0,)] and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return dict(fetch(dsn, "SELECT relname, analyze_count FROM pg_stat_user_tables"))
+
+
+@pytest.mark.parametrize("jobs", [1, 2], ids=["jobs=1", "jobs=2"])
+def test_restore_analyzes_each_partition_once_and_every_partitioned_parent(
+    source_dsn: str, target_dsn: str, store: Path, jobs: int
+) -> None:
+    run(source_dsn, NESTED_PARTITIONS)
+    create_snapshot(source_dsn, store, dataset=DATASET, version="v1", unmasked=True)
+    restore_snapshot(target_dsn, store, dataset=DATASET, version="v1", jobs=jobs)
+    counts = manual_analyze_counts(target_dsn)
+    # ANALYZE of a partitioned table also analyzes its partitions: not twice
+    for leaf in ("readings_2024", "readings_2025_a", "readings_2025_b", "sites"):
+        assert counts[leaf] == 1, (leaf, counts)
+    stats = "SELECT DISTINCT tablename FROM pg_stats WHERE schemaname = 'public' AND "
+    inherited = stats + "inherited ORDER BY 1"
+    assert fetch(target_dsn, inherited) == [("readings",), ("readings_2025",)]
+    leaves = stats + "NOT inherited ORDER BY 1"
+    assert fetch(target_dsn, leaves) == [
+        ("readings_2024",),
+        ("readings_2025_a",),
+        ("readings_2025_b",),
+        ("sites",),
+    ]
+
+
 def test_restore_without_analyze_leaves_statistics_to_autovacuum(
     snapshot: Manifest, target_dsn: str, store: Path
 ) -> None:
