@@ -17,7 +17,7 @@ from anonymiser.datasets import Dataset, load_dataset, validate_name
 from anonymiser.errors import ConfigError, NotFound, StoreError
 from anonymiser.manifest import Manifest
 from anonymiser.maskers._scanpool import scan_processes
-from anonymiser.memory import tune_allocators
+from anonymiser.memory import trimming, tune_allocators
 from anonymiser.pg.connect import SESSION_SETTINGS
 from anonymiser.pg.locks import create_session
 from anonymiser.progress import NULL_REPORTER, Reporter
@@ -112,7 +112,7 @@ def create_snapshot(
     if rules is not None:
         # fail closed before extracting anything: lint against the live catalog first
         plan_or_raise(rules, read_source_catalog(source), definition)
-    with create_session(source, dataset) as source_fingerprint:
+    with create_session(source, dataset) as source_fingerprint, trimming():
         return _create_locked(
             source,
             target_store,
@@ -330,7 +330,7 @@ def restore_snapshot(
         analyze=analyze,
         reporter=reporter,
     )
-    with reporter.stage("restore"):
+    with reporter.stage("restore"), trimming():
         return restore(manifest, source, target, options)
 
 

@@ -1,4 +1,5 @@
-"""Allocator tuning: Arrow's jemalloc pool unless the user chose a pool."""
+"""Allocator tuning: Arrow's jemalloc pool unless the user chose a pool; glibc's free heap
+memory handed back."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ import sys
 
 import pyarrow as pa
 import pytest
+
+from anonymiser.memory import _glibc_trim
 
 # what Arrow's C++ library allocates from (Parquet, compute) and pyarrow's own default
 PROBE = """
@@ -57,3 +60,43 @@ def test_arrow_allocates_from_jemalloc_once_the_package_is_imported() -> None:
 @pytest.mark.skipif(not _has_jemalloc(), reason="this pyarrow has no jemalloc pool")
 def test_a_pool_the_user_chose_stands() -> None:
     assert _pool(ARROW_DEFAULT_MEMORY_POOL="system") == "system system False"
+
+
+# holes of 64 KiB between small blocks that stay: glibc keeps them for reuse, not the system
+HOLES = """
+import sys, time
+from anonymiser.memory import trimming
+
+def rss():
+    return int(open("/proc/self/statm").read().split()[1]) * 4096
+
+kept, holes = [], []
+for _ in range(3000):
+    holes.append(bytearray(64 * 1024))
+    kept.append(bytearray(512))
+before = rss()
+del holes
+freed = before - rss()
+with trimming() if sys.argv[1] == "trim" else open("/dev/null"):
+    deadline = time.monotonic() + 5
+    while before - rss() < 100 << 20 and time.monotonic() < deadline:
+        time.sleep(0.1)
+print(freed >> 20, (before - rss()) >> 20)
+"""
+
+
+def _handed_back(mode: str) -> tuple[int, int]:
+    """MiB the system got back from freeing ~190 MiB of holes: at once, and by the end."""
+    done = subprocess.run(
+        [sys.executable, "-c", HOLES, mode], capture_output=True, text=True, check=True, timeout=60
+    )
+    at_once, by_the_end = map(int, done.stdout.split())
+    return at_once, by_the_end
+
+
+@pytest.mark.skipif(_glibc_trim() is None, reason="hands memory back only with glibc")
+def test_trimming_hands_freed_heap_memory_back_to_the_system() -> None:
+    at_once, by_the_end = _handed_back("plain")
+    assert at_once < 20 and by_the_end < 20  # glibc alone keeps the holes
+    _, trimmed = _handed_back("trim")
+    assert trimmed >= 100
