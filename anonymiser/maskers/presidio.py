@@ -149,7 +149,8 @@ class Presidio(Strategy):
         masker = get_strategy(strategy)(params, self.column)
         values = pa.array(originals, pa.string())
         ctx = ctx.derive(namespace=f"{ctx.namespace}/{kind}")
-        # a fake that is the finding itself, case aside (as the re-scan compares), is re-masked
+        # a fake that is the finding itself, case aside (the verify stage compares lower-cased
+        # text), is masked again
         masked = remask_fixed_points(masker, values, masker.mask(values, ctx), ctx, fold=True)
         return dict(zip(originals, masked.to_pylist(), strict=True))
 
