@@ -90,6 +90,7 @@ CASES: list[tuple[str, dict[str, Any], str, str]] = [
     ("date_generalise", {}, "timestamptz", "timestamptz"),
     ("json", {"paths": {"$.email": {"strategy": "fake", "provider": "email"}}}, "jsonb", "jsonb"),
     ("array", {"rule": {"strategy": "redact"}}, "_text", "_text"),
+    ("array", {"rule": {"strategy": "hash", "length": 12}}, "_text", "_text"),
 ]
 
 TEXT = (

@@ -7,6 +7,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from anonymiser.maskers._fixedpoints import remask_fixed_points
 from anonymiser.maskers.base import ColumnSpec, MaskContext, RuleError, Strategy, get_strategy
 
 __all__ = ["NestedRule", "element_column"]
@@ -60,6 +61,8 @@ class NestedRule:
         self.strategy: Strategy = get_strategy(name)(given, column)
 
     def mask(self, values: pa.Array, ctx: MaskContext) -> pa.Array:
+        """The values masked as a column of this rule's strategy and namespace would be: a
+        value masked as itself is masked again the same way (remask_fixed_points)."""
         if self.namespace is not None:
             ctx = ctx.derive(namespace=self.namespace)
-        return self.strategy.mask(values, ctx)
+        return remask_fixed_points(self.strategy, values, self.strategy.mask(values, ctx), ctx)

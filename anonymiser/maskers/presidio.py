@@ -16,6 +16,7 @@ from typing import Any, ClassVar
 
 import pyarrow as pa
 
+from anonymiser.maskers._fixedpoints import remask_fixed_points
 from anonymiser.maskers._known import KnownValues, Span
 from anonymiser.maskers._knownpairs import KnownPairs
 from anonymiser.maskers._scan import analyzer, winners
@@ -146,9 +147,11 @@ class Presidio(Strategy):
 
         strategy, params = _FAKES.get(kind, ("pattern", {}))
         masker = get_strategy(strategy)(params, self.column)
-        masked = masker.mask(
-            pa.array(originals, pa.string()), ctx.derive(namespace=f"{ctx.namespace}/{kind}")
-        )
+        values = pa.array(originals, pa.string())
+        ctx = ctx.derive(namespace=f"{ctx.namespace}/{kind}")
+        # a fake that is the finding itself, case aside (the verify stage compares lower-cased
+        # text), is masked again
+        masked = remask_fixed_points(masker, values, masker.mask(values, ctx), ctx, fold=True)
         return dict(zip(originals, masked.to_pylist(), strict=True))
 
 

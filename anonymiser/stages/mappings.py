@@ -26,6 +26,7 @@ import pyarrow.parquet as pq
 from anonymiser.errors import SnapshotError
 from anonymiser.keyindex import KeyIndex
 from anonymiser.maskers import MaskContext, Strategy
+from anonymiser.maskers._fixedpoints import collision_key, remask_fixed_points, same_as_input
 
 __all__ = [
     "MAX_ROUNDS",
@@ -34,12 +35,10 @@ __all__ = [
     "apply_mapping",
     "distinct_values",
     "mapped_in_order",
-    "remask_fixed_points",
     "resolve_injective",
 ]
 
 MAX_ROUNDS = 200
-FIXED_POINT_ROUNDS = 20  # re-maskings of a value masked as itself before it is left so
 MAPPING_GROUP_ROWS = 64 * 1024  # rows of a mapping file read at a time, in order
 _COLLAPSE_AT = 1 << 20  # make the pending values distinct once this many are held
 
@@ -163,48 +162,6 @@ def distinct_values(sources: list[tuple[Path, str]], arrow_type: pa.DataType) ->
     return _as_array(pc.drop_null(pc.unique(pa.concat_arrays(pending))))
 
 
-def _collision_key(values: pa.Array, fold: bool) -> pa.Array:
-    if fold and (pa.types.is_string(values.type) or pa.types.is_large_string(values.type)):
-        return pc.utf8_lower(values)
-    return values
-
-
-def _same_as_input(values: pa.Array, masked: pa.Array, fold: bool = False) -> np.ndarray:
-    """Per row: the masked value is the input itself (case aside if fold); False where either
-    is NULL, or the two types do not compare."""
-    if masked.type != values.type:
-        try:
-            values = values.cast(masked.type)
-        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-            return np.zeros(len(values), dtype=bool)
-    same = pc.equal(_collision_key(values, fold), _collision_key(masked, fold))
-    return np.asarray(pc.fill_null(same, False).to_numpy(zero_copy_only=False), dtype=bool)
-
-
-def remask_fixed_points(
-    strategy: Strategy, values: pa.Array, masked: pa.Array, ctx: MaskContext
-) -> pa.Array:
-    """`masked`, but where a value was masked as itself, masked again (ctx.derive(round=n)),
-    so that no row keeps its original by chance: the verify stage's leak check would find it.
-
-    Only for strategies that pseudonymise (Strategy.pseudonymises); a value still masked as
-    itself after FIXED_POINT_ROUNDS rounds (an output space of one) is left so.
-    """
-    if not strategy.pseudonymises or not len(values):
-        return masked
-    values, masked = _as_array(values), _as_array(masked)
-    same = _same_as_input(values, masked)
-    for rnd in range(1, FIXED_POINT_ROUNDS + 1):
-        if not same.any():
-            break
-        at = np.flatnonzero(same)
-        subset = values.take(pa.array(at))
-        again = _as_array(strategy.mask(subset, ctx.derive(round=ctx.round + rnd)))
-        masked = _as_array(pc.replace_with_mask(masked, pa.array(same), again.cast(masked.type)))
-        same[at] = _same_as_input(subset, again)
-    return masked
-
-
 def resolve_injective(
     strategy: Strategy, inputs: pa.Array, ctx: MaskContext, *, fold: bool, label: str
 ) -> Mapping:
@@ -219,11 +176,11 @@ def resolve_injective(
             break
         subset = inputs.take(pa.array(pending))
         masked = _as_array(strategy.mask(subset, ctx.derive(round=rnd)))
-        keys = _collision_key(masked, fold)
+        keys = collision_key(masked, fold)
         valid = pc.is_valid(keys).to_numpy(zero_copy_only=False)
         free = valid.copy()
         if strategy.pseudonymises:  # a value masked as itself is re-masked, as a collision is
-            free &= ~_same_as_input(subset, masked, fold)
+            free &= ~same_as_input(subset, masked, fold)
         if settled:
             taken_keys = pa.concat_arrays(settled)
             if len(keys) < len(taken_keys):

@@ -22,6 +22,7 @@ import pyarrow.parquet as pq
 
 from anonymiser.errors import AnonymiserError, SnapshotError
 from anonymiser.maskers import MaskContext
+from anonymiser.maskers._fixedpoints import remask_fixed_points
 from anonymiser.maskers._knownpairs import KnownPairs
 from anonymiser.maskers.presidio import release_known_values
 from anonymiser.parallel import in_threads
@@ -40,7 +41,6 @@ from anonymiser.stages.mappings import (
     distinct_values,
     mapped_in_order,
     mapping_file,
-    remask_fixed_points,
     resolve_injective,
 )
 

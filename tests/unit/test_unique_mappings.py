@@ -14,13 +14,13 @@ import pytest
 
 from anonymiser.errors import SnapshotError
 from anonymiser.maskers import ColumnSpec, MaskContext, Strategy, register
+from anonymiser.maskers._fixedpoints import remask_fixed_points
 from anonymiser.stages import mappings
 from anonymiser.stages.mappings import (
     MappingFile,
     apply_mapping,
     distinct_values,
     mapped_in_order,
-    remask_fixed_points,
     resolve_injective,
 )
 

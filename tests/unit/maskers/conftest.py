@@ -12,6 +12,7 @@ import pyarrow as pa
 import pytest
 
 from anonymiser.maskers import ColumnSpec, MaskContext, get_strategy
+from anonymiser.maskers._fixedpoints import remask_fixed_points
 
 KEY = b"k" * 32
 _ARROW = {
@@ -63,6 +64,19 @@ def run(
     assert len(out) == len(array)
     assert out.type == array.type
     return out.to_pylist()
+
+
+def column_pseudonyms(
+    rule: dict[str, Any], values: list[Any], context: MaskContext, base_type: str = "text"
+) -> tuple[list[Any], list[Any]]:
+    """(the rule's strategy's own output, what the mask stage publishes for a column of it):
+    the second has every value masked as itself masked again (remask_fixed_points)."""
+    spec = column(base_type)
+    params = dict(rule)
+    masker = get_strategy(params.pop("strategy"))(params, spec)
+    array = pa.array(values, spec.arrow_type)
+    first = masker.mask(array, context)
+    return first.to_pylist(), remask_fixed_points(masker, array, first, context).to_pylist()
 
 
 def run_in_fresh_process(strategy: str, params: dict[str, Any], values: list[str]) -> list[Any]:

@@ -4,7 +4,7 @@ import pytest
 
 from anonymiser.maskers import RuleError
 from anonymiser.maskers._pgarray import format_array, parse_array
-from tests.unit.maskers.conftest import column, ctx, run
+from tests.unit.maskers.conftest import column, column_pseudonyms, ctx, run
 
 
 @pytest.mark.parametrize(
@@ -62,3 +62,21 @@ def test_array_changes_with_the_round() -> None:
     assert run("array", rule, ["{a}"], column("_text")) != run(
         "array", rule, ["{a}"], column("_text"), ctx(round=1)
     )
+
+
+@pytest.mark.parametrize("text", ["{1,2,NULL,2}", "[0:3]={1,2,NULL,2}"])  # in place, parsed
+def test_an_element_masked_as_itself_is_masked_again_like_its_column(text: str) -> None:
+    # a hash in [1, 2]: each element is its own pseudonym at round 0 one time in two
+    rule = {"rule": {"strategy": "hash", "min": 1, "max": 2}}
+    fixed_at_round_0 = 0
+    for n in range(8):
+        context = ctx(key=bytes([n + 1]) * 32)
+        first, published = column_pseudonyms(rule["rule"], [1, 2], context, "int4")
+        fixed_at_round_0 += (first[0] == 1) + (first[1] == 2)
+        out = run("array", rule, [text, text, "{2}"], column("_int4"), context)
+        items = parse_array(out[0])[1]
+        assert items[0] != "1" and items[1] != "2" and items[3] != "2" and items[2] is None
+        assert [items[0], items[1]] == [str(v) for v in published]  # as its column publishes
+        assert out[1] == out[0] and parse_array(out[2])[1] == [items[1]]
+        assert run("array", rule, [text], column("_int4"), context) == out[:1]
+    assert fixed_at_round_0 >= 3  # the case did arise

@@ -12,7 +12,7 @@ import pytest
 from anonymiser.maskers import RuleError, _jsontext, get_strategy
 from anonymiser.maskers import json as json_strategy
 from anonymiser.maskers._jsontext import mask_at_key
-from tests.unit.maskers.conftest import column, ctx, run
+from tests.unit.maskers.conftest import column, column_pseudonyms, ctx, run
 
 RULES: dict[str, Any] = {
     "$.email": {"strategy": "fake", "provider": "email"},
@@ -202,3 +202,42 @@ def test_repeated_documents_and_nulls_mask_as_each_does_alone(
     together = masker.mask(values, ctx()).to_pylist()
     alone = [masker.mask(pa.array([t], pa.string()), ctx())[0].as_py() for t in texts]
     assert together == alone and None in together
+
+
+DIGITS = [str(d) for d in range(10)]
+
+
+@pytest.mark.parametrize(
+    ("path", "doc"),
+    [
+        ("$.code", lambda d: {"code": d}),  # in place, a string
+        ("$.code", lambda d: {"code": int(d)}),  # in place, a number
+        ("$.codes[*]", lambda d: {"codes": [d, d]}),  # in place, array elements
+        ("$.a.code", lambda d: {"a": {"code": d}}),  # parsed
+    ],
+)
+def test_a_leaf_masked_as_itself_is_masked_again_like_its_column(path: str, doc: Any) -> None:
+    # pattern keeps a digit a digit: one digit in ten is its own pseudonym at round 0
+    rule = {"strategy": "pattern", "namespace": "codes"}
+    masker = get_strategy("json")({"paths": {path: rule}}, column("jsonb"))
+    docs = [json.dumps(doc(d)) for d in DIGITS]
+    steps = json_strategy.parse_path(path)
+    fixed_at_round_0 = 0
+    for n in range(8):
+        context = ctx(key=bytes([n + 1]) * 32)
+        first, published = column_pseudonyms(
+            {"strategy": "pattern"}, DIGITS, context.derive(namespace="codes")
+        )
+        fixed_at_round_0 += sum(d == m for d, m in zip(DIGITS, first, strict=True))
+        out = masker.mask(pa.array(docs[::-1] + docs), context).to_pylist()
+        leaves = [[str(c[k]) for c, k in json_strategy._slots(json.loads(t), steps)] for t in out]
+        assert leaves[10:] == leaves[9::-1]  # the same document, the same pseudonyms
+        for digit, mine, column_value, plain in zip(
+            DIGITS, leaves[10:], published, first, strict=True
+        ):
+            assert all(leaf != digit for leaf in mine)
+            assert all(leaf == column_value for leaf in mine)  # as its column publishes it
+            assert plain == digit or column_value == plain  # untouched where not a fixed point
+        alone = masker.mask(pa.array(docs[:1]), context).to_pylist()
+        assert alone == out[10:11]  # whatever else is in the batch
+    assert fixed_at_round_0 >= 3  # the case did arise
