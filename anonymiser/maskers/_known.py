@@ -62,13 +62,19 @@ class KnownValues:
     """
 
     def __init__(self, known: KnownPairs) -> None:
-        self.keys, self.pseudonyms = known.resolved()
-        hashes = value_hashes(self.keys)
-        self._order = hash_order(hashes)  # the key of each slot of the table
-        self._keys_table = HashTable(hashes[self._order])
-        self._key_offsets, self._key_data, _ = byte_view(self.keys)
-        leads, self._leadless = _lead_hashes(self.keys)
+        keys, _ = known.resolved()
+        leads, self._leadless = _lead_hashes(keys)
         self._leads_table = HashTable(leads)
+        del leads
+        hashes = value_hashes(keys)
+        order = hash_order(hashes)
+        self._keys_table = HashTable(hashes[order])
+        del hashes, keys
+        # the pairs in the table's order, so that a slot of it is its key's row: no array of
+        # slots to rows, and the pairs held once (KnownPairs keeps them in this order)
+        self.keys, self.pseudonyms = known.reorder(order)
+        del order
+        self._key_offsets, self._key_data, _ = byte_view(self.keys, wide=False)
 
     def __len__(self) -> int:
         return len(self.keys)
@@ -97,7 +103,7 @@ class KnownValues:
         text, word, count, start, end, key = (np.concatenate(h) for h in zip(*hits, strict=True))
         chosen = _longest_first_runs(text, word, count)
         text, start, end = text[chosen].tolist(), start[chosen].tolist(), end[chosen].tolist()
-        pseudonyms = self.pseudonyms.take(self._order[key[chosen]]).to_pylist()
+        pseudonyms = self.pseudonyms.take(key[chosen]).to_pylist()
         for t, s, e, p in zip(text, start, end, pseudonyms, strict=True):
             out[t].append((s, e, None, p))
         return out
@@ -154,7 +160,7 @@ class KnownValues:
         found = pa.array(candidates, pa.string())
         owner, key = self._keys_table.find(value_hashes(found))
         if len(owner):
-            keys = self.keys.take(self._order[key]).to_pylist()
+            keys = self.keys.take(key).to_pylist()
             looked_up = found.take(owner).to_pylist()
             same = np.array([a == b for a, b in zip(looked_up, keys, strict=True)])
             owner, key = owner[same], key[same]
@@ -165,11 +171,10 @@ class KnownValues:
         self, data: np.ndarray, begin: np.ndarray, end: np.ndarray, slot: np.ndarray
     ) -> np.ndarray:
         """Whether data[begin:end] is the key in each slot (hashes only nominate)."""
-        key = self._order[slot]
-        key_begin = self._key_offsets[key]
-        same: np.ndarray = end - begin == self._key_offsets[key + 1] - key_begin
+        key_begin = self._key_offsets[slot]
+        same: np.ndarray = end - begin == self._key_offsets[slot + 1] - key_begin
         owner, at = expand_ranges(begin, np.where(same, end, begin))
-        differ = data[at] != self._key_data[key_begin[owner] + (at - begin[owner])]
+        differ = data[at] != self._key_data[key_begin[owner].astype(np.int64) + (at - begin[owner])]
         same &= np.bincount(owner[differ], minlength=len(begin)) == 0
         return same
 
@@ -195,10 +200,29 @@ class KnownValues:
 def _lead_hashes(keys: pa.Array) -> tuple[np.ndarray, bool]:
     """The distinct hashes of the keys' leads (_lead), and whether a key has none.
 
-    ASCII keys' leads are cut at their first byte that is no word character; the others'
-    are found in Python (a word character may be any letter or digit there).
+    _LEAD_KEYS keys at a time: finding the leads takes ~100 bytes a key meanwhile (at 10M
+    demo rows, 14M keys at once would have been the mask stage's peak).
     """
+    parts, leadless = [], False
+    for first in range(0, len(keys), _LEAD_KEYS):
+        hashes, none = _some_lead_hashes(keys.slice(first, _LEAD_KEYS))
+        parts.append(hashes)
+        leadless |= none
+    if not parts:
+        return np.zeros(0, dtype=np.uint64), leadless
+    return sorted_unique(np.concatenate(parts)), leadless
+
+
+_LEAD_KEYS = 1 << 19
+
+
+def _some_lead_hashes(keys: pa.Array) -> tuple[np.ndarray, bool]:
+    """_lead_hashes() of some keys. ASCII keys' leads are cut at their first byte that is no
+    word character; the others' are found in Python (a word character may be any letter or
+    digit there)."""
     offsets, data, _ = byte_view(keys)
+    data = data[offsets[0] : offsets[-1]]  # a slice's own bytes
+    offsets = offsets - offsets[0]
     begin, end = offsets[:-1], offsets[1:]
     stops = np.flatnonzero(~_word_bytes(data))
     lead_end = np.minimum(np.append(stops, len(data))[np.searchsorted(stops, begin)], end)

@@ -13,6 +13,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from anonymiser.textsearch import value_hashes
+
 __all__ = ["KnownPairs", "normal_form"]
 
 # str.split()'s whitespace among ASCII characters: tab to carriage return, the information
@@ -62,6 +64,16 @@ class KnownPairs:
             self._parts = []  # at 1M rows they are ~100 MiB held twice otherwise
         return self._resolved
 
+    def reorder(self, order: np.ndarray) -> tuple[pa.Array, pa.Array]:
+        """The resolved pairs taken in `order` (an index's), and held so from now on: the
+        index and these pairs then share one copy."""
+        keys, pseudonyms = self.resolved()
+        self._resolved = None
+        keys = keys.take(order)  # one array at a time: the old copy goes as the new comes
+        pseudonyms = pseudonyms.take(order)
+        self._resolved = (keys, pseudonyms)
+        return self._resolved
+
     def _resolve(self) -> tuple[pa.Array, pa.Array]:
         if not self._parts:
             return pa.array([], pa.string()), pa.array([], pa.string())
@@ -70,48 +82,88 @@ class KnownPairs:
             ranks.setdefault(kind, len(ranks))
         # kind by kind (in the order first added), each kind's columns in the order added
         parts = sorted(self._parts, key=lambda part: ranks[part[0]])
-        rows: list[np.ndarray] = []  # per part, the rows of its pairs that stand
-        for rank in range(len(ranks)):
-            mine = [(o, p) for kind, o, p in parts if ranks[kind] == rank]
-            given = [
-                np.flatnonzero(
-                    pc.fill_null(pc.and_(_nonempty(o), _nonempty(p)), False).to_numpy(
-                        zero_copy_only=False
-                    )
-                )
-                for o, p in mine
-            ]
-            if len(mine) > 1:  # each original's first pair (one column has each once)
-                sizes = np.cumsum([0, *(len(g) for g in given)])
-                firsts = _first_occurrences(
-                    pa.concat_arrays([o.take(g) for (o, _), g in zip(mine, given, strict=True)])
-                )
-                given = [
-                    g[firsts[(firsts >= lo) & (firsts < hi)] - lo]
-                    for g, lo, hi in zip(given, sizes[:-1], sizes[1:], strict=True)
-                ]
-            rows += given
-        normals = pa.concat_arrays(
-            [_normal_forms(o.take(r)) for (_, o, _), r in zip(parts, rows, strict=True)]
-        )
-        # per normal form, the last of those pairs
-        codes = pc.dictionary_encode(normals).indices.to_numpy()
-        order = np.argsort(codes, kind="stable")
-        last = np.ones(len(order), dtype=bool)
-        last[:-1] = codes[order[1:]] != codes[order[:-1]]
-        kept = np.sort(order[last])
-        del codes, order, last
-        kept = kept[_nonempty(normals.take(kept)).to_numpy(zero_copy_only=False)]
-        # `kept` is ascending and the parts are back to back: each part's share in order
-        sizes = np.cumsum([0, *(len(r) for r in rows)])
-        bounds = np.searchsorted(kept, sizes)
-        pseudonyms = [
-            p.take(r[kept[lo:hi] - first])
-            for (_, _, p), r, first, lo, hi in zip(
-                parts, rows, sizes[:-1], bounds[:-1], bounds[1:], strict=True
-            )
+        groups = -(-sum(len(o) for _, o, _ in parts) // _RESOLVED_AT_ONCE)
+        if groups == 1:
+            return _resolved(parts)
+        # the pairs of one normal form (and so of one original) all fall in one group of
+        # its hash, and keep their order there: each group resolves on its own
+        group_of = [_group(o, groups) for _, o, _ in parts]
+        resolved = []
+        for group in range(groups):
+            rows = [pa.array(np.flatnonzero(of == group)) for of in group_of]
+            mine = [(k, o.take(r), p.take(r)) for (k, o, p), r in zip(parts, rows, strict=True)]
+            resolved.append(_resolved(mine))
+        normals, pseudonyms = zip(*resolved, strict=True)
+        return pa.concat_arrays(normals), pa.concat_arrays(pseudonyms)
+
+
+# pairs resolved at once: the dictionary encoding and sorts take ~150 bytes a pair meanwhile
+# (the 14M pairs of 10M demo rows at once would have been the mask stage's peak)
+_RESOLVED_AT_ONCE = 1 << 20
+
+
+def _group(originals: pa.Array, groups: int) -> np.ndarray:
+    """The group (of `groups`) of each original, by the top bits of its normal form's hash
+    (_RESOLVED_AT_ONCE at a time: a normal form is a copy or three)."""
+    hashes = np.concatenate(
+        [np.zeros(0, dtype=np.uint64)]
+        + [
+            value_hashes(_normal_forms(pc.fill_null(originals.slice(first, _RESOLVED_AT_ONCE), "")))
+            for first in range(0, len(originals), _RESOLVED_AT_ONCE)
         ]
-        return normals.take(kept), pa.concat_arrays([pa.array([], pa.string()), *pseudonyms])
+    )
+    group: np.ndarray = ((hashes >> np.uint64(32)) * np.uint64(groups)) >> np.uint64(32)
+    return group
+
+
+def _resolved(parts: list[tuple[str, pa.Array, pa.Array]]) -> tuple[pa.Array, pa.Array]:
+    """(normal forms, pseudonyms) of pairs given by kind rank (parts sorted so)."""
+    ranks: dict[str, int] = {}
+    for kind, _, _ in parts:
+        ranks.setdefault(kind, len(ranks))
+    rows: list[np.ndarray] = []  # per part, the rows of its pairs that stand
+    for rank in range(len(ranks)):
+        mine = [(o, p) for kind, o, p in parts if ranks[kind] == rank]
+        given = [
+            np.flatnonzero(
+                pc.fill_null(pc.and_(_nonempty(o), _nonempty(p)), False).to_numpy(
+                    zero_copy_only=False
+                )
+            )
+            for o, p in mine
+        ]
+        if len(mine) > 1:  # each original's first pair (one column has each once)
+            sizes = np.cumsum([0, *(len(g) for g in given)])
+            firsts = _first_occurrences(
+                pa.concat_arrays([o.take(g) for (o, _), g in zip(mine, given, strict=True)])
+            )
+            given = [
+                g[firsts[(firsts >= lo) & (firsts < hi)] - lo]
+                for g, lo, hi in zip(given, sizes[:-1], sizes[1:], strict=True)
+            ]
+        rows += given
+    normals = pa.concat_arrays(
+        [pa.array([], pa.string())]
+        + [_normal_forms(o.take(r)) for (_, o, _), r in zip(parts, rows, strict=True)]
+    )
+    # per normal form, the last of those pairs
+    codes = pc.dictionary_encode(normals).indices.to_numpy()
+    order = np.argsort(codes, kind="stable")
+    last = np.ones(len(order), dtype=bool)
+    last[:-1] = codes[order[1:]] != codes[order[:-1]]
+    kept = np.sort(order[last])
+    del codes, order, last
+    kept = kept[_nonempty(normals.take(kept)).to_numpy(zero_copy_only=False)]
+    # `kept` is ascending and the parts are back to back: each part's share in order
+    sizes = np.cumsum([0, *(len(r) for r in rows)])
+    bounds = np.searchsorted(kept, sizes)
+    pseudonyms = [
+        p.take(r[kept[lo:hi] - first])
+        for (_, _, p), r, first, lo, hi in zip(
+            parts, rows, sizes[:-1], bounds[:-1], bounds[1:], strict=True
+        )
+    ]
+    return normals.take(kept), pa.concat_arrays([pa.array([], pa.string()), *pseudonyms])
 
 
 def _text(values: pa.Array) -> pa.Array:

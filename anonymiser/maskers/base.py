@@ -131,8 +131,9 @@ _SHORT = 128  # longer values are compressed with BLAKE2b before SipHash
 _U64 = np.uint64
 
 
-def byte_view(values: pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(int64 offsets, uint8 data, validity) of the bytes of each value (text form if not text)."""
+def byte_view(values: pa.Array, wide: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(int64 offsets, uint8 data, validity) of the bytes of each value (text form if not text);
+    the offsets as Arrow holds them (int32, no copy) if not `wide`."""
     if isinstance(values, pa.ChunkedArray):
         values = values.combine_chunks()
     if not (pa.types.is_string(values.type) or pa.types.is_binary(values.type)):
@@ -150,7 +151,7 @@ def byte_view(values: pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     )
     buffers = values.buffers()
     raw_offsets = np.frombuffer(buffers[1], dtype=np.int32, count=n + 1, offset=values.offset * 4)
-    offsets = raw_offsets.astype(np.int64)
+    offsets = raw_offsets.astype(np.int64) if wide else raw_offsets
     data = (
         np.frombuffer(buffers[2], dtype=np.uint8)
         if buffers[2] is not None

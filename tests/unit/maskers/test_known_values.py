@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import random
 
+import numpy as np
 import pyarrow as pa
 import pytest
 
@@ -65,6 +66,24 @@ def test_ascii_texts_split_into_many_chunks_are_searched_alike(
     assert index.spans_many(texts) == whole
 
 
+def test_leads_found_a_few_keys_at_a_time_give_the_same_index(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from anonymiser.maskers import _known
+
+    # keys whose leads end at a sign, a space or not at all, and some that are not ASCII
+    values = [*VALUES, "Zoë Brontë", "ßtraße 1", "İlker", "ﬁona"]
+    known = {"PERSON": {value: f"P{i}" for i, value in enumerate(values)}}
+    texts = [*random_ascii_texts(500, seed=11), "ZOË BRONTË, ssTRASSE 1; i̇lker fiona"]
+    whole = KnownValues(KnownPairs.from_mapping(known))
+    monkeypatch.setattr(_known, "_LEAD_KEYS", 3)
+    parts = KnownValues(KnownPairs.from_mapping(known))
+    assert np.array_equal(parts._leads_table.hashes, whole._leads_table.hashes)
+    assert parts._leadless == whole._leadless
+    assert parts.spans_many(texts) == whole.spans_many(texts)
+    assert any(spans for spans in whole.spans_many(texts[-1:]))
+
+
 def test_a_kind_keeps_its_first_pseudonym_and_a_normal_form_its_last() -> None:
     pairs = KnownPairs()
     text = pa.string()
@@ -86,6 +105,33 @@ def test_a_kind_keeps_its_first_pseudonym_and_a_normal_form_its_last() -> None:
     ):
         reference.update({normal_form(k): v for k, v in kind_pairs.items()})
     assert index.as_dict() == reference
+
+
+def random_pairs(seed: int) -> KnownPairs:
+    """Pairs of three kinds over a few columns each, with the same originals again in other
+    case and spacing, in the same kind and in others, empty and NULL ones among them."""
+    rng = random.Random(seed)
+    names = [*VALUES, "Zoë", "ZOË", "Jane  Smith", " jane smith ", "", None]
+    pairs = KnownPairs()
+    for column in range(9):
+        kind = ("PERSON", "EMAIL_ADDRESS", "LOCATION")[column % 3]
+        originals = [rng.choice(names) for _ in range(rng.randint(0, 40))]
+        pseudonyms = [rng.choice(["", f"{kind}-{column}-{i}"]) for i in range(len(originals))]
+        pairs.add(kind, pa.array(originals, pa.string()), pa.array(pseudonyms, pa.string()))
+    return pairs
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3, 4])
+def test_pairs_resolved_in_groups_of_their_hash_resolve_alike(
+    monkeypatch: pytest.MonkeyPatch, seed: int
+) -> None:
+    from anonymiser.maskers import _knownpairs
+
+    whole = dict(zip(*(a.to_pylist() for a in random_pairs(seed).resolved()), strict=True))
+    monkeypatch.setattr(_knownpairs, "_RESOLVED_AT_ONCE", 5)  # a dozen groups and more
+    grouped = random_pairs(seed).resolved()
+    assert dict(zip(*(a.to_pylist() for a in grouped), strict=True)) == whole
+    assert len(grouped[0]) == len(whole) > 10
 
 
 def test_no_known_values_find_nothing() -> None:
