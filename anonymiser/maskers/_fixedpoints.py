@@ -27,15 +27,23 @@ def collision_key(values: pa.Array, fold: bool) -> pa.Array:
     return values
 
 
-def same_as_input(values: pa.Array, masked: pa.Array, fold: bool = False) -> np.ndarray:
+def same_as_input(
+    values: pa.Array,
+    masked: pa.Array,
+    fold: bool = False,
+    masked_key: pa.Array | None = None,
+) -> np.ndarray:
     """Per row: the masked value is the input itself (case aside if fold); False where either
-    is NULL, or the two types do not compare."""
+    is NULL, or the two types do not compare. `masked_key`: collision_key(masked, fold), if
+    the caller has it already."""
     if masked.type != values.type:
         try:
             values = values.cast(masked.type)
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
             return np.zeros(len(values), dtype=bool)
-    same = pc.equal(collision_key(values, fold), collision_key(masked, fold))
+    if masked_key is None:
+        masked_key = collision_key(masked, fold)
+    same = pc.equal(collision_key(values, fold), masked_key)
     return np.asarray(pc.fill_null(same, False).to_numpy(zero_copy_only=False), dtype=bool)
 
 

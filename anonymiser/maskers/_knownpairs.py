@@ -15,7 +15,7 @@ import pyarrow.compute as pc
 
 from anonymiser.textsearch import value_hashes
 
-__all__ = ["KnownPairs", "normal_form"]
+__all__ = ["KnownPairs", "first_occurrences", "normal_form"]
 
 # str.split()'s whitespace among ASCII characters: tab to carriage return, the information
 # separators 0x1c-0x1f, space
@@ -134,7 +134,7 @@ def _resolved(parts: list[tuple[str, pa.Array, pa.Array]]) -> tuple[pa.Array, pa
         ]
         if len(mine) > 1:  # each original's first pair (one column has each once)
             sizes = np.cumsum([0, *(len(g) for g in given)])
-            firsts = _first_occurrences(
+            firsts = first_occurrences(
                 pa.concat_arrays([o.take(g) for (o, _), g in zip(mine, given, strict=True)])
             )
             given = [
@@ -177,7 +177,7 @@ def _nonempty(values: pa.Array) -> pa.Array:
     return pc.greater(pc.binary_length(values), 0)
 
 
-def _first_occurrences(values: pa.Array) -> np.ndarray:
+def first_occurrences(values: pa.Array) -> np.ndarray:
     """Positions, ascending, of the first occurrence of each distinct value (no nulls)."""
     # dictionary encoding numbers values in the order they first occur: a value occurs for
     # the first time where its number is above every number before it

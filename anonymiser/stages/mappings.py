@@ -24,9 +24,10 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from anonymiser.errors import SnapshotError
-from anonymiser.keyindex import KeyIndex
+from anonymiser.keyindex import KeyIndex, hash_rows
 from anonymiser.maskers import MaskContext, Strategy
 from anonymiser.maskers._fixedpoints import collision_key, remask_fixed_points, same_as_input
+from anonymiser.maskers._knownpairs import first_occurrences
 
 __all__ = [
     "MAX_ROUNDS",
@@ -40,6 +41,7 @@ __all__ = [
 
 MAX_ROUNDS = 200
 MAPPING_GROUP_ROWS = 64 * 1024  # rows of a mapping file read at a time, in order
+MASK_SLICE = 256 * 1024  # values of a mapping masked at once
 _COLLAPSE_AT = 1 << 20  # make the pending values distinct once this many are held
 
 
@@ -155,11 +157,75 @@ def distinct_values(sources: list[tuple[Path, str]], arrow_type: pa.DataType) ->
             # once the values read since outnumber those already distinct (and _COLLAPSE_AT):
             # making every value distinct again after each batch would be quadratic
             if size - distinct > max(_COLLAPSE_AT, distinct) and len(pending) > 1:
-                pending = [pc.unique(pa.concat_arrays(pending))]
+                pending = [_distinct(pending, arrow_type)]
                 size = distinct = len(pending[0])
     if not pending:
         return pa.array([], type=arrow_type)
-    return _as_array(pc.drop_null(pc.unique(pa.concat_arrays(pending))))
+    return _distinct(pending, arrow_type)
+
+
+def _distinct(chunks: list[pa.Array], arrow_type: pa.DataType) -> pa.Array:
+    """The distinct non-null values of the chunks, in the order they first appear.
+
+    By 64-bit hashes (8 bytes a value, sorted): a value whose hash no other shares is
+    distinct as it is, and only those sharing a hash are made distinct by value. Arrow's
+    unique would build a hash table and a copy of every value at once (~200 bytes a value:
+    the largest part of reading a mapping's inputs)."""
+    chunks = [c if not c.null_count else pc.drop_null(c) for c in chunks]
+    values = pa.chunked_array(chunks, arrow_type)
+    hashes = np.concatenate([np.zeros(0, dtype=np.uint64)] + [hash_rows([c]) for c in chunks])
+    order = np.argsort(hashes)
+    ordered = hashes[order]
+    del hashes
+    repeats = np.zeros(len(order), dtype=bool)
+    same_next = ordered[1:] == ordered[:-1]
+    repeats[1:] |= same_next
+    repeats[:-1] |= same_next
+    del ordered, same_next
+    kept = order[~repeats]
+    if repeats.any():  # of the values sharing a hash, each one's first appearance
+        shared = np.sort(order[repeats])
+        firsts = first_occurrences(_as_array(values.take(pa.array(shared))))
+        kept = np.concatenate([kept, shared[firsts]])
+    # in the order of first appearance, as pc.unique gives them (mapped_in_order reads a
+    # column in its mapping's order)
+    return _as_array(values.take(pa.array(np.sort(kept))))
+
+
+def _masked_in_slices(strategy: Strategy, values: pa.Array, ctx: MaskContext) -> pa.Array:
+    """strategy.mask(values), MASK_SLICE values at a time: a strategy's temporaries (digests,
+    picks, joins: ~300 bytes a value for a fake email) then stay those of a slice, whatever
+    the column's size. A value's pseudonym depends on it alone, not on its neighbours."""
+    if len(values) <= MASK_SLICE:
+        return _as_array(strategy.mask(values, ctx))
+    return pa.concat_arrays(
+        [
+            _as_array(strategy.mask(values.slice(first, MASK_SLICE), ctx))
+            for first in range(0, len(values), MASK_SLICE)
+        ]
+    )
+
+
+def _repeated_among(keys: pa.Array, at: np.ndarray) -> np.ndarray:
+    """Per position of `at`: whether keys[at] holds its (non-null) value more than once.
+
+    By 64-bit hashes first (8 bytes a key, sorted), then only the keys sharing a hash are
+    counted by value: Arrow's value_counts over millions of keys built a hash table of them
+    all (~150 bytes a key at once, the largest part of building a mapping)."""
+    hashes = hash_rows([keys])[at]
+    order = np.argsort(hashes)
+    ordered = hashes[order]
+    del hashes
+    same_next = np.flatnonzero(ordered[1:] == ordered[:-1])
+    shared = np.zeros(len(at), dtype=bool)
+    shared[order[same_next]] = shared[order[same_next + 1]] = True
+    maybe = np.flatnonzero(shared)
+    if len(maybe):
+        values = keys.take(pa.array(at[maybe]))
+        counts = pc.value_counts(values)
+        repeated = counts.field("values").filter(pc.greater(counts.field("counts"), 1))
+        shared[maybe] = pc.is_in(values, value_set=repeated).to_numpy(zero_copy_only=False)
+    return shared
 
 
 def resolve_injective(
@@ -174,13 +240,14 @@ def resolve_injective(
     for rnd in range(MAX_ROUNDS):
         if not len(pending):
             break
-        subset = inputs.take(pa.array(pending))
-        masked = _as_array(strategy.mask(subset, ctx.derive(round=rnd)))
+        every = len(pending) == len(inputs)  # the first round: no copy of the inputs
+        subset = inputs if every else inputs.take(pa.array(pending))
+        masked = _masked_in_slices(strategy, subset, ctx.derive(round=rnd))
         keys = collision_key(masked, fold)
         valid = pc.is_valid(keys).to_numpy(zero_copy_only=False)
         free = valid.copy()
         if strategy.pseudonymises:  # a value masked as itself is re-masked, as a collision is
-            free &= ~same_as_input(subset, masked, fold)
+            free &= ~same_as_input(subset, masked, fold, masked_key=keys)
         if settled:
             taken_keys = pa.concat_arrays(settled)
             if len(keys) < len(taken_keys):
@@ -189,10 +256,7 @@ def resolve_injective(
             taken = pc.is_in(keys, value_set=taken_keys).to_numpy(zero_copy_only=False)
             free &= ~taken.astype(bool)
         free_at = np.flatnonzero(free)
-        free_keys = keys.take(pa.array(free_at))
-        counts = pc.value_counts(free_keys)
-        repeated = counts.field("values").filter(pc.greater(counts.field("counts"), 1))
-        shared = pc.is_in(free_keys, value_set=repeated).to_numpy(zero_copy_only=False)
+        shared = _repeated_among(keys, free_at)
         accepted = [free_at[~shared], np.flatnonzero(~valid)]  # NULL outputs never collide
         if shared.any():
             contested = free_at[shared]
@@ -216,8 +280,11 @@ def resolve_injective(
             accepted.append(order["local"].to_numpy()[first])
         take = np.sort(np.concatenate(accepted))
         done_index.append(pending[take])
-        done_masked.append(masked.take(pa.array(take)))
-        settled.append(keys.take(pa.array(take[valid[take]])))  # take is sorted and unique
+        # take is sorted and unique: all of them (most of the first round) need no copy
+        done_masked.append(masked if len(take) == len(masked) else masked.take(pa.array(take)))
+        taken_valid = take[valid[take]]
+        settled.append(keys if len(taken_valid) == len(keys) else keys.take(pa.array(taken_valid)))
+        del subset, masked, keys
         keep = np.ones(len(pending), dtype=bool)
         keep[take] = False
         pending = pending[keep]
