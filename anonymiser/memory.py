@@ -18,8 +18,9 @@ free) saved ~150 MiB more for ~12 s more system CPU.
 
 NumPy's arrays and Python's objects come from glibc's malloc, which keeps what is freed in
 the middle of its heaps for reuse, never handing it back: at 3M demo rows the masking
-process held 300-450 MiB of such free memory. `trimming` watches the amount and, past a
-threshold, asks glibc to return it (malloc_trim), from a thread, at most once a second.
+process held 300-450 MiB of such free memory. `trimming` watches the amount and, once it
+grew past a threshold, asks glibc to return it (malloc_trim), from a thread, at most once a
+second.
 """
 
 from __future__ import annotations
@@ -102,9 +103,9 @@ def _glibc_trim() -> tuple[Callable[[], int], Callable[[], None]] | None:
 
 @contextlib.contextmanager
 def trimming(threshold: int = TRIM_THRESHOLD) -> Iterator[None]:
-    """While the block runs, hand glibc's free heap memory back to the system whenever more
-    than `threshold` bytes of it have piled up (looked at once a second, from a thread).
-    Does nothing where the C library is not glibc."""
+    """While the block runs, hand glibc's free heap memory back to the system whenever
+    `threshold` bytes more of it have piled up since it last did (looked at once a second,
+    from a thread). Does nothing where the C library is not glibc."""
     calls = _glibc_trim()
     if calls is None:
         yield
@@ -113,9 +114,16 @@ def trimming(threshold: int = TRIM_THRESHOLD) -> Iterator[None]:
     done = threading.Event()
 
     def watch() -> None:
+        # glibc still counts trimmed chunks as free (their pages are gone, not the chunks):
+        # trim again only once the free memory grew past the threshold since the last trim
+        floor = 0
         while not done.wait(_TRIM_INTERVAL):
-            if free_bytes() > threshold:
+            free = free_bytes()
+            if free > floor + threshold:
                 trim()
+                floor = free
+            else:
+                floor = min(floor, free)  # reused: freed again later, it is resident again
 
     watcher = threading.Thread(target=watch, name="anonymiser-trim", daemon=True)
     watcher.start()
