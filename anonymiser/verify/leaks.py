@@ -21,12 +21,15 @@ to call a leak, and so is an original found inside some pseudonym ("olivia" in a
 "olivia.hart@example.org"). Columns kept with `public: true` (a public register) are not
 searched: an organisation's address that equals a person's home address there is a
 coincidence the reviewer accepted.
-The originals are held by anonymiser.verify.patterns (hashes in one index, texts spilled to
-the work directory), which finds them in each batch of every searched column.
+The originals are held by anonymiser.verify.patterns (spilled to the work directory, hashes
+indexed), which finds them in each batch of every searched column. Past INDEX_BUDGET they
+are split by hash into parts, and the output is searched once per part: memory stays
+bounded as the data grows, CPU grows by a pass over the output per part.
 """
 
 from __future__ import annotations
 
+import logging
 import tempfile
 import time
 from pathlib import Path
@@ -51,7 +54,15 @@ from anonymiser.verify.patterns import (
 )
 from anonymiser.verify.shapes import json_forms
 
+log = logging.getLogger(__name__)
+
+# bytes the originals' index of one part (and its search) may hold: past it, the originals
+# are split by hash into parts, and the output is searched once per part (a pass over the
+# output costs ~2 s of CPU per 1M demo rows; the 1M demo's 2.2M originals fit in one part)
+INDEX_BUDGET = 256 << 20
+
 __all__ = [
+    "INDEX_BUDGET",
     "INTEGER_MIN_DIGITS",
     "LeakPatterns",
     "check_leaks",
@@ -116,8 +127,8 @@ Changes = dict[tuple[str, str, str], pa.Array | None]
 def collect_patterns(
     output: Output, min_length: int, jobs: int = 1, folder: Path | None = None
 ) -> tuple[LeakPatterns, Changes]:
-    """The originals of leak-checked masked columns (their texts spilled into `folder`, a
-    temporary directory if None), and which rows masking wrote.
+    """The originals of leak-checked masked columns (spilled into `folder`, a temporary
+    directory if None; not frozen yet), and which rows masking wrote.
 
     What a nested strategy wrote (JSON leaves, array elements) is excluded here; the values
     a plain strategy wrote are the output's own values in the rows it changed, so the
@@ -137,7 +148,6 @@ def collect_patterns(
         if output.plan.roots.get(item.table.qualified) == plan.table
     ]
     in_threads(lambda unit: _add_column(output, patterns, changes, *unit, min_length), units, jobs)
-    patterns.freeze(jobs=jobs)
     return patterns, changes
 
 
@@ -207,26 +217,39 @@ def _check(
     started: float,
 ) -> None:
     patterns, changes = collect_patterns(output, settings.leak_min_length, jobs, folder)
-    found: list[list[_Hits]] = []
-    if not patterns.empty:
-        found = in_threads(
-            lambda item: _search_table(output, patterns, changes, item), output.tables, jobs
-        )
-    # every value masking wrote is searched now: its originals are excluded, not counted
-    patterns.settle()
+    parts = patterns.parts(INDEX_BUDGET)
+    if parts > 1:
+        log.info("leak check: %d originals searched in %d parts", patterns.entries, parts)
+    counts = [0] * len(patterns.sources)
+    # per batch of a column: its size, and source * size + row of the leaks in any part
+    leaks: dict[tuple[str, str, int], tuple[int, list[np.ndarray]]] = {}
+    for part in range(parts):
+        patterns.freeze(jobs=jobs, part=part, parts=parts)
+        found: list[list[_Hits]] = []
+        if not patterns.empty:
+            found = in_threads(
+                lambda item: _search_table(output, patterns, changes, item), output.tables, jobs
+            )
+        # every value masking wrote is searched now: its originals are excluded, not counted
+        patterns.settle()
+        counts = [a + b for a, b in zip(counts, patterns.counts, strict=True)]
+        for batch, size, rows, entries in (hits for table in found for hits in table):
+            left = ~patterns.excluded[entries]
+            source = patterns.source[entries[left]].astype(np.int64)
+            leaks.setdefault(batch, (size, []))[1].append(source * size + rows[left])
     results = [
         CheckResult("leak", table, column, rule, checked=count)
-        for (table, column, rule), count in zip(patterns.sources, patterns.counts, strict=True)
+        for (table, column, rule), count in zip(patterns.sources, counts, strict=True)
     ]
     where: list[dict[str, int]] = [{} for _ in results]
-    for label, size, rows, entries in (hits for table in found for hits in table):
-        left = ~patterns.excluded[entries]
-        # every (source, row) once: a row holding two originals of one column counts once
-        hit = sorted_unique(patterns.source[entries[left]].astype(np.int64) * size + rows[left])
-        counts = np.bincount(hit // size) if len(hit) else np.zeros(0, dtype=np.int64)
-        for source in np.flatnonzero(counts):
-            where[source][label] = where[source].get(label, 0) + int(counts[source])
-            results[source].failures += int(counts[source])
+    for (label, _, _), (size, keys) in leaks.items():
+        # every (source, row) once: a row holding two originals of one column counts once,
+        # in one part or two
+        hit = sorted_unique(np.concatenate(keys))
+        per_source = np.bincount(hit // size) if len(hit) else np.zeros(0, dtype=np.int64)
+        for source in np.flatnonzero(per_source):
+            where[source][label] = where[source].get(label, 0) + int(per_source[source])
+            results[source].failures += int(per_source[source])
     for result, places in zip(results, where, strict=True):
         if places:
             result.detail = "original values found in " + ", ".join(
@@ -236,8 +259,9 @@ def _check(
         report.add(result)
 
 
-# ("table.column", rows in its batch, row, entry) of the occurrences in one batch of a column
-_Hits = tuple[str, int, np.ndarray, np.ndarray]
+# (("table.column", part file, first row), rows in the batch, row, entry) of the occurrences
+# in one batch of a column
+_Hits = tuple[tuple[str, str, int], int, np.ndarray, np.ndarray]
 
 
 def _search_table(
@@ -270,7 +294,8 @@ def _search_table(
                 patterns, values, home=homes[name], produced=wrote, search=search
             )
             if len(rows):
-                out.append((f"{item.table.qualified}.{name}", len(values), rows, found))
+                batch_id = (f"{item.table.qualified}.{name}", rel, start)
+                out.append((batch_id, len(values), rows, found))
     return out
 
 

@@ -1,15 +1,16 @@
-"""The originals a leak check looks for: hashed into one index, texts spilled to disk.
+"""The originals a leak check looks for: hashed and spilled to disk, indexed a part at a time.
 
 `LeakPatterns` takes the originals of every masked column in any number of threads, then
-`freeze` indexes them; `matches` finds them in a batch of output values. What masking wrote
-excludes an original (anonymiser.verify.leaks says why): the values `add_produced` spilled
-(a json or array rule's leaves) at `freeze`, and the output's own values in the rows a
-`matches(produced=...)` names as it searches them; `settle` then counts what is left. Each
-original is kept as its hash, its column and a few flags; its text goes to a spill file in
-the work directory and is read back only to confirm a span whose hash matched (exactly the
-matches of an in-memory comparison). Memory: about 30 bytes per distinct original per batch
-of its column, not its text; the spilled values stream through, each distinct one once (by
-hash); plus one batch per thread.
+`freeze` indexes them (all, or one part of them by hash); `matches` finds them in a batch of
+output values. What masking wrote excludes an original (anonymiser.verify.leaks says why):
+the values `add_produced` spilled (a json or array rule's leaves) at `freeze`, and the
+output's own values in the rows a `matches(produced=...)` names as it searches them;
+`settle` then counts what is left. Each original is spilled to the work directory as its
+text (read back only to confirm a span whose hash matched: exactly the matches of an
+in-memory comparison) and as its hash, column and flags. Memory: ENTRY_BYTES per original
+of the part indexed (a part's originals are read back from the spill at `freeze`), not its
+text; the spilled values stream through, each distinct one once (by hash); plus one batch
+per thread. `parts` says how many parts a memory budget needs.
 """
 
 from __future__ import annotations
@@ -40,7 +41,15 @@ from anonymiser.textsearch import (
 from anonymiser.verify.output import BATCH_ROWS, as_array, pg_text
 from anonymiser.verify.shapes import compound, json_escaped, json_forms, numbers
 
-__all__ = ["INTEGER_MIN_DIGITS", "LeakPatterns", "find_in", "matches", "normalised"]
+__all__ = [
+    "ENTRY_BYTES",
+    "INTEGER_MIN_DIGITS",
+    "LeakPatterns",
+    "find_in",
+    "matches",
+    "normalised",
+    "part_of",
+]
 
 
 def normalised(values: pa.Array, min_length: int) -> pa.Array:
@@ -70,8 +79,9 @@ def _trimmed(text: pa.Array) -> pa.Array:
 
 
 # entry flags: a checked original; not one word; a short number (not searched in integers);
-# a number long enough to be searched in integers
+# a number long enough to be searched in integers; longer than ANCHOR (its anchor counts)
 _REAL, _COMPOUND, _SHORT_NUMBER, _INTEGER = np.uint8(1), np.uint8(2), np.uint8(4), np.uint8(8)
+_LONG = np.uint8(16)
 # an integer column of a big table counts through every number (ids pass 1,000,000 at a few
 # million rows), so it equals every 7-digit identifier somewhere: a number shorter than this
 # in an integer column cannot be told from a coincidence (phone, NHS and card numbers are
@@ -79,17 +89,25 @@ _REAL, _COMPOUND, _SHORT_NUMBER, _INTEGER = np.uint8(1), np.uint8(2), np.uint8(4
 INTEGER_MIN_DIGITS = 10
 _SPILL = pa.schema([("text", pa.string())])
 _PRODUCED = pa.schema([("text", pa.string()), ("hash", pa.uint64())])
+_ENTRIES = pa.schema(
+    [("hash", pa.uint64()), ("anchor", pa.uint64()), ("flags", pa.uint8()), ("source", pa.int32())]
+)
+# bytes held per entry of a part while it is indexed and searched (its hash, anchor, flags,
+# source and spill row, the sort, the HashTable, its ids and bitmap, drop's copy): measured
+# ~100 at 1M and 3M demo rows (docs/performance.md, "Leak check in parts")
+ENTRY_BYTES = 100
 
 
 class LeakPatterns:
     """The originals searched for, each labelled with the masked column it came from.
 
     An entry is one distinct value of one batch of one masked column (so a value repeated
-    across batches has several entries). In memory, per entry: its hash, its column and two
-    flags (13 bytes), plus the index over the hashes; the text goes to a spill file in
-    `folder` and is read back only for the spans whose hash matched, to confirm them.
-    `add` may run in several threads at once; then `freeze`, then `matches` (in threads
-    too), then `settle` if a `matches` excluded originals.
+    across batches has several entries). Entries go to spill files in `folder` (text; hash,
+    column and flags); in memory only those of the part frozen last, and the index over
+    their hashes. `add` may run in several threads at once; then, per part, `freeze`, then
+    `matches` (in threads too), then `settle` if a `matches` excluded originals. Entry
+    numbers (`matches`' entries; `flags`, `source`, `excluded`) are the part's; `entry`
+    maps them to the spills' rows.
     """
 
     def __init__(self, folder: Path | None = None) -> None:
@@ -100,10 +118,10 @@ class LeakPatterns:
         self.source: np.ndarray = np.zeros(0, dtype=np.int32)  # per entry
         self.flags: np.ndarray = np.zeros(0, dtype=np.uint8)  # per entry
         self.excluded: np.ndarray = np.zeros(0, dtype=bool)  # per entry: masking wrote it
+        self.entry: np.ndarray = np.zeros(0, dtype=np.int64)  # per entry: its spills' row
         self._ids: dict[tuple[str, str, str], int] = {}
         self._lock = threading.Lock()
-        # per add: hashes, flags, sources, anchors; which short lengths occur; the longest
-        self._parts: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
+        # of every entry: which short lengths occur; the longest
         self._short = np.zeros(ANCHOR + 1, dtype=bool)
         self._tokens = empty_bits()  # the first-word hashes' bitmap
         self._longest = 0
@@ -145,13 +163,15 @@ class LeakPatterns:
         flags |= np.where(short_number, _SHORT_NUMBER, np.uint8(0))
         flags |= np.where(number & ~short_number, _INTEGER, np.uint8(0))
         full, anchor, lengths, token = key_hashes(lowered)
-        # every entry's row in the spill is its number: write and count under one lock
+        flags |= np.where(lengths > ANCHOR, _LONG, np.uint8(0))
+        owners = np.full(len(lowered), owner, dtype=np.int32)
+        entries = pa.table([full, anchor, flags, owners], schema=_ENTRIES)
+        # every entry's row in the spills is its number: write and count under one lock
         with self._lock:
             self._spill("originals").write_table(pa.table([lowered], schema=_SPILL))
+            self._spill("entries", _ENTRIES).write_table(entries)
             self._entries += len(lowered)
-            anchors, short, longest = key_shape(anchor, lengths)
-            owners = np.full(len(lowered), owner, dtype=np.int32)
-            self._parts.append((full, flags, owners, anchors))
+            _, short, longest = key_shape(anchor, lengths)
             self._short |= short
             set_bits(self._tokens, token)
             self._longest = max(self._longest, longest)
@@ -182,25 +202,36 @@ class LeakPatterns:
         path = self.folder / f"{name}.parquet"
         return pq.ParquetFile(path) if path.exists() else None
 
-    def freeze(self, produced: pa.Array | None = None, jobs: int = 1) -> None:
-        """Index the originals; drop those equal to, or a word inside, a value given or
-        spilled by add_produced (searched in `jobs` threads)."""
+    @property
+    def entries(self) -> int:
+        """The entries added (of every part)."""
+        return self._entries
+
+    def parts(self, budget: int) -> int:
+        """Into how many parts (by hash) the entries go for each part's index and search to
+        hold about `budget` bytes at most (1 while they fit)."""
+        return max(1, -(-self._entries * ENTRY_BYTES // budget))
+
+    def freeze(
+        self, produced: pa.Array | None = None, jobs: int = 1, part: int = 0, parts: int = 1
+    ) -> None:
+        """Index the originals of one `part` of `parts` (by hash; every one by default); drop
+        those equal to, or a word inside, a value given or spilled by add_produced (searched
+        in `jobs` threads). The entries, flags and `excluded` are then the part's: an
+        original's occurrences and exclusions all fall in its part (equal originals have
+        equal hashes), so each part is searched and settled on its own."""
         if produced is not None:
             self.add_produced(normalised(produced, 1))
         self._close("originals")
         made = self._close("produced")
-        parts = self._parts
-        self._parts = []
-        self._counts = None
-        if not parts:
-            return
-        full, self.flags, self.source, anchors = (
-            np.concatenate(column) for column in zip(*parts, strict=True)
-        )
-        del parts
-        self._index = WordIndex.from_hashes(full, anchors, self._short, self._longest, self._tokens)
-        del anchors
+        spill = self._close("entries")
+        self._index, self._counts = None, None
+        full, anchors, self.flags, self.source, self.entry = _part(spill, part, parts)
         self.excluded = np.zeros(len(full), dtype=bool)
+        if not len(full):
+            return
+        self._index = WordIndex.from_hashes(full, anchors, self._short, self._longest, self._tokens)
+        del full, anchors
         index = self._index
 
         def exclude(values: pa.Array) -> None:
@@ -247,8 +278,9 @@ class LeakPatterns:
         if not len(entry):
             return same
         with pq.ParquetFile(self.folder / "originals.parquet") as spill:
-            order = np.argsort(entry, kind="stable")
-            wanted = entry[order]
+            row = self.entry[entry]
+            order = np.argsort(row, kind="stable")
+            wanted = row[order]
             start = 0
             for group in range(spill.metadata.num_row_groups):
                 stop = start + spill.metadata.row_group(group).num_rows
@@ -261,6 +293,39 @@ class LeakPatterns:
                     same[at] = pc.fill_null(equal, False).to_numpy(zero_copy_only=False)
                 start = stop
         return same
+
+
+def part_of(hashes: np.ndarray, parts: int) -> np.ndarray:
+    """The part of each hash: `parts` equal ranges of its top 32 bits (well mixed; the low
+    bits of a polynomial hash are not)."""
+    part: np.ndarray = ((hashes >> np.uint64(32)) * np.uint64(parts)) >> np.uint64(32)
+    return part
+
+
+def _part(
+    spill: pq.ParquetFile | None, part: int, parts: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(hash, anchors of the long ones, flags, source, spill row) of the entries of one part,
+    read a row group (an add) at a time."""
+    chosen: list[tuple[np.ndarray, ...]] = []
+    start = 0
+    for group in range(spill.metadata.num_row_groups if spill is not None else 0):
+        assert spill is not None
+        table = spill.read_row_group(group)
+        full, anchor, flags, source = (as_array(column).to_numpy() for column in table.columns)
+        rows = np.arange(start, start + len(full), dtype=np.int64)
+        if parts > 1:
+            mine = part_of(full, parts) == part
+            full, anchor, flags, source, rows = (
+                a[mine] for a in (full, anchor, flags, source, rows)
+            )
+        chosen.append((full, anchor[(flags & _LONG).astype(bool)], flags, source, rows))
+        start += table.num_rows
+    if not chosen:
+        empty = np.zeros(0, dtype=np.uint64)
+        return empty, empty, np.zeros(0, np.uint8), np.zeros(0, np.int32), np.zeros(0, np.int64)
+    full, anchors, flags, source, rows = (np.concatenate(c) for c in zip(*chosen, strict=True))
+    return full, anchors, flags, source, rows
 
 
 def _distinct_produced(spill: pq.ParquetFile) -> Iterator[pa.Array]:
