@@ -227,6 +227,8 @@ class LeakPatterns:
         spill = self._close("entries")
         self._index, self._counts = None, None
         full, anchors, self.flags, self.source, self.entry = _part(spill, part, parts)
+        if spill is not None:
+            spill.close()
         self.excluded = np.zeros(len(full), dtype=bool)
         if not len(full):
             return
