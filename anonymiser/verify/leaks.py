@@ -32,6 +32,7 @@ from __future__ import annotations
 import logging
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -42,7 +43,7 @@ from anonymiser.maskers.base import Strategy
 from anonymiser.parallel import in_threads
 from anonymiser.rules.lint import ColumnPlan
 from anonymiser.stages.extract import ExtractedTable
-from anonymiser.textsearch import sorted_unique
+from anonymiser.verify.candidates import Candidates, Column
 from anonymiser.verify.model import CheckResult, VerificationReport, VerifySettings
 from anonymiser.verify.output import Output, as_array
 from anonymiser.verify.patterns import (
@@ -220,36 +221,28 @@ def _check(
     parts = patterns.parts(INDEX_BUDGET)
     if parts > 1:
         log.info("leak check: %d originals searched in %d parts", patterns.entries, parts)
+    # the output is read once; each part then resolves its own candidates
+    candidates = Candidates(patterns, folder, parts)
+    in_threads(lambda item: _search_table(output, candidates, changes, item), output.tables, jobs)
     counts = [0] * len(patterns.sources)
-    # per batch of a column: its size, and source * size + row of the leaks in any part
-    leaks: dict[tuple[str, str, int], tuple[int, list[np.ndarray]]] = {}
+    found: list[tuple[np.ndarray, ...]] = []  # batch, source, distinct value, rows of leaks
     for part in range(parts):
         patterns.freeze(jobs=jobs, part=part, parts=parts)
-        found: list[list[_Hits]] = []
-        if not patterns.empty:
-            found = in_threads(
-                lambda item: _search_table(output, patterns, changes, item), output.tables, jobs
-            )
+        batch, entry, at, rows = candidates.resolve(part)
         # every value masking wrote is searched now: its originals are excluded, not counted
         patterns.settle()
         counts = [a + b for a, b in zip(counts, patterns.counts, strict=True)]
-        for batch, size, rows, entries in (hits for table in found for hits in table):
-            left = ~patterns.excluded[entries]
-            source = patterns.source[entries[left]].astype(np.int64)
-            leaks.setdefault(batch, (size, []))[1].append(source * size + rows[left])
+        left = ~patterns.excluded[entry]
+        found.append((batch[left], patterns.source[entry[left]], at[left], rows[left]))
     results = [
         CheckResult("leak", table, column, rule, checked=count)
         for (table, column, rule), count in zip(patterns.sources, counts, strict=True)
     ]
     where: list[dict[str, int]] = [{} for _ in results]
-    for (label, _, _), (size, keys) in leaks.items():
-        # every (source, row) once: a row holding two originals of one column counts once,
-        # in one part or two
-        hit = sorted_unique(np.concatenate(keys))
-        per_source = np.bincount(hit // size) if len(hit) else np.zeros(0, dtype=np.int64)
-        for source in np.flatnonzero(per_source):
-            where[source][label] = where[source].get(label, 0) + int(per_source[source])
-            results[source].failures += int(per_source[source])
+    leaking = _leaking(candidates, *map(np.concatenate, zip(*found, strict=True)))
+    for label, owner, count in leaking:
+        where[owner][label] = where[owner].get(label, 0) + count
+        results[owner].failures += count
     for result, places in zip(results, where, strict=True):
         if places:
             result.detail = "original values found in " + ", ".join(
@@ -259,18 +252,33 @@ def _check(
         report.add(result)
 
 
-# (("table.column", part file, first row), rows in the batch, row, entry) of the occurrences
-# in one batch of a column
-_Hits = tuple[tuple[str, str, int], int, np.ndarray, np.ndarray]
+def _leaking(
+    candidates: Candidates, batch: np.ndarray, source: np.ndarray, at: np.ndarray, rows: np.ndarray
+) -> Iterator[tuple[str, int, int]]:
+    """("table.column", source, rows) of the leaks found: the rows of a batch holding an
+    original of a source counted once (a value holding two, in one part or two, is one)."""
+    key = (batch.astype(np.int64) * max(1, int(source.max(initial=0)) + 1) + source) << 32 | at
+    order = np.argsort(key, kind="stable")
+    first = np.ones(len(key), dtype=bool)
+    first[1:] = key[order][1:] != key[order][:-1]
+    chosen = order[first]
+    per: dict[tuple[str, int], int] = {}
+    for number, owner, count in zip(
+        batch[chosen].tolist(), source[chosen].tolist(), rows[chosen].tolist(), strict=True
+    ):
+        label = candidates.columns[candidates.batches[number][0]].label
+        per[(label, owner)] = per.get((label, owner), 0) + count
+    for (label, owner), count in per.items():
+        yield label, owner, count
 
 
 def _search_table(
-    output: Output, patterns: LeakPatterns, changes: Changes, item: ExtractedTable
-) -> list[_Hits]:
-    """The occurrences of originals in one table's output (some may belong to originals
-    excluded later: the caller drops those), excluding those masking wrote as it goes."""
-    out: list[_Hits] = []
+    output: Output, candidates: Candidates, changes: Changes, item: ExtractedTable
+) -> None:
+    """Spill the candidate spans of one table's output (those that may be an original, or
+    a word of one, and what masking wrote)."""
     names = _searched_columns(output, item)
+    patterns = candidates.patterns
     # each column's own sources (a partition's are its root's): a short number left in its
     # own integer column is a leak
     roots = output.plan.roots if output.plan is not None else {}
@@ -290,13 +298,9 @@ def _search_table(
             search = searchable(values.type)
             if values.null_count == len(values) or not (search or wrote is not None):
                 continue
-            rows, found, _ = matches(
-                patterns, values, home=homes[name], produced=wrote, search=search
-            )
-            if len(rows):
-                batch_id = (f"{item.table.qualified}.{name}", rel, start)
-                out.append((batch_id, len(values), rows, found))
-    return out
+            label = f"{item.table.qualified}.{name}"
+            column = Column(label, pa.types.is_integer(values.type), search, homes[name])
+            candidates.add(column, rel, start, values, wrote)
 
 
 def _wrote(changes: Changes, key: tuple[str, str, str], start: int, size: int) -> np.ndarray | None:

@@ -45,10 +45,14 @@ __all__ = [
     "ENTRY_BYTES",
     "INTEGER_MIN_DIGITS",
     "LeakPatterns",
+    "distinct",
     "find_in",
+    "lowered",
     "matches",
     "normalised",
     "part_of",
+    "produced_distinct",
+    "resolve",
 ]
 
 
@@ -180,9 +184,9 @@ class LeakPatterns:
         """Values masking wrote: an original equal to one, or a word inside one, is dropped."""
         values = as_array(values).drop_null()
         if len(values):
-            lowered = _lowered(values)
+            text = lowered(values)
             # hashed here, in the caller's thread: freeze searches each distinct value once
-            table = pa.table([lowered, pa.array(value_hashes(lowered))], schema=_PRODUCED)
+            table = pa.table([text, pa.array(value_hashes(text))], schema=_PRODUCED)
             with self._lock:
                 self._spill("produced", _PRODUCED).write_table(table)
 
@@ -206,6 +210,34 @@ class LeakPatterns:
     def entries(self) -> int:
         """The entries added (of every part)."""
         return self._entries
+
+    @property
+    def index(self) -> WordIndex:
+        """The index of the part frozen last (`freeze` first, and not `empty`)."""
+        assert self._index is not None
+        return self._index
+
+    def span_filter(self) -> tuple[WordIndex, bool, frozenset[int]]:
+        """(a filter of every entry's spans, whether any entry may be searched in integer
+        columns, the sources with short numbers) of every part, from one reading of the
+        entries' spill: bitmaps of their hashes and anchors (WordIndex.from_bits; about 2
+        bytes an entry, 128 MiB at most)."""
+        self._close("originals")
+        spill = self._close("entries")
+        full, anchors = empty_bits(self._entries), empty_bits(self._entries)
+        integers, short = False, set()
+        for group in range(spill.metadata.num_row_groups if spill is not None else 0):
+            assert spill is not None
+            table = spill.read_row_group(group)
+            hashes, anchor, flags, source = (as_array(c).to_numpy() for c in table.columns)
+            set_bits(full, hashes)
+            set_bits(anchors, anchor[(flags & _LONG).astype(bool)])
+            integers |= bool((flags & _INTEGER).any())
+            short.update(np.unique(source[(flags & _SHORT_NUMBER).astype(bool)]).tolist())
+        if spill is not None:
+            spill.close()
+        found = WordIndex.from_bits((full, anchors, self._tokens), self._short, self._longest)
+        return found, integers, frozenset(short)
 
     def parts(self, budget: int) -> int:
         """Into how many parts (by hash) the entries go for each part's index and search to
@@ -348,7 +380,7 @@ def _distinct_produced(spill: pq.ParquetFile) -> Iterator[pa.Array]:
         start += len(batch)
 
 
-def _lowered(values: pa.Array) -> pa.Array:
+def lowered(values: pa.Array) -> pa.Array:
     """Values as searched: PostgreSQL's text (bytea as hex), lower case, a whole value but
     for surrounding whitespace (originals are stripped too)."""
     return as_array(pc.utf8_lower(_trimmed(pg_text(values))))
@@ -381,27 +413,13 @@ def matches(
         search = False
     if index is None or not (search or produced is not None):
         return empty, empty, np.zeros(0, dtype=bool)
-    distinct, rows = _distinct(as_array(values))
-    at, found, whole, spans = index.nominate(_lowered(distinct))
-    flags = patterns.flags[found]
-    keep = whole | every_word | (flags & _COMPOUND).astype(bool)
-    if integer:
-        short = (flags & _SHORT_NUMBER).astype(bool)
-        keep &= ~short | np.isin(patterns.source[found], list(home))
-    # an original already excluded is no leak: neither confirmed nor returned
-    left = ~patterns.excluded[found]
-    keep &= search & left
+    each, rows = distinct(as_array(values))
+    at, found, whole, spans = index.nominate(lowered(each))
     wrote = np.zeros(len(at), dtype=bool)
     if produced is not None:
-        made = np.zeros(len(distinct) + 1, dtype=bool)  # the last: NULL's -1
-        made[rows[produced]] = True
-        made[-1] = False
-        wrote = made[at] & left
-    ask = keep | wrote
-    same = np.zeros(len(at), dtype=bool)
-    same[ask] = patterns._confirm(found[ask], spans.filter(pa.array(ask)))
-    patterns.excluded[found[same & wrote]] = True  # only ever set: any order, any thread
-    hit = same & keep
+        wrote = produced_distinct(rows, produced, len(each))[at]
+    home_found = np.isin(patterns.source[found], list(home)) if integer else False
+    hit = resolve(patterns, found, spans, whole | every_word, search, wrote, integer, home_found)
     at, found, whole = at[hit], found[hit], whole[hit]
     if not len(at):
         return empty, empty, np.zeros(0, dtype=bool)
@@ -413,7 +431,47 @@ def matches(
     return order[position], found[hit], whole[hit]
 
 
-def _distinct(values: pa.Array) -> tuple[pa.Array, np.ndarray]:
+def produced_distinct(rows: np.ndarray, produced: np.ndarray, count: int) -> np.ndarray:
+    """Per distinct value (`count` of them; `rows`: the one each row holds, -1 for NULL):
+    masking wrote it in some row (`produced`: per row)."""
+    made = np.zeros(count + 1, dtype=bool)  # the last: NULL's -1
+    made[rows[produced]] = True
+    made[-1] = False
+    return made[:-1]
+
+
+def resolve(
+    patterns: LeakPatterns,
+    found: np.ndarray,
+    spans: pa.Array,
+    anywhere: np.ndarray | bool,
+    search: np.ndarray | bool,
+    wrote: np.ndarray,
+    integer: np.ndarray | bool,
+    home: np.ndarray | bool,
+) -> np.ndarray:
+    """Which spans whose hash is their entry's (`found`) are occurrences to report: those
+    whose text is the entry's original, not yet excluded, searched (`search`) and allowed
+    where they are (a single word only if `anywhere`, a whole value or every word; a short
+    number in an `integer` column only at `home`, an original of that column). An original
+    equal to a span masking wrote (`wrote`) is excluded (patterns.excluded) instead. Each
+    argument is per span or one for all."""
+    flags = patterns.flags[found]
+    keep = anywhere | (flags & _COMPOUND).astype(bool)
+    keep &= ~(integer & (flags & _SHORT_NUMBER).astype(bool)) | home
+    # an original already excluded is no leak: neither confirmed nor returned
+    left = ~patterns.excluded[found]
+    keep &= search & left
+    wrote = wrote & left
+    ask = keep | wrote
+    same = np.zeros(len(found), dtype=bool)
+    same[ask] = patterns._confirm(found[ask], spans.filter(pa.array(ask)))
+    patterns.excluded[found[same & wrote]] = True  # only ever set: any order, any thread
+    hit: np.ndarray = same & keep
+    return hit
+
+
+def distinct(values: pa.Array) -> tuple[pa.Array, np.ndarray]:
     """(each distinct value once, the one each row holds: -1 for NULL): kept columns, fake
     names and redacted text repeat."""
     encoded = pc.dictionary_encode(values)

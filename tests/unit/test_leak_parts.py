@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import random
+from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
 import pytest
 
+from anonymiser.verify.candidates import Candidates, Column
 from anonymiser.verify.leaks import LeakPatterns, matches
-from anonymiser.verify.patterns import ENTRY_BYTES, part_of
+from anonymiser.verify.patterns import ENTRY_BYTES, distinct, part_of
 
 SOURCES = [("public.people", "email", "fake"), ("public.people", "notes", "redact")]
 WORDS = ["ann", "zoë", "jo.ann@a.b", 'say "hi"', "line\nbreak", "cy-2", "07700 900123", "x1"]
@@ -45,10 +47,47 @@ def search(
     return hits, counts, excluded
 
 
-def test_parts_find_count_and_exclude_exactly_what_one_part_does() -> None:
+def search_once(
+    originals: list[list[str]],
+    columns: list[tuple[list[str | None], list[bool]]],
+    parts: int,
+    folder: Path,
+) -> tuple[set[tuple[int, int, int]], list[int], set[int]]:
+    """search()'s answer from one pass over the columns: their candidate spans spilled by
+    part, then resolved a part at a time (as check_leaks does)."""
+    patterns = LeakPatterns(folder)
+    for number, values in enumerate(originals):
+        patterns.add(SOURCES[number % 2], pa.array(values, pa.string()))
+    candidates = Candidates(patterns, folder, parts)
+    held = []  # per column: the distinct value each row holds
+    for number, (values, wrote) in enumerate(columns):
+        column = Column(str(number), False, True, frozenset())
+        array = pa.array(values, pa.string())
+        held.append(distinct(array)[1])
+        candidates.add(column, "part", 0, array, np.array(wrote, dtype=bool))
+    hits: set[tuple[int, int, int]] = set()
+    counts = [0] * len(SOURCES)
+    excluded: set[int] = set()
+    for part in range(parts):
+        patterns.freeze(part=part, parts=parts)
+        batch, entry, at, rows = candidates.resolve(part)
+        patterns.settle()
+        counts = [a + b for a, b in zip(counts, patterns.counts, strict=True)]
+        found = zip(batch.tolist(), entry.tolist(), at.tolist(), rows.tolist(), strict=True)
+        for b, e, a, r in found:
+            if not patterns.excluded[e]:
+                number = int(candidates.columns[candidates.batches[b][0]].label)
+                holding = np.flatnonzero(held[number] == a).tolist()
+                assert len(holding) == r
+                hits |= {(number, row, int(patterns.entry[e])) for row in holding}
+        excluded |= set(patterns.entry[patterns.excluded].tolist())
+    return hits, counts, excluded
+
+
+def test_parts_find_count_and_exclude_exactly_what_one_part_does(tmp_path: Path) -> None:
     rng = random.Random(8)
     spread = set()  # the parts leaks were found in, over all trials
-    for _ in range(40):
+    for trial in range(40):
         phrase = lambda: " ".join(rng.choices(WORDS, k=rng.randint(1, 3)))  # noqa: E731
         originals = [[phrase() for _ in range(rng.randint(1, 8))] for _ in range(4)]
         columns = []
@@ -59,6 +98,11 @@ def test_parts_find_count_and_exclude_exactly_what_one_part_does() -> None:
         expected = search(originals, columns, 1)
         for parts in (2, 5):
             assert search(originals, columns, parts) == expected
+        # and read once, the candidates spilled by part
+        for parts in (1, 2, 5):
+            folder = tmp_path / f"{trial}-{parts}"
+            folder.mkdir()
+            assert search_once(originals, columns, parts, folder) == expected
         spread.add(len(expected[0]))
     assert max(spread) > 0
 
