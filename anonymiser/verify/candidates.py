@@ -13,6 +13,7 @@ the bitmaps, one batch per thread, and CHUNK candidates of a part at a time.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
+from anonymiser.textsearch import WordIndex
 from anonymiser.verify.output import as_array
 from anonymiser.verify.patterns import (
     LeakPatterns,
@@ -31,9 +33,11 @@ from anonymiser.verify.patterns import (
     resolve,
 )
 
+log = logging.getLogger(__name__)
+
 __all__ = ["CHUNK", "Candidates", "Column", "Occurrences"]
 
-CHUNK = 1 << 20  # candidates of a part resolved at once (~50 bytes each)
+CHUNK = 1 << 18  # candidates of a part resolved at once (~50 bytes each)
 _SCHEMA = pa.schema(
     [
         ("batch", pa.int32()),  # Candidates.batches
@@ -71,6 +75,7 @@ class Candidates:
 
     def __init__(self, patterns: LeakPatterns, folder: Path, parts: int) -> None:
         self.patterns, self.folder, self.parts = patterns, folder, parts
+        self._filter: WordIndex | None
         self._filter, self._integers, self._short = patterns.span_filter()
         self.columns: list[Column] = []
         self._column_ids: dict[Column, int] = {}
@@ -88,6 +93,7 @@ class Candidates:
         )
         if not (search or produced is not None):
             return  # no part searches it, and it excludes nothing
+        assert self._filter is not None, "add after finish"
         each, rows = distinct(as_array(values))
         at, hashes, whole, spans = self._filter.spans(lowered(each))
         wrote = np.zeros(len(at), dtype=bool)
@@ -125,18 +131,24 @@ class Candidates:
     def _path(self, part: int) -> Path:
         return self.folder / f"candidates-{part}.arrow"
 
-    def resolve(self, part: int) -> Occurrences:
-        """The occurrences in the output of the originals of `part` (frozen), excluding
-        those masking wrote as `matches` would; its file is removed."""
-        with self._lock:
-            writer = self._writers.pop(part, None)
-        if writer is not None:
+    def finish(self) -> None:
+        """End the pass over the output: close the spills, free the filter."""
+        for writer in self._writers.values():
             writer.close()
+        self._writers.clear()
+        self._filter = None
+
+    def resolve(self, part: int) -> Occurrences:
+        """The occurrences in the output of the originals of `part` (frozen, after `finish`),
+        excluding those masking wrote as `matches` would; its file is removed."""
+        assert self._filter is None, "resolve after finish"
         path = self._path(part)
         found: list[Occurrences] = []
         if path.exists() and not self.patterns.empty:
+            log.debug("leak check, part %d: %d bytes of candidates", part, path.stat().st_size)
             for chunk in self._chunks(path):
                 found.append(self._resolve(chunk))
+        if path.exists():
             path.unlink()
         if not found:
             empty = np.zeros(0, dtype=np.int64)

@@ -65,6 +65,7 @@ def search_once(
         array = pa.array(values, pa.string())
         held.append(distinct(array)[1])
         candidates.add(column, "part", 0, array, np.array(wrote, dtype=bool))
+    candidates.finish()
     hits: set[tuple[int, int, int]] = set()
     counts = [0] * len(SOURCES)
     excluded: set[int] = set()
