@@ -414,6 +414,8 @@ class WordIndex:
 
     def drop(self, keys: np.ndarray) -> None:
         """Stop finding these keys (indexes into the keys given)."""
+        if not len(keys):
+            return  # the table unchanged, not copied
         gone = np.zeros(self._count, dtype=bool)
         gone[keys] = True
         kept = ~gone[self._ids]

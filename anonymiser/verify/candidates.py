@@ -27,6 +27,7 @@ from anonymiser.verify.output import as_array
 from anonymiser.verify.patterns import (
     LeakPatterns,
     distinct,
+    in_batches,
     lowered,
     part_of,
     produced_distinct,
@@ -49,6 +50,8 @@ _SCHEMA = pa.schema(
         ("span", pa.string()),
     ]
 )
+
+_PRODUCED = pa.schema([("hash", pa.uint64()), ("span", pa.string())])
 
 
 @dataclass(frozen=True)
@@ -80,7 +83,7 @@ class Candidates:
         self.columns: list[Column] = []
         self._column_ids: dict[Column, int] = {}
         self.batches: list[tuple[int, str, int]] = []  # column, part file, first row
-        self._writers: dict[int, pa.ipc.RecordBatchStreamWriter] = {}
+        self._writers: dict[tuple[str, int], pa.ipc.RecordBatchStreamWriter] = {}
         self._lock = threading.Lock()
 
     def add(
@@ -115,21 +118,36 @@ class Candidates:
             [np.full(len(at), batch, np.int32), at, counts, whole, wrote, hashes, spans],
             schema=_SCHEMA,
         )
+        self._spill("candidates", table, hashes)
+
+    def add_produced(self, jobs: int = 1) -> None:
+        """Spill the candidate spans of the values masking wrote inside others (a json or
+        array rule's: LeakPatterns.add_produced), read once: each part's are its
+        exclusions, as LeakPatterns.freeze would have searched them."""
+
+        def one(values: pa.Array) -> None:
+            assert self._filter is not None, "add_produced after finish"
+            _, hashes, _, spans = self._filter.spans(values)
+            table = pa.table([hashes, spans], schema=_PRODUCED)
+            self._spill("produced", table, hashes)
+
+        in_batches(one, self.patterns.produced_values(), jobs)
+
+    def _spill(self, kind: str, table: pa.Table, hashes: np.ndarray) -> None:
+        """Write each row of `table` to the file of its hash's part."""
         part = part_of(hashes, self.parts)
         for number in np.unique(part).tolist():
             mine = table.filter(pa.array(part == number)) if self.parts > 1 else table
             with self._lock:
-                self._writer(number).write_table(mine)
+                if (kind, number) not in self._writers:
+                    sink = pa.OSFile(str(self._path(kind, number)), "wb")
+                    options = pa.ipc.IpcWriteOptions(compression="lz4")
+                    writer = pa.ipc.new_stream(sink, table.schema, options=options)
+                    self._writers[(kind, number)] = writer
+                self._writers[(kind, number)].write_table(mine)
 
-    def _writer(self, part: int) -> pa.ipc.RecordBatchStreamWriter:
-        if part not in self._writers:
-            sink = pa.OSFile(str(self._path(part)), "wb")
-            options = pa.ipc.IpcWriteOptions(compression="lz4")
-            self._writers[part] = pa.ipc.new_stream(sink, _SCHEMA, options=options)
-        return self._writers[part]
-
-    def _path(self, part: int) -> Path:
-        return self.folder / f"candidates-{part}.arrow"
+    def _path(self, kind: str, part: int) -> Path:
+        return self.folder / f"{kind}-{part}.arrow"
 
     def finish(self) -> None:
         """End the pass over the output: close the spills, free the filter."""
@@ -139,35 +157,48 @@ class Candidates:
         self._filter = None
 
     def resolve(self, part: int) -> Occurrences:
-        """The occurrences in the output of the originals of `part` (frozen, after `finish`),
-        excluding those masking wrote as `matches` would; its file is removed."""
+        """The occurrences in the output of the originals of `part` (frozen with `lookup`,
+        after `finish`): first what masking wrote inside others is excluded and the part
+        settled, as LeakPatterns.freeze does; then the output's spans, excluding those
+        masking wrote as `matches` would. The part's files are removed."""
         assert self._filter is None, "resolve after finish"
-        path = self._path(part)
-        found: list[Occurrences] = []
-        if path.exists() and not self.patterns.empty:
-            log.debug("leak check, part %d: %d bytes of candidates", part, path.stat().st_size)
-            for chunk in self._chunks(path):
-                found.append(self._resolve(chunk))
-        if path.exists():
-            path.unlink()
+        for chunk in self._chunks("produced", part):
+            self._exclude(chunk)
+        self.patterns.settle()
+        found = [self._resolve(chunk) for chunk in self._chunks("candidates", part)]
         if not found:
             empty = np.zeros(0, dtype=np.int64)
             return empty, empty, empty, empty
         batch, entry, at, rows = (np.concatenate(c) for c in zip(*found, strict=True))
         return batch, entry, at, rows
 
-    def _chunks(self, path: Path) -> Iterator[pa.Table]:
-        with pa.OSFile(str(path), "rb") as source, pa.ipc.open_stream(source) as reader:
-            pending: list[pa.RecordBatch] = []
-            size = 0
-            for batch in reader:
-                pending.append(batch)
-                size += batch.num_rows
-                if size >= CHUNK:
+    def _chunks(self, kind: str, part: int) -> Iterator[pa.Table]:
+        """A part's spilled rows of one kind, about CHUNK at a time (none if the part has no
+        originals); the file is removed."""
+        path = self._path(kind, part)
+        if not path.exists():
+            return
+        if not self.patterns.empty:
+            log.debug("leak check, part %d: %d bytes of %s", part, path.stat().st_size, kind)
+            with pa.OSFile(str(path), "rb") as source, pa.ipc.open_stream(source) as reader:
+                pending: list[pa.RecordBatch] = []
+                size = 0
+                for batch in reader:
+                    pending.append(batch)
+                    size += batch.num_rows
+                    if size >= CHUNK:
+                        yield pa.Table.from_batches(pending).combine_chunks()
+                        pending, size = [], 0
+                if pending:
                     yield pa.Table.from_batches(pending).combine_chunks()
-                    pending, size = [], 0
-            if pending:
-                yield pa.Table.from_batches(pending).combine_chunks()
+        path.unlink()
+
+    def _exclude(self, chunk: pa.Table) -> None:
+        """Exclude the originals equal to a span of what masking wrote inside others."""
+        which, found = self.patterns.index.lookup(as_array(chunk.column("hash")).to_numpy())
+        spans = as_array(chunk.column("span")).take(pa.array(which))
+        wrote = np.ones(len(found), dtype=bool)
+        resolve(self.patterns, found, spans, False, False, wrote, False, False)
 
     def _resolve(self, chunk: pa.Table) -> Occurrences:
         patterns = self.patterns

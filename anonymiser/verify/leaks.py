@@ -224,11 +224,12 @@ def _check(
     # the output is read once; each part then resolves its own candidates
     candidates = Candidates(patterns, folder, parts)
     in_threads(lambda item: _search_table(output, candidates, changes, item), output.tables, jobs)
+    candidates.add_produced(jobs)
     candidates.finish()
     counts = [0] * len(patterns.sources)
     found: list[tuple[np.ndarray, ...]] = []  # batch, source, distinct value, rows of leaks
     for part in range(parts):
-        patterns.freeze(jobs=jobs, part=part, parts=parts)
+        patterns.freeze(jobs=jobs, part=part, parts=parts, lookup=True)
         batch, entry, at, rows = candidates.resolve(part)
         log.debug("leak check, part %d: %d occurrences", part, len(entry))
         # every value masking wrote is searched now: its originals are excluded, not counted

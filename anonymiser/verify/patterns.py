@@ -18,7 +18,7 @@ from __future__ import annotations
 import itertools
 import tempfile
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -47,6 +47,7 @@ __all__ = [
     "LeakPatterns",
     "distinct",
     "find_in",
+    "in_batches",
     "lowered",
     "matches",
     "normalised",
@@ -245,17 +246,23 @@ class LeakPatterns:
         return max(1, -(-self._entries * ENTRY_BYTES // budget))
 
     def freeze(
-        self, produced: pa.Array | None = None, jobs: int = 1, part: int = 0, parts: int = 1
+        self,
+        produced: pa.Array | None = None,
+        jobs: int = 1,
+        part: int = 0,
+        parts: int = 1,
+        lookup: bool = False,
     ) -> None:
         """Index the originals of one `part` of `parts` (by hash; every one by default); drop
         those equal to, or a word inside, a value given or spilled by add_produced (searched
         in `jobs` threads). The entries, flags and `excluded` are then the part's: an
         original's occurrences and exclusions all fall in its part (equal originals have
-        equal hashes), so each part is searched and settled on its own."""
+        equal hashes), so each part is searched and settled on its own. `lookup`: an index
+        only to look hashes up in (WordIndex.lookup), the produced values left to the
+        caller (anonymiser.verify.candidates), which settles."""
         if produced is not None:
             self.add_produced(normalised(produced, 1))
         self._close("originals")
-        made = self._close("produced")
         spill = self._close("entries")
         self._index, self._counts = None, None
         full, anchors, self.flags, self.source, self.entry = _part(spill, part, parts)
@@ -264,8 +271,12 @@ class LeakPatterns:
         self.excluded = np.zeros(len(full), dtype=bool)
         if not len(full):
             return
+        if lookup:
+            anchors = anchors[:0]  # only `nominate` needs them
         self._index = WordIndex.from_hashes(full, anchors, self._short, self._longest, self._tokens)
         del full, anchors
+        if lookup:
+            return
         index = self._index
 
         def exclude(values: pa.Array) -> None:
@@ -274,10 +285,14 @@ class LeakPatterns:
             found, spans = found[new], spans.filter(pa.array(new))
             self.excluded[found[self._confirm(found, spans)]] = True  # only set: any order
 
-        batches = _distinct_produced(made) if made is not None else iter(())
-        while group := list(itertools.islice(batches, max(1, jobs))):  # a batch per thread
-            in_threads(exclude, group, jobs)
+        in_batches(exclude, self.produced_values(), jobs)
         self.settle()
+
+    def produced_values(self) -> Iterator[pa.Array]:
+        """The values add_produced spilled (as searched), each distinct hash once, a batch
+        at a time (see _distinct_produced)."""
+        made = self._close("produced")
+        return _distinct_produced(made) if made is not None else iter(())
 
     def settle(self) -> None:
         """Stop searching for the originals excluded so far (by freeze, or by `matches` of
@@ -327,6 +342,12 @@ class LeakPatterns:
                     same[at] = pc.fill_null(equal, False).to_numpy(zero_copy_only=False)
                 start = stop
         return same
+
+
+def in_batches(func: Callable[[pa.Array], None], batches: Iterator[pa.Array], jobs: int) -> None:
+    """func(batch) of every batch, in `jobs` threads, `jobs` batches held at a time."""
+    while group := list(itertools.islice(batches, max(1, jobs))):  # a batch per thread
+        in_threads(func, group, jobs)
 
 
 def part_of(hashes: np.ndarray, parts: int) -> np.ndarray:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -11,20 +12,26 @@ import pytest
 
 from anonymiser.verify.candidates import Candidates, Column
 from anonymiser.verify.leaks import LeakPatterns, matches
-from anonymiser.verify.patterns import ENTRY_BYTES, distinct, part_of
+from anonymiser.verify.patterns import ENTRY_BYTES, distinct, normalised, part_of
 
 SOURCES = [("public.people", "email", "fake"), ("public.people", "notes", "redact")]
 WORDS = ["ann", "zoë", "jo.ann@a.b", 'say "hi"', "line\nbreak", "cy-2", "07700 900123", "x1"]
 
 
 def search(
-    originals: list[list[str]], columns: list[tuple[list[str | None], list[bool]]], parts: int
+    originals: list[list[str]],
+    columns: list[tuple[list[str | None], list[bool]]],
+    parts: int,
+    inside: list[str] | None = None,
 ) -> tuple[set[tuple[int, int, int]], list[int], set[int]]:
     """(column, row, spill row) of the leaks, the counts and the excluded spill rows, of every
-    part searched and settled in turn, as check_leaks does."""
+    part searched and settled in turn, as check_leaks did (`inside`: values a json or array
+    rule wrote)."""
     patterns = LeakPatterns()
     for number, values in enumerate(originals):
         patterns.add(SOURCES[number % 2], pa.array(values, pa.string()))
+    if inside:
+        patterns.add_produced(normalised(pa.array(inside, pa.string()), 1))
     hits: set[tuple[int, int, int]] = set()
     counts = [0] * len(SOURCES)
     excluded: set[int] = set()
@@ -52,12 +59,15 @@ def search_once(
     columns: list[tuple[list[str | None], list[bool]]],
     parts: int,
     folder: Path,
+    inside: list[str],
 ) -> tuple[set[tuple[int, int, int]], list[int], set[int]]:
     """search()'s answer from one pass over the columns: their candidate spans spilled by
     part, then resolved a part at a time (as check_leaks does)."""
     patterns = LeakPatterns(folder)
     for number, values in enumerate(originals):
         patterns.add(SOURCES[number % 2], pa.array(values, pa.string()))
+    if inside:
+        patterns.add_produced(normalised(pa.array(inside, pa.string()), 1))
     candidates = Candidates(patterns, folder, parts)
     held = []  # per column: the distinct value each row holds
     for number, (values, wrote) in enumerate(columns):
@@ -65,12 +75,13 @@ def search_once(
         array = pa.array(values, pa.string())
         held.append(distinct(array)[1])
         candidates.add(column, "part", 0, array, np.array(wrote, dtype=bool))
+    candidates.add_produced()
     candidates.finish()
     hits: set[tuple[int, int, int]] = set()
     counts = [0] * len(SOURCES)
     excluded: set[int] = set()
     for part in range(parts):
-        patterns.freeze(part=part, parts=parts)
+        patterns.freeze(part=part, parts=parts, lookup=True)
         batch, entry, at, rows = candidates.resolve(part)
         patterns.settle()
         counts = [a + b for a, b in zip(counts, patterns.counts, strict=True)]
@@ -88,6 +99,7 @@ def search_once(
 def test_parts_find_count_and_exclude_exactly_what_one_part_does(tmp_path: Path) -> None:
     rng = random.Random(8)
     spread = set()  # the parts leaks were found in, over all trials
+    excluding = 0
     for trial in range(40):
         phrase = lambda: " ".join(rng.choices(WORDS, k=rng.randint(1, 3)))  # noqa: E731
         originals = [[phrase() for _ in range(rng.randint(1, 8))] for _ in range(4)]
@@ -99,13 +111,20 @@ def test_parts_find_count_and_exclude_exactly_what_one_part_does(tmp_path: Path)
         expected = search(originals, columns, 1)
         for parts in (2, 5):
             assert search(originals, columns, parts) == expected
-        # and read once, the candidates spilled by part
+        # and read once, the candidates spilled by part; with values a json rule wrote
+        inside = [phrase() for _ in range(rng.randint(0, 3))]
+        with_inside = search(originals, columns, 1, inside)
         for parts in (1, 2, 5):
             folder = tmp_path / f"{trial}-{parts}"
             folder.mkdir()
-            assert search_once(originals, columns, parts, folder) == expected
+            assert search_once(originals, columns, parts, folder, []) == expected
+            shutil.rmtree(folder)
+            folder.mkdir()
+            assert search_once(originals, columns, parts, folder, inside) == with_inside
         spread.add(len(expected[0]))
+        excluding += with_inside != expected
     assert max(spread) > 0
+    assert excluding  # some trials' json values excluded some originals
 
 
 @pytest.mark.parametrize("parts", [16, 64])
