@@ -22,9 +22,11 @@ to call a leak, and so is an original found inside some pseudonym ("olivia" in a
 searched: an organisation's address that equals a person's home address there is a
 coincidence the reviewer accepted.
 The originals are held by anonymiser.verify.patterns (spilled to the work directory, hashes
-indexed), which finds them in each batch of every searched column. Past INDEX_BUDGET they
-are split by hash into parts, and the output is searched once per part: memory stays
-bounded as the data grows, CPU grows by a pass over the output per part.
+indexed). Past INDEX_BUDGET they are split by hash into parts, indexed one at a time: the
+output is read once, its spans that may be originals spilled by part
+(anonymiser.verify.candidates), and each part looks up and confirms its own. Memory stays
+bounded as the data grows; a part costs its index and its candidates, not a pass over the
+output.
 """
 
 from __future__ import annotations
@@ -57,9 +59,9 @@ from anonymiser.verify.shapes import json_forms
 
 log = logging.getLogger(__name__)
 
-# bytes the originals' index of one part (and its search) may hold: past it, the originals
-# are split by hash into parts, and the output is searched once per part (a pass over the
-# output costs ~2 s of CPU per 1M demo rows; the 1M demo's 2.2M originals fit in one part)
+# bytes the originals' index of one part may hold: past it, the originals are split by hash
+# into parts, each indexed and resolved in turn (~1 s of CPU a part at 3M demo rows; the 1M
+# demo's 2.2M originals fit in one part)
 INDEX_BUDGET = 256 << 20
 
 __all__ = [

@@ -10,7 +10,9 @@ text (read back only to confirm a span whose hash matched: exactly the matches o
 in-memory comparison) and as its hash, column and flags. Memory: ENTRY_BYTES per original
 of the part indexed (a part's originals are read back from the spill at `freeze`), not its
 text; the spilled values stream through, each distinct one once (by hash); plus one batch
-per thread. `parts` says how many parts a memory budget needs.
+per thread. `parts` says how many parts a memory budget needs. The leak check itself reads
+the output once (anonymiser.verify.candidates: `span_filter` gives it bitmaps of every
+part's hashes; `freeze(lookup=True)` a part's index, `resolve` settles spans as `matches`).
 """
 
 from __future__ import annotations
