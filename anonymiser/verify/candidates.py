@@ -135,6 +135,8 @@ class Candidates:
 
     def _spill(self, kind: str, table: pa.Table, hashes: np.ndarray) -> None:
         """Write each row of `table` to the file of its hash's part."""
+        if not len(table):
+            return  # (and its hashes may be of another type then)
         part = part_of(hashes, self.parts)
         for number in np.unique(part).tolist():
             mine = table.filter(pa.array(part == number)) if self.parts > 1 else table

@@ -162,3 +162,12 @@ def test_parts_split_hashes_into_equal_ranges_and_fit_the_budget() -> None:
     patterns.add(SOURCES[0], pa.array([f"person{n}@corp.example" for n in range(100)]))
     assert patterns.parts(100 * ENTRY_BYTES) == 1
     assert patterns.parts(10 * ENTRY_BYTES) == 10
+
+
+def test_values_a_json_rule_wrote_without_candidate_spans_exclude_nothing(tmp_path: Path) -> None:
+    originals = [["jo.ann@a.b"], ["07700 900123"]]
+    columns: list[tuple[list[str | None], list[bool]]] = [(["mail jo.ann@a.b"], [False])]
+    expected = search(originals, columns, 1)
+    assert len(expected[0]) == 1
+    # all shorter than any original: no span of them is looked at
+    assert search_once(originals, columns, 2, tmp_path, ["qq", "zz"]) == expected
