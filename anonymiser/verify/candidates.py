@@ -79,7 +79,7 @@ class Candidates:
     def __init__(self, patterns: LeakPatterns, folder: Path, parts: int) -> None:
         self.patterns, self.folder, self.parts = patterns, folder, parts
         self._filter: WordIndex | None
-        self._filter, self._integers, self._short = patterns.span_filter()
+        self._filter, self._integers, self._short = patterns.span_filter(parts)
         self.columns: list[Column] = []
         self._column_ids: dict[Column, int] = {}
         self.batches: list[tuple[int, str, int]] = []  # column, part file, first row

@@ -99,6 +99,7 @@ _PRODUCED = pa.schema([("text", pa.string()), ("hash", pa.uint64())])
 _ENTRIES = pa.schema(
     [("hash", pa.uint64()), ("anchor", pa.uint64()), ("flags", pa.uint8()), ("source", pa.int32())]
 )
+_SPLIT = _ENTRIES.append(pa.field("row", pa.int64()))  # and the entry's row in the spills
 # bytes held per entry of a part while it is indexed and searched (its hash, anchor, flags,
 # source and spill row, the sort, the HashTable, its ids and bitmap, drop's copy): measured
 # ~100 at 1M and 3M demo rows (docs/performance.md, "Leak check in parts")
@@ -134,6 +135,7 @@ class LeakPatterns:
         self._longest = 0
         self._entries = 0
         self._spills: dict[str, pq.ParquetWriter] = {}
+        self._split = 1  # the parts span_filter split the entries into
         self._index: WordIndex | None = None
         self.integers = False  # whether an original left could be in an integer column
         self.short_owners: frozenset[int] = frozenset()  # sources with short numbers left
@@ -220,27 +222,40 @@ class LeakPatterns:
         assert self._index is not None
         return self._index
 
-    def span_filter(self) -> tuple[WordIndex, bool, frozenset[int]]:
+    def span_filter(self, parts: int = 1) -> tuple[WordIndex, bool, frozenset[int]]:
         """(a filter of every entry's spans, whether any entry may be searched in integer
         columns, the sources with short numbers) of every part, from one reading of the
         entries' spill: bitmaps of their hashes and anchors (WordIndex.from_bits; about 2
-        bytes an entry, 128 MiB at most)."""
+        bytes an entry, 128 MiB at most). The entries are split into a file per part
+        (of `parts`) on the way: `freeze` then reads only its part's."""
         self._close("originals")
         spill = self._close("entries")
         full, anchors = empty_bits(self._entries), empty_bits(self._entries)
         integers, short = False, set()
-        for group in range(spill.metadata.num_row_groups if spill is not None else 0):
-            assert spill is not None
-            table = spill.read_row_group(group)
-            hashes, anchor, flags, source = (as_array(c).to_numpy() for c in table.columns)
+        writers: dict[int, pa.ipc.RecordBatchStreamWriter] = {}
+        for hashes, anchor, flags, source, rows in _spilled(spill):
             set_bits(full, hashes)
             set_bits(anchors, anchor[(flags & _LONG).astype(bool)])
             integers |= bool((flags & _INTEGER).any())
             short.update(np.unique(source[(flags & _SHORT_NUMBER).astype(bool)]).tolist())
+            part = part_of(hashes, parts) if parts > 1 else np.zeros(0, dtype=np.uint64)
+            for number in np.unique(part).tolist():
+                mine = part == number
+                columns = [a[mine] for a in (hashes, anchor, flags, source, rows)]
+                if number not in writers:
+                    sink = pa.OSFile(str(self._split_path(number)), "wb")
+                    writers[number] = pa.ipc.new_stream(sink, _SPLIT)
+                writers[number].write_batch(pa.record_batch(columns, schema=_SPLIT))
+        for writer in writers.values():
+            writer.close()
+        self._split = parts
         if spill is not None:
             spill.close()
         found = WordIndex.from_bits((full, anchors, self._tokens), self._short, self._longest)
         return found, integers, frozenset(short)
+
+    def _split_path(self, part: int) -> Path:
+        return self.folder / f"entries-{part}.arrow"
 
     def parts(self, budget: int) -> int:
         """Into how many parts (by hash) the entries go for each part's index and search to
@@ -267,7 +282,11 @@ class LeakPatterns:
         self._close("originals")
         spill = self._close("entries")
         self._index, self._counts = None, None
-        full, anchors, self.flags, self.source, self.entry = _part(spill, part, parts)
+        if parts > 1 and self._split == parts:  # read only the part's own entries
+            groups = _split(self._split_path(part))
+        else:
+            groups = _spilled(spill, part, parts)
+        full, anchors, self.flags, self.source, self.entry = _part(groups)
         if spill is not None:
             spill.close()
         self.excluded = np.zeros(len(full), dtype=bool)
@@ -360,29 +379,46 @@ def part_of(hashes: np.ndarray, parts: int) -> np.ndarray:
 
 
 def _part(
-    spill: pq.ParquetFile | None, part: int, parts: int
+    groups: Iterator[tuple[np.ndarray, ...]],
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """(hash, anchors of the long ones, flags, source, spill row) of the entries of one part,
-    read a row group (an add) at a time."""
-    chosen: list[tuple[np.ndarray, ...]] = []
-    start = 0
-    for group in range(spill.metadata.num_row_groups if spill is not None else 0):
-        assert spill is not None
-        table = spill.read_row_group(group)
-        full, anchor, flags, source = (as_array(column).to_numpy() for column in table.columns)
-        rows = np.arange(start, start + len(full), dtype=np.int64)
-        if parts > 1:
-            mine = part_of(full, parts) == part
-            full, anchor, flags, source, rows = (
-                a[mine] for a in (full, anchor, flags, source, rows)
-            )
-        chosen.append((full, anchor[(flags & _LONG).astype(bool)], flags, source, rows))
-        start += table.num_rows
+    from its groups of (hash, anchor, flags, source, spill row)."""
+    chosen = [
+        (full, anchor[(flags & _LONG).astype(bool)], flags, source, rows)
+        for full, anchor, flags, source, rows in groups
+    ]
     if not chosen:
         empty = np.zeros(0, dtype=np.uint64)
         return empty, empty, np.zeros(0, np.uint8), np.zeros(0, np.int32), np.zeros(0, np.int64)
     full, anchors, flags, source, rows = (np.concatenate(c) for c in zip(*chosen, strict=True))
     return full, anchors, flags, source, rows
+
+
+def _spilled(
+    spill: pq.ParquetFile | None, part: int = 0, parts: int = 1
+) -> Iterator[tuple[np.ndarray, ...]]:
+    """(hash, anchor, flags, source, spill row) of the spilled entries of one part, a row
+    group (an add) at a time."""
+    start = 0
+    for group in range(spill.metadata.num_row_groups if spill is not None else 0):
+        assert spill is not None
+        table = spill.read_row_group(group)
+        columns = [as_array(column).to_numpy() for column in table.columns]
+        columns.append(np.arange(start, start + table.num_rows, dtype=np.int64))
+        start += table.num_rows
+        if parts > 1:
+            mine = part_of(columns[0], parts) == part
+            columns = [column[mine] for column in columns]
+        yield tuple(columns)
+
+
+def _split(path: Path) -> Iterator[tuple[np.ndarray, ...]]:
+    """(hash, anchor, flags, source, spill row) of the entries span_filter split into the
+    file of their part (none if the part has none)."""
+    if path.exists():
+        with pa.OSFile(str(path), "rb") as source, pa.ipc.open_stream(source) as reader:
+            for batch in reader:
+                yield tuple(as_array(column).to_numpy() for column in batch.columns)
 
 
 def _distinct_produced(spill: pq.ParquetFile) -> Iterator[pa.Array]:
