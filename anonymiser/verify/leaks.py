@@ -60,8 +60,8 @@ from anonymiser.verify.shapes import json_forms
 log = logging.getLogger(__name__)
 
 # bytes the originals' index of one part may hold: past it, the originals are split by hash
-# into parts, each indexed and resolved in turn (~1 s of CPU a part at 3M demo rows; the 1M
-# demo's 2.2M originals fit in one part)
+# into parts, each indexed and resolved in turn (~1 s a part at 3M demo rows, the output
+# read once for all; the 1M demo's 2.2M originals fit in one part)
 INDEX_BUDGET = 256 << 20
 
 __all__ = [
