@@ -331,7 +331,10 @@ class WordIndex:
 
     Built from the keys themselves (`find` confirms every match byte by byte), or only from
     their key_hashes (`from_hashes`: a few bytes per key; `nominate` returns candidate spans,
-    for the caller to compare with the keys wherever it keeps them).
+    for the caller to compare with the keys wherever it keeps them), or only from bitmaps of
+    their hashes (`from_bits`: a fixed size whatever the keys; `spans` returns the spans
+    that may be a key, with their hashes, for the caller to `lookup` in indexes of the keys
+    built later, a part at a time).
     """
 
     def __init__(self, keys: pa.Array) -> None:
@@ -361,6 +364,22 @@ class WordIndex:
         index._build(len(full), full, ids, anchors, short, max_length, tokens)
         return index
 
+    @classmethod
+    def from_bits(
+        cls, bits: tuple[np.ndarray, np.ndarray, np.ndarray], short: np.ndarray, max_length: int
+    ) -> WordIndex:
+        """A filter for keys known by `bits`: bitmaps (empty_bits, set_bits) of their hashes,
+        of the anchors of those longer than ANCHOR and of their first words; and by
+        key_shape's `short` and longest: it finds no key, only the spans that may be one
+        (`spans`)."""
+        index = cls.__new__(cls)
+        index._key_offsets, index._key_data = None, np.zeros(0, dtype=np.uint8)
+        index._count, index.max_length, index._short = 0, max_length, short
+        index._shortest = int(np.argmax(short)) if short.any() else ANCHOR + 1
+        index._bitmap, index._anchor_bits, index._token_bits = bits
+        index._table, index._anchors = None, None
+        return index
+
     def _build(
         self,
         count: int,
@@ -374,27 +393,40 @@ class WordIndex:
         self._count, self.max_length = count, max_length
         self._token_bits = tokens
         order = hash_order(full)  # the order of equal hashes does not matter
-        self._table = HashTable(full[order])
+        self._table: HashTable | None = HashTable(full[order])
         self._ids = ids[order]
         self._bitmap = _bits(self._table.hashes)
         self._short = short
         self._shortest = int(np.argmax(short)) if short.any() else ANCHOR + 1
-        self._anchors = HashTable(sorted_unique(anchors))
+        self._anchors: HashTable | None = HashTable(sorted_unique(anchors))
         self._anchor_bits = _bits(self._anchors.hashes)
+
+    @property
+    def table(self) -> HashTable:
+        """The keys' hashes (not of a `from_bits` filter)."""
+        assert self._table is not None
+        return self._table
+
+    def lookup(self, hashes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(which of `hashes`, key) of every key of that hash: the keys of a filter's `spans`."""
+        owner, slot = self.table.find(hashes)
+        return owner, self._ids[slot]
 
     def drop(self, keys: np.ndarray) -> None:
         """Stop finding these keys (indexes into the keys given)."""
+        if not len(keys):
+            return  # the table unchanged, not copied
         gone = np.zeros(self._count, dtype=bool)
         gone[keys] = True
         kept = ~gone[self._ids]
-        self._table, self._ids = HashTable(self._table.hashes[kept]), self._ids[kept]
+        self._table, self._ids = HashTable(self.table.hashes[kept]), self._ids[kept]
         # their bits and anchors stay: those only nominate spans, the full hashes decide
 
     def distinct_per_owner(self, chosen: np.ndarray, owner: np.ndarray, owners: int) -> list[int]:
         """Per owner: how many distinct key hashes of the `chosen` keys it has (keys not
         dropped; `owner` and `chosen` are indexed by key)."""
         ids = self._ids[chosen[self._ids]]
-        hashes, mine = self._table.hashes[chosen[self._ids]], owner[ids]
+        hashes, mine = self.table.hashes[chosen[self._ids]], owner[ids]
         # equal hashes are neighbours (sorted): only runs of them need their owners sorted
         same = np.zeros(len(hashes) + 1, dtype=bool)
         same[1:-1] = hashes[1:] == hashes[:-1]
@@ -412,6 +444,11 @@ class WordIndex:
         rows, key, whole, _ = self._search(values, confirm=True)
         return rows, key, whole
 
+    def spans(self, values: pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray, pa.Array]:
+        """(row, hash, whole value?, span text) of every whole-word span of `values` that a
+        `from_bits` filter lets through: those of a key's hash, and a few others."""
+        return self._search(values, confirm=False)
+
     def nominate(self, values: pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray, pa.Array]:
         """(row, key, whole value?, span text) of every whole-word span of `values` whose hash
         is a key's: an occurrence only where the span text equals the key (compare them)."""
@@ -423,7 +460,8 @@ class WordIndex:
         out: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
         spans: list[pa.Array] = []
         empty = np.zeros(0, dtype=np.int64)
-        if len(self._table) and len(values):
+        keys = len(self._table) if self._table is not None else self.max_length
+        if keys and len(values):
             text = pc.fill_null(values.cast(pa.string()), "")
             offsets, data, _ = byte_view(text)
             # values all shorter than every key hold none (codes, flags, small numbers)
@@ -477,12 +515,13 @@ class WordIndex:
         short = self._short[end - pair_begin]
         pair_begin, end = pair_begin[short], end[short]
         # longer pairs only where the first ANCHOR bytes start some longer key
-        if len(self._anchors):
+        if self._anchors is None or len(self._anchors):
             room = begin[begin + ANCHOR <= row_end]
             prefix = span_hashes(sums, room, room + ANCHOR)
             maybe = _present(self._anchor_bits, prefix)
             room, prefix = room[maybe], prefix[maybe]
-            anchored = room[self._anchors.find(prefix)[0]]  # anchors are distinct
+            # a filter has only the anchors' bitmap: a few more longer pairs than a key's
+            anchored = room if self._anchors is None else room[self._anchors.find(prefix)[0]]
             if len(anchored):
                 row_stop = offsets[np.searchsorted(offsets, anchored, side="right")]
                 limit = np.minimum(anchored + self.max_length, row_stop)
@@ -492,6 +531,8 @@ class WordIndex:
         hashes = span_hashes(sums, pair_begin, end)
         keep = _present(self._bitmap, hashes)
         pair_begin, end, hashes = pair_begin[keep], end[keep], hashes[keep]
+        if self._table is None:  # a filter: the spans and their hashes
+            return pair_begin + base, end + base, hashes
         owner, slot = self._table.find(hashes)
         return pair_begin[owner] + base, end[owner] + base, self._ids[slot]
 

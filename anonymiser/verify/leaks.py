@@ -21,14 +21,20 @@ to call a leak, and so is an original found inside some pseudonym ("olivia" in a
 "olivia.hart@example.org"). Columns kept with `public: true` (a public register) are not
 searched: an organisation's address that equals a person's home address there is a
 coincidence the reviewer accepted.
-The originals are held by anonymiser.verify.patterns (hashes in one index, texts spilled to
-the work directory), which finds them in each batch of every searched column.
+The originals are held by anonymiser.verify.patterns (spilled to the work directory, hashes
+indexed). Past INDEX_BUDGET they are split by hash into parts, indexed one at a time: the
+output is read once, its spans that may be originals spilled by part
+(anonymiser.verify.candidates), and each part looks up and confirms its own. Memory stays
+bounded as the data grows; a part costs its index and its candidates, not a pass over the
+output.
 """
 
 from __future__ import annotations
 
+import logging
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -39,7 +45,7 @@ from anonymiser.maskers.base import Strategy
 from anonymiser.parallel import in_threads
 from anonymiser.rules.lint import ColumnPlan
 from anonymiser.stages.extract import ExtractedTable
-from anonymiser.textsearch import sorted_unique
+from anonymiser.verify.candidates import Candidates, Column
 from anonymiser.verify.model import CheckResult, VerificationReport, VerifySettings
 from anonymiser.verify.output import Output, as_array
 from anonymiser.verify.patterns import (
@@ -51,7 +57,15 @@ from anonymiser.verify.patterns import (
 )
 from anonymiser.verify.shapes import json_forms
 
+log = logging.getLogger(__name__)
+
+# bytes the originals' index of one part may hold: past it, the originals are split by hash
+# into parts, each indexed and resolved in turn (~1 s a part at 3M demo rows, the output
+# read once for all; the 1M demo's 2.2M originals fit in one part)
+INDEX_BUDGET = 256 << 20
+
 __all__ = [
+    "INDEX_BUDGET",
     "INTEGER_MIN_DIGITS",
     "LeakPatterns",
     "check_leaks",
@@ -116,8 +130,8 @@ Changes = dict[tuple[str, str, str], pa.Array | None]
 def collect_patterns(
     output: Output, min_length: int, jobs: int = 1, folder: Path | None = None
 ) -> tuple[LeakPatterns, Changes]:
-    """The originals of leak-checked masked columns (their texts spilled into `folder`, a
-    temporary directory if None), and which rows masking wrote.
+    """The originals of leak-checked masked columns (spilled into `folder`, a temporary
+    directory if None; not frozen yet), and which rows masking wrote.
 
     What a nested strategy wrote (JSON leaves, array elements) is excluded here; the values
     a plain strategy wrote are the output's own values in the rows it changed, so the
@@ -137,7 +151,6 @@ def collect_patterns(
         if output.plan.roots.get(item.table.qualified) == plan.table
     ]
     in_threads(lambda unit: _add_column(output, patterns, changes, *unit, min_length), units, jobs)
-    patterns.freeze(jobs=jobs)
     return patterns, changes
 
 
@@ -207,26 +220,34 @@ def _check(
     started: float,
 ) -> None:
     patterns, changes = collect_patterns(output, settings.leak_min_length, jobs, folder)
-    found: list[list[_Hits]] = []
-    if not patterns.empty:
-        found = in_threads(
-            lambda item: _search_table(output, patterns, changes, item), output.tables, jobs
-        )
-    # every value masking wrote is searched now: its originals are excluded, not counted
-    patterns.settle()
+    parts = patterns.parts(INDEX_BUDGET)
+    if parts > 1:
+        log.info("leak check: %d originals searched in %d parts", patterns.entries, parts)
+    # the output is read once; each part then resolves its own candidates
+    candidates = Candidates(patterns, folder, parts)
+    in_threads(lambda item: _search_table(output, candidates, changes, item), output.tables, jobs)
+    candidates.add_produced(jobs)
+    candidates.finish()
+    counts = [0] * len(patterns.sources)
+    found: list[tuple[np.ndarray, ...]] = []  # batch, source, distinct value, rows of leaks
+    for part in range(parts):
+        patterns.freeze(jobs=jobs, part=part, parts=parts, lookup=True)
+        batch, entry, at, rows = candidates.resolve(part)
+        log.debug("leak check, part %d: %d occurrences", part, len(entry))
+        # every value masking wrote is searched now: its originals are excluded, not counted
+        patterns.settle()
+        counts = [a + b for a, b in zip(counts, patterns.counts, strict=True)]
+        left = ~patterns.excluded[entry]
+        found.append((batch[left], patterns.source[entry[left]], at[left], rows[left]))
     results = [
         CheckResult("leak", table, column, rule, checked=count)
-        for (table, column, rule), count in zip(patterns.sources, patterns.counts, strict=True)
+        for (table, column, rule), count in zip(patterns.sources, counts, strict=True)
     ]
     where: list[dict[str, int]] = [{} for _ in results]
-    for label, size, rows, entries in (hits for table in found for hits in table):
-        left = ~patterns.excluded[entries]
-        # every (source, row) once: a row holding two originals of one column counts once
-        hit = sorted_unique(patterns.source[entries[left]].astype(np.int64) * size + rows[left])
-        counts = np.bincount(hit // size) if len(hit) else np.zeros(0, dtype=np.int64)
-        for source in np.flatnonzero(counts):
-            where[source][label] = where[source].get(label, 0) + int(counts[source])
-            results[source].failures += int(counts[source])
+    leaking = _leaking(candidates, *map(np.concatenate, zip(*found, strict=True)))
+    for label, owner, count in leaking:
+        where[owner][label] = where[owner].get(label, 0) + count
+        results[owner].failures += count
     for result, places in zip(results, where, strict=True):
         if places:
             result.detail = "original values found in " + ", ".join(
@@ -236,17 +257,33 @@ def _check(
         report.add(result)
 
 
-# ("table.column", rows in its batch, row, entry) of the occurrences in one batch of a column
-_Hits = tuple[str, int, np.ndarray, np.ndarray]
+def _leaking(
+    candidates: Candidates, batch: np.ndarray, source: np.ndarray, at: np.ndarray, rows: np.ndarray
+) -> Iterator[tuple[str, int, int]]:
+    """("table.column", source, rows) of the leaks found: the rows of a batch holding an
+    original of a source counted once (a value holding two, in one part or two, is one)."""
+    key = (batch.astype(np.int64) * max(1, int(source.max(initial=0)) + 1) + source) << 32 | at
+    order = np.argsort(key, kind="stable")
+    first = np.ones(len(key), dtype=bool)
+    first[1:] = key[order][1:] != key[order][:-1]
+    chosen = order[first]
+    per: dict[tuple[str, int], int] = {}
+    for number, owner, count in zip(
+        batch[chosen].tolist(), source[chosen].tolist(), rows[chosen].tolist(), strict=True
+    ):
+        label = candidates.columns[candidates.batches[number][0]].label
+        per[(label, owner)] = per.get((label, owner), 0) + count
+    for (label, owner), count in per.items():
+        yield label, owner, count
 
 
 def _search_table(
-    output: Output, patterns: LeakPatterns, changes: Changes, item: ExtractedTable
-) -> list[_Hits]:
-    """The occurrences of originals in one table's output (some may belong to originals
-    excluded later: the caller drops those), excluding those masking wrote as it goes."""
-    out: list[_Hits] = []
+    output: Output, candidates: Candidates, changes: Changes, item: ExtractedTable
+) -> None:
+    """Spill the candidate spans of one table's output (those that may be an original, or
+    a word of one, and what masking wrote)."""
     names = _searched_columns(output, item)
+    patterns = candidates.patterns
     # each column's own sources (a partition's are its root's): a short number left in its
     # own integer column is a leak
     roots = output.plan.roots if output.plan is not None else {}
@@ -266,12 +303,9 @@ def _search_table(
             search = searchable(values.type)
             if values.null_count == len(values) or not (search or wrote is not None):
                 continue
-            rows, found, _ = matches(
-                patterns, values, home=homes[name], produced=wrote, search=search
-            )
-            if len(rows):
-                out.append((f"{item.table.qualified}.{name}", len(values), rows, found))
-    return out
+            label = f"{item.table.qualified}.{name}"
+            column = Column(label, pa.types.is_integer(values.type), search, homes[name])
+            candidates.add(column, rel, start, values, wrote)
 
 
 def _wrote(changes: Changes, key: tuple[str, str, str], start: int, size: int) -> np.ndarray | None:

@@ -1,15 +1,18 @@
-"""The originals a leak check looks for: hashed into one index, texts spilled to disk.
+"""The originals a leak check looks for: hashed and spilled to disk, indexed a part at a time.
 
 `LeakPatterns` takes the originals of every masked column in any number of threads, then
-`freeze` indexes them; `matches` finds them in a batch of output values. What masking wrote
-excludes an original (anonymiser.verify.leaks says why): the values `add_produced` spilled
-(a json or array rule's leaves) at `freeze`, and the output's own values in the rows a
-`matches(produced=...)` names as it searches them; `settle` then counts what is left. Each
-original is kept as its hash, its column and a few flags; its text goes to a spill file in
-the work directory and is read back only to confirm a span whose hash matched (exactly the
-matches of an in-memory comparison). Memory: about 30 bytes per distinct original per batch
-of its column, not its text; the spilled values stream through, each distinct one once (by
-hash); plus one batch per thread.
+`freeze` indexes them (all, or one part of them by hash); `matches` finds them in a batch of
+output values. What masking wrote excludes an original (anonymiser.verify.leaks says why):
+the values `add_produced` spilled (a json or array rule's leaves) at `freeze`, and the
+output's own values in the rows a `matches(produced=...)` names as it searches them;
+`settle` then counts what is left. Each original is spilled to the work directory as its
+text (read back only to confirm a span whose hash matched: exactly the matches of an
+in-memory comparison) and as its hash, column and flags. Memory: ENTRY_BYTES per original
+of the part indexed (a part's originals are read back from the spill at `freeze`), not its
+text; the spilled values stream through, each distinct one once (by hash); plus one batch
+per thread. `parts` says how many parts a memory budget needs. The leak check itself reads
+the output once (anonymiser.verify.candidates: `span_filter` gives it bitmaps of every
+part's hashes; `freeze(lookup=True)` a part's index, `resolve` settles spans as `matches`).
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from __future__ import annotations
 import itertools
 import tempfile
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -40,7 +43,20 @@ from anonymiser.textsearch import (
 from anonymiser.verify.output import BATCH_ROWS, as_array, pg_text
 from anonymiser.verify.shapes import compound, json_escaped, json_forms, numbers
 
-__all__ = ["INTEGER_MIN_DIGITS", "LeakPatterns", "find_in", "matches", "normalised"]
+__all__ = [
+    "ENTRY_BYTES",
+    "INTEGER_MIN_DIGITS",
+    "LeakPatterns",
+    "distinct",
+    "find_in",
+    "in_batches",
+    "lowered",
+    "matches",
+    "normalised",
+    "part_of",
+    "produced_distinct",
+    "resolve",
+]
 
 
 def normalised(values: pa.Array, min_length: int) -> pa.Array:
@@ -70,8 +86,9 @@ def _trimmed(text: pa.Array) -> pa.Array:
 
 
 # entry flags: a checked original; not one word; a short number (not searched in integers);
-# a number long enough to be searched in integers
+# a number long enough to be searched in integers; longer than ANCHOR (its anchor counts)
 _REAL, _COMPOUND, _SHORT_NUMBER, _INTEGER = np.uint8(1), np.uint8(2), np.uint8(4), np.uint8(8)
+_LONG = np.uint8(16)
 # an integer column of a big table counts through every number (ids pass 1,000,000 at a few
 # million rows), so it equals every 7-digit identifier somewhere: a number shorter than this
 # in an integer column cannot be told from a coincidence (phone, NHS and card numbers are
@@ -79,17 +96,26 @@ _REAL, _COMPOUND, _SHORT_NUMBER, _INTEGER = np.uint8(1), np.uint8(2), np.uint8(4
 INTEGER_MIN_DIGITS = 10
 _SPILL = pa.schema([("text", pa.string())])
 _PRODUCED = pa.schema([("text", pa.string()), ("hash", pa.uint64())])
+_ENTRIES = pa.schema(
+    [("hash", pa.uint64()), ("anchor", pa.uint64()), ("flags", pa.uint8()), ("source", pa.int32())]
+)
+_SPLIT = _ENTRIES.append(pa.field("row", pa.int64()))  # and the entry's row in the spills
+# bytes held per entry of a part while it is indexed and searched (its hash, anchor, flags,
+# source and spill row, the sort, the HashTable, its ids and bitmap, drop's copy): measured
+# ~100 at 1M and 3M demo rows (docs/performance.md, "Leak check in parts")
+ENTRY_BYTES = 100
 
 
 class LeakPatterns:
     """The originals searched for, each labelled with the masked column it came from.
 
     An entry is one distinct value of one batch of one masked column (so a value repeated
-    across batches has several entries). In memory, per entry: its hash, its column and two
-    flags (13 bytes), plus the index over the hashes; the text goes to a spill file in
-    `folder` and is read back only for the spans whose hash matched, to confirm them.
-    `add` may run in several threads at once; then `freeze`, then `matches` (in threads
-    too), then `settle` if a `matches` excluded originals.
+    across batches has several entries). Entries go to spill files in `folder` (text; hash,
+    column and flags); in memory only those of the part frozen last, and the index over
+    their hashes. `add` may run in several threads at once; then, per part, `freeze`, then
+    `matches` (in threads too), then `settle` if a `matches` excluded originals. Entry
+    numbers (`matches`' entries; `flags`, `source`, `excluded`) are the part's; `entry`
+    maps them to the spills' rows.
     """
 
     def __init__(self, folder: Path | None = None) -> None:
@@ -100,15 +126,16 @@ class LeakPatterns:
         self.source: np.ndarray = np.zeros(0, dtype=np.int32)  # per entry
         self.flags: np.ndarray = np.zeros(0, dtype=np.uint8)  # per entry
         self.excluded: np.ndarray = np.zeros(0, dtype=bool)  # per entry: masking wrote it
+        self.entry: np.ndarray = np.zeros(0, dtype=np.int64)  # per entry: its spills' row
         self._ids: dict[tuple[str, str, str], int] = {}
         self._lock = threading.Lock()
-        # per add: hashes, flags, sources, anchors; which short lengths occur; the longest
-        self._parts: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
+        # of every entry: which short lengths occur; the longest
         self._short = np.zeros(ANCHOR + 1, dtype=bool)
         self._tokens = empty_bits()  # the first-word hashes' bitmap
         self._longest = 0
         self._entries = 0
         self._spills: dict[str, pq.ParquetWriter] = {}
+        self._split = 1  # the parts span_filter split the entries into
         self._index: WordIndex | None = None
         self.integers = False  # whether an original left could be in an integer column
         self.short_owners: frozenset[int] = frozenset()  # sources with short numbers left
@@ -145,13 +172,15 @@ class LeakPatterns:
         flags |= np.where(short_number, _SHORT_NUMBER, np.uint8(0))
         flags |= np.where(number & ~short_number, _INTEGER, np.uint8(0))
         full, anchor, lengths, token = key_hashes(lowered)
-        # every entry's row in the spill is its number: write and count under one lock
+        flags |= np.where(lengths > ANCHOR, _LONG, np.uint8(0))
+        owners = np.full(len(lowered), owner, dtype=np.int32)
+        entries = pa.table([full, anchor, flags, owners], schema=_ENTRIES)
+        # every entry's row in the spills is its number: write and count under one lock
         with self._lock:
             self._spill("originals").write_table(pa.table([lowered], schema=_SPILL))
+            self._spill("entries", _ENTRIES).write_table(entries)
             self._entries += len(lowered)
-            anchors, short, longest = key_shape(anchor, lengths)
-            owners = np.full(len(lowered), owner, dtype=np.int32)
-            self._parts.append((full, flags, owners, anchors))
+            _, short, longest = key_shape(anchor, lengths)
             self._short |= short
             set_bits(self._tokens, token)
             self._longest = max(self._longest, longest)
@@ -160,9 +189,9 @@ class LeakPatterns:
         """Values masking wrote: an original equal to one, or a word inside one, is dropped."""
         values = as_array(values).drop_null()
         if len(values):
-            lowered = _lowered(values)
+            text = lowered(values)
             # hashed here, in the caller's thread: freeze searches each distinct value once
-            table = pa.table([lowered, pa.array(value_hashes(lowered))], schema=_PRODUCED)
+            table = pa.table([text, pa.array(value_hashes(text))], schema=_PRODUCED)
             with self._lock:
                 self._spill("produced", _PRODUCED).write_table(table)
 
@@ -182,25 +211,93 @@ class LeakPatterns:
         path = self.folder / f"{name}.parquet"
         return pq.ParquetFile(path) if path.exists() else None
 
-    def freeze(self, produced: pa.Array | None = None, jobs: int = 1) -> None:
-        """Index the originals; drop those equal to, or a word inside, a value given or
-        spilled by add_produced (searched in `jobs` threads)."""
+    @property
+    def entries(self) -> int:
+        """The entries added (of every part)."""
+        return self._entries
+
+    @property
+    def index(self) -> WordIndex:
+        """The index of the part frozen last (`freeze` first, and not `empty`)."""
+        assert self._index is not None
+        return self._index
+
+    def span_filter(self, parts: int = 1) -> tuple[WordIndex, bool, frozenset[int]]:
+        """(a filter of every entry's spans, whether any entry may be searched in integer
+        columns, the sources with short numbers) of every part, from one reading of the
+        entries' spill: bitmaps of their hashes and anchors (WordIndex.from_bits; about 2
+        bytes an entry, 128 MiB at most). The entries are split into a file per part
+        (of `parts`) on the way: `freeze` then reads only its part's."""
+        self._close("originals")
+        spill = self._close("entries")
+        full, anchors = empty_bits(self._entries), empty_bits(self._entries)
+        integers, short = False, set()
+        writers: dict[int, pa.ipc.RecordBatchStreamWriter] = {}
+        for hashes, anchor, flags, source, rows in _spilled(spill):
+            set_bits(full, hashes)
+            set_bits(anchors, anchor[(flags & _LONG).astype(bool)])
+            integers |= bool((flags & _INTEGER).any())
+            short.update(np.unique(source[(flags & _SHORT_NUMBER).astype(bool)]).tolist())
+            part = part_of(hashes, parts) if parts > 1 else np.zeros(0, dtype=np.uint64)
+            for number in np.unique(part).tolist():
+                mine = part == number
+                columns = [a[mine] for a in (hashes, anchor, flags, source, rows)]
+                if number not in writers:
+                    sink = pa.OSFile(str(self._split_path(number)), "wb")
+                    writers[number] = pa.ipc.new_stream(sink, _SPLIT)
+                writers[number].write_batch(pa.record_batch(columns, schema=_SPLIT))
+        for writer in writers.values():
+            writer.close()
+        self._split = parts
+        if spill is not None:
+            spill.close()
+        found = WordIndex.from_bits((full, anchors, self._tokens), self._short, self._longest)
+        return found, integers, frozenset(short)
+
+    def _split_path(self, part: int) -> Path:
+        return self.folder / f"entries-{part}.arrow"
+
+    def parts(self, budget: int) -> int:
+        """Into how many parts (by hash) the entries go for each part's index and search to
+        hold about `budget` bytes at most (1 while they fit)."""
+        return max(1, -(-self._entries * ENTRY_BYTES // budget))
+
+    def freeze(
+        self,
+        produced: pa.Array | None = None,
+        jobs: int = 1,
+        part: int = 0,
+        parts: int = 1,
+        lookup: bool = False,
+    ) -> None:
+        """Index the originals of one `part` of `parts` (by hash; every one by default); drop
+        those equal to, or a word inside, a value given or spilled by add_produced (searched
+        in `jobs` threads). The entries, flags and `excluded` are then the part's: an
+        original's occurrences and exclusions all fall in its part (equal originals have
+        equal hashes), so each part is searched and settled on its own. `lookup`: an index
+        only to look hashes up in (WordIndex.lookup), the produced values left to the
+        caller (anonymiser.verify.candidates), which settles."""
         if produced is not None:
             self.add_produced(normalised(produced, 1))
         self._close("originals")
-        made = self._close("produced")
-        parts = self._parts
-        self._parts = []
-        self._counts = None
-        if not parts:
-            return
-        full, self.flags, self.source, anchors = (
-            np.concatenate(column) for column in zip(*parts, strict=True)
-        )
-        del parts
-        self._index = WordIndex.from_hashes(full, anchors, self._short, self._longest, self._tokens)
-        del anchors
+        spill = self._close("entries")
+        self._index, self._counts = None, None
+        if parts > 1 and self._split == parts:  # read only the part's own entries
+            groups = _split(self._split_path(part))
+        else:
+            groups = _spilled(spill, part, parts)
+        full, anchors, self.flags, self.source, self.entry = _part(groups)
+        if spill is not None:
+            spill.close()
         self.excluded = np.zeros(len(full), dtype=bool)
+        if not len(full):
+            return
+        if lookup:
+            anchors = anchors[:0]  # only `nominate` needs them
+        self._index = WordIndex.from_hashes(full, anchors, self._short, self._longest, self._tokens)
+        del full, anchors
+        if lookup:
+            return
         index = self._index
 
         def exclude(values: pa.Array) -> None:
@@ -209,10 +306,14 @@ class LeakPatterns:
             found, spans = found[new], spans.filter(pa.array(new))
             self.excluded[found[self._confirm(found, spans)]] = True  # only set: any order
 
-        batches = _distinct_produced(made) if made is not None else iter(())
-        while group := list(itertools.islice(batches, max(1, jobs))):  # a batch per thread
-            in_threads(exclude, group, jobs)
+        in_batches(exclude, self.produced_values(), jobs)
         self.settle()
+
+    def produced_values(self) -> Iterator[pa.Array]:
+        """The values add_produced spilled (as searched), each distinct hash once, a batch
+        at a time (see _distinct_produced)."""
+        made = self._close("produced")
+        return _distinct_produced(made) if made is not None else iter(())
 
     def settle(self) -> None:
         """Stop searching for the originals excluded so far (by freeze, or by `matches` of
@@ -247,8 +348,9 @@ class LeakPatterns:
         if not len(entry):
             return same
         with pq.ParquetFile(self.folder / "originals.parquet") as spill:
-            order = np.argsort(entry, kind="stable")
-            wanted = entry[order]
+            row = self.entry[entry]
+            order = np.argsort(row, kind="stable")
+            wanted = row[order]
             start = 0
             for group in range(spill.metadata.num_row_groups):
                 stop = start + spill.metadata.row_group(group).num_rows
@@ -261,6 +363,62 @@ class LeakPatterns:
                     same[at] = pc.fill_null(equal, False).to_numpy(zero_copy_only=False)
                 start = stop
         return same
+
+
+def in_batches(func: Callable[[pa.Array], None], batches: Iterator[pa.Array], jobs: int) -> None:
+    """func(batch) of every batch, in `jobs` threads, `jobs` batches held at a time."""
+    while group := list(itertools.islice(batches, max(1, jobs))):  # a batch per thread
+        in_threads(func, group, jobs)
+
+
+def part_of(hashes: np.ndarray, parts: int) -> np.ndarray:
+    """The part of each hash: `parts` equal ranges of its top 32 bits (well mixed; the low
+    bits of a polynomial hash are not)."""
+    part: np.ndarray = ((hashes >> np.uint64(32)) * np.uint64(parts)) >> np.uint64(32)
+    return part
+
+
+def _part(
+    groups: Iterator[tuple[np.ndarray, ...]],
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(hash, anchors of the long ones, flags, source, spill row) of the entries of one part,
+    from its groups of (hash, anchor, flags, source, spill row)."""
+    chosen = [
+        (full, anchor[(flags & _LONG).astype(bool)], flags, source, rows)
+        for full, anchor, flags, source, rows in groups
+    ]
+    if not chosen:
+        empty = np.zeros(0, dtype=np.uint64)
+        return empty, empty, np.zeros(0, np.uint8), np.zeros(0, np.int32), np.zeros(0, np.int64)
+    full, anchors, flags, source, rows = (np.concatenate(c) for c in zip(*chosen, strict=True))
+    return full, anchors, flags, source, rows
+
+
+def _spilled(
+    spill: pq.ParquetFile | None, part: int = 0, parts: int = 1
+) -> Iterator[tuple[np.ndarray, ...]]:
+    """(hash, anchor, flags, source, spill row) of the spilled entries of one part, a row
+    group (an add) at a time."""
+    start = 0
+    for group in range(spill.metadata.num_row_groups if spill is not None else 0):
+        assert spill is not None
+        table = spill.read_row_group(group)
+        columns = [as_array(column).to_numpy() for column in table.columns]
+        columns.append(np.arange(start, start + table.num_rows, dtype=np.int64))
+        start += table.num_rows
+        if parts > 1:
+            mine = part_of(columns[0], parts) == part
+            columns = [column[mine] for column in columns]
+        yield tuple(columns)
+
+
+def _split(path: Path) -> Iterator[tuple[np.ndarray, ...]]:
+    """(hash, anchor, flags, source, spill row) of the entries span_filter split into the
+    file of their part (none if the part has none)."""
+    if path.exists():
+        with pa.OSFile(str(path), "rb") as source, pa.ipc.open_stream(source) as reader:
+            for batch in reader:
+                yield tuple(as_array(column).to_numpy() for column in batch.columns)
 
 
 def _distinct_produced(spill: pq.ParquetFile) -> Iterator[pa.Array]:
@@ -281,7 +439,7 @@ def _distinct_produced(spill: pq.ParquetFile) -> Iterator[pa.Array]:
         start += len(batch)
 
 
-def _lowered(values: pa.Array) -> pa.Array:
+def lowered(values: pa.Array) -> pa.Array:
     """Values as searched: PostgreSQL's text (bytea as hex), lower case, a whole value but
     for surrounding whitespace (originals are stripped too)."""
     return as_array(pc.utf8_lower(_trimmed(pg_text(values))))
@@ -314,27 +472,13 @@ def matches(
         search = False
     if index is None or not (search or produced is not None):
         return empty, empty, np.zeros(0, dtype=bool)
-    distinct, rows = _distinct(as_array(values))
-    at, found, whole, spans = index.nominate(_lowered(distinct))
-    flags = patterns.flags[found]
-    keep = whole | every_word | (flags & _COMPOUND).astype(bool)
-    if integer:
-        short = (flags & _SHORT_NUMBER).astype(bool)
-        keep &= ~short | np.isin(patterns.source[found], list(home))
-    # an original already excluded is no leak: neither confirmed nor returned
-    left = ~patterns.excluded[found]
-    keep &= search & left
+    each, rows = distinct(as_array(values))
+    at, found, whole, spans = index.nominate(lowered(each))
     wrote = np.zeros(len(at), dtype=bool)
     if produced is not None:
-        made = np.zeros(len(distinct) + 1, dtype=bool)  # the last: NULL's -1
-        made[rows[produced]] = True
-        made[-1] = False
-        wrote = made[at] & left
-    ask = keep | wrote
-    same = np.zeros(len(at), dtype=bool)
-    same[ask] = patterns._confirm(found[ask], spans.filter(pa.array(ask)))
-    patterns.excluded[found[same & wrote]] = True  # only ever set: any order, any thread
-    hit = same & keep
+        wrote = produced_distinct(rows, produced, len(each))[at]
+    home_found = np.isin(patterns.source[found], list(home)) if integer else False
+    hit = resolve(patterns, found, spans, whole | every_word, search, wrote, integer, home_found)
     at, found, whole = at[hit], found[hit], whole[hit]
     if not len(at):
         return empty, empty, np.zeros(0, dtype=bool)
@@ -346,7 +490,47 @@ def matches(
     return order[position], found[hit], whole[hit]
 
 
-def _distinct(values: pa.Array) -> tuple[pa.Array, np.ndarray]:
+def produced_distinct(rows: np.ndarray, produced: np.ndarray, count: int) -> np.ndarray:
+    """Per distinct value (`count` of them; `rows`: the one each row holds, -1 for NULL):
+    masking wrote it in some row (`produced`: per row)."""
+    made = np.zeros(count + 1, dtype=bool)  # the last: NULL's -1
+    made[rows[produced]] = True
+    made[-1] = False
+    return made[:-1]
+
+
+def resolve(
+    patterns: LeakPatterns,
+    found: np.ndarray,
+    spans: pa.Array,
+    anywhere: np.ndarray | bool,
+    search: np.ndarray | bool,
+    wrote: np.ndarray,
+    integer: np.ndarray | bool,
+    home: np.ndarray | bool,
+) -> np.ndarray:
+    """Which spans whose hash is their entry's (`found`) are occurrences to report: those
+    whose text is the entry's original, not yet excluded, searched (`search`) and allowed
+    where they are (a single word only if `anywhere`, a whole value or every word; a short
+    number in an `integer` column only at `home`, an original of that column). An original
+    equal to a span masking wrote (`wrote`) is excluded (patterns.excluded) instead. Each
+    argument is per span or one for all."""
+    flags = patterns.flags[found]
+    keep = anywhere | (flags & _COMPOUND).astype(bool)
+    keep &= ~(integer & (flags & _SHORT_NUMBER).astype(bool)) | home
+    # an original already excluded is no leak: neither confirmed nor returned
+    left = ~patterns.excluded[found]
+    keep &= search & left
+    wrote = wrote & left
+    ask = keep | wrote
+    same = np.zeros(len(found), dtype=bool)
+    same[ask] = patterns._confirm(found[ask], spans.filter(pa.array(ask)))
+    patterns.excluded[found[same & wrote]] = True  # only ever set: any order, any thread
+    hit: np.ndarray = same & keep
+    return hit
+
+
+def distinct(values: pa.Array) -> tuple[pa.Array, np.ndarray]:
     """(each distinct value once, the one each row holds: -1 for NULL): kept columns, fake
     names and redacted text repeat."""
     encoded = pc.dictionary_encode(values)

@@ -3,6 +3,7 @@ culprit, and nothing is published."""
 
 from __future__ import annotations
 
+import logging
 import os
 import subprocess
 import sys
@@ -21,6 +22,8 @@ from anonymiser.maskers import presidio
 from anonymiser.snapshot import create_snapshot, load_manifest
 from anonymiser.stages.extract import Extracted
 from anonymiser.verify import VerifySettings
+from anonymiser.verify import leaks as leak_module
+from anonymiser.verify.patterns import ENTRY_BYTES
 from tests.cli.test_cli import assert_one_line_error
 from tests.conftest import TEST_MASKING_KEY
 
@@ -314,3 +317,52 @@ def test_every_failure_is_reported_in_one_order_whatever_the_jobs(
     ]
     at = [messages[0].index(expected) for expected in failing]
     assert at == sorted(at)
+
+
+def test_leaks_searched_in_many_parts_are_reported_as_in_one(
+    source: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A tiny index budget splits the originals by hash into many parts, the output searched
+    once per part: the same leak results (checked, failing, where) as one part gives."""
+    with psycopg.connect(source, autocommit=True) as conn:
+        conn.execute(
+            "INSERT INTO people (id, email, phone) VALUES (201, 'zoë@corp.example', '07700 1')"
+        )
+    leaks = [
+        "person5@corp.example",  # a whole value
+        "person6@corp.example, person7@corp.example",  # two of one column: one row
+        "write to person9@corp.example or call 07700 900012",  # whole words in text
+        '{"to": "zo\\u00eb@corp.example"}',  # JSON-escaped
+        "07700 900150",
+    ]
+    for row, value in enumerate(leaks):
+        corrupt_after_mask(monkeypatch, "logins", set_cell("username", row, value))
+    corrupt_after_mask(monkeypatch, "people", copy_original("profile", 0))
+    reports = []
+    real_verify = snapshot_module.verify
+
+    def kept_verify(*args: Any, **kwargs: Any) -> Any:
+        reports.append(real_verify(*args, **kwargs))
+        return reports[-1]
+
+    monkeypatch.setattr(snapshot_module, "verify", kept_verify)
+    caplog.set_level(logging.INFO, logger=leak_module.__name__)
+    for budget in (leak_module.INDEX_BUDGET, 40 * ENTRY_BYTES):
+        monkeypatch.setattr(leak_module, "INDEX_BUDGET", budget)
+        with pytest.raises(VerificationFailed):
+            create_snapshot(
+                source,
+                tmp_path / f"store{budget}",
+                "fullset",
+                "v1",
+                rules_dir=write_rules(tmp_path / f"rules{budget}"),
+                key=KEY,
+            )
+    one, many = (
+        [(c.table, c.column, c.checked, c.failures, c.detail) for c in r.checks if c.name == "leak"]
+        for r in reports
+    )
+    assert one == many
+    failing = {column: failures for _, column, _, failures, _ in one if failures}
+    assert failing == {"email": 5, "phone": 2, "person_email": 4, "profile": 4}
+    assert any(" parts" in r.getMessage() for r in caplog.records if r.name == leak_module.__name__)
