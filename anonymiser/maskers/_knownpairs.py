@@ -13,7 +13,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from anonymiser.textsearch import value_hashes
+from anonymiser.textsearch import hash_order, value_hashes
 
 __all__ = ["KnownPairs", "first_occurrences", "normal_form"]
 
@@ -60,41 +60,54 @@ class KnownPairs:
     def resolved(self) -> tuple[pa.Array, pa.Array]:
         """(normal forms, pseudonyms): one pseudonym per normal form, as documented above."""
         if self._resolved is None:
-            self._resolved = self._resolve()
-            self._parts = []  # at 1M rows they are ~100 MiB held twice otherwise
+            # handed over: _resolve lets them go before it puts the groups together (at 1M
+            # rows they are ~100 MiB, at 10M ~550 MiB)
+            parts, self._parts = self._parts, []
+            self._resolved = _resolve(parts)
         return self._resolved
 
     def reorder(self, order: np.ndarray) -> tuple[pa.Array, pa.Array]:
         """The resolved pairs taken in `order` (an index's), and held so from now on: the
         index and these pairs then share one copy."""
         keys, pseudonyms = self.resolved()
+        if np.array_equal(order, np.arange(len(order))):
+            return keys, pseudonyms  # in that order already (resolved in groups of hashes)
         self._resolved = None
         keys = keys.take(order)  # one array at a time: the old copy goes as the new comes
         pseudonyms = pseudonyms.take(order)
         self._resolved = (keys, pseudonyms)
         return self._resolved
 
-    def _resolve(self) -> tuple[pa.Array, pa.Array]:
-        if not self._parts:
-            return pa.array([], pa.string()), pa.array([], pa.string())
-        ranks: dict[str, int] = {}
-        for kind, _, _ in self._parts:
-            ranks.setdefault(kind, len(ranks))
-        # kind by kind (in the order first added), each kind's columns in the order added
-        parts = sorted(self._parts, key=lambda part: ranks[part[0]])
-        groups = -(-sum(len(o) for _, o, _ in parts) // _RESOLVED_AT_ONCE)
-        if groups == 1:
-            return _resolved(parts)
-        # the pairs of one normal form (and so of one original) all fall in one group of
-        # its hash, and keep their order there: each group resolves on its own
-        group_of = [_group(o, groups) for _, o, _ in parts]
-        resolved = []
-        for group in range(groups):
-            rows = [pa.array(np.flatnonzero(of == group)) for of in group_of]
-            mine = [(k, o.take(r), p.take(r)) for (k, o, p), r in zip(parts, rows, strict=True)]
-            resolved.append(_resolved(mine))
-        normals, pseudonyms = zip(*resolved, strict=True)
-        return pa.concat_arrays(normals), pa.concat_arrays(pseudonyms)
+
+def _resolve(given: list[tuple[str, pa.Array, pa.Array]]) -> tuple[pa.Array, pa.Array]:
+    """(normal forms, pseudonyms) of the pairs as added (`given` is let go of on the way)."""
+    if not given:
+        return pa.array([], pa.string()), pa.array([], pa.string())
+    ranks: dict[str, int] = {}
+    for kind, _, _ in given:
+        ranks.setdefault(kind, len(ranks))
+    # kind by kind (in the order first added), each kind's columns in the order added
+    parts = sorted(given, key=lambda part: ranks[part[0]])
+    given.clear()
+    groups = -(-sum(len(o) for _, o, _ in parts) // _RESOLVED_AT_ONCE)
+    if groups == 1:
+        return _resolved(parts)
+    # the pairs of one normal form (and so of one original) all fall in one group of its
+    # hash, and keep their order there: each group resolves on its own. The groups are
+    # ranges of the hash that the known values' index sorts by (value_hashes), so each is
+    # put in hash order and, one after the other, they are in the index's order
+    group_of = [_group(o, groups) for _, o, _ in parts]
+    resolved = []
+    for group in range(groups):
+        rows = [pa.array(np.flatnonzero(of == group)) for of in group_of]
+        mine = [(k, o.take(r), p.take(r)) for (k, o, p), r in zip(parts, rows, strict=True)]
+        normals, pseudonyms = _resolved(mine)
+        order = pa.array(hash_order(value_hashes(normals)))
+        resolved.append((normals.take(order), pseudonyms.take(order)))
+    del parts, group_of, mine  # the pairs as added go before the groups are put together
+    normals_of, pseudonyms_of = zip(*resolved, strict=True)
+    del resolved
+    return pa.concat_arrays(normals_of), pa.concat_arrays(pseudonyms_of)
 
 
 # pairs resolved at once: the dictionary encoding and sorts take ~150 bytes a pair meanwhile

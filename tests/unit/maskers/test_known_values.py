@@ -129,9 +129,14 @@ def test_pairs_resolved_in_groups_of_their_hash_resolve_alike(
 
     whole = dict(zip(*(a.to_pylist() for a in random_pairs(seed).resolved()), strict=True))
     monkeypatch.setattr(_knownpairs, "_RESOLVED_AT_ONCE", 5)  # a dozen groups and more
-    grouped = random_pairs(seed).resolved()
+    pairs = random_pairs(seed)
+    grouped = pairs.resolved()
     assert dict(zip(*(a.to_pylist() for a in grouped), strict=True)) == whole
     assert len(grouped[0]) == len(whole) > 10
+    # the groups come in the index's order: it takes the pairs as they are, no copy
+    index = KnownValues(pairs)
+    assert index.keys is grouped[0] and index.pseudonyms is grouped[1]
+    assert index.as_dict() == whole
 
 
 def test_no_known_values_find_nothing() -> None:
