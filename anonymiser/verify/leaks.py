@@ -220,6 +220,13 @@ def _check(
     started: float,
 ) -> None:
     patterns, changes = collect_patterns(output, settings.leak_min_length, jobs, folder)
+    if not patterns.entries:  # no original to look for (keep-only rules): nothing is read
+        patterns.close()
+        for table, column, rule in patterns.sources:
+            result = CheckResult("leak", table, column, rule, checked=0)
+            result.seconds = (time.monotonic() - started) / len(patterns.sources)
+            report.add(result)
+        return
     parts = patterns.parts(INDEX_BUDGET)
     if parts > 1:
         log.info("leak check: %d originals searched in %d parts", patterns.entries, parts)

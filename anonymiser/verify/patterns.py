@@ -211,6 +211,13 @@ class LeakPatterns:
         path = self.folder / f"{name}.parquet"
         return pq.ParquetFile(path) if path.exists() else None
 
+    def close(self) -> None:
+        """Close the spill files without searching (there is nothing to look for)."""
+        for name in list(self._spills):
+            spill = self._close(name)
+            if spill is not None:
+                spill.close()
+
     @property
     def entries(self) -> int:
         """The entries added (of every part)."""

@@ -366,3 +366,29 @@ def test_leaks_searched_in_many_parts_are_reported_as_in_one(
     failing = {column: failures for _, column, _, failures, _ in one if failures}
     assert failing == {"email": 5, "phone": 2, "person_email": 4, "profile": 4}
     assert any(" parts" in r.getMessage() for r in caplog.records if r.name == leak_module.__name__)
+
+
+def test_no_original_to_look_for_leaves_the_output_unread(
+    source: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from anonymiser.verify import leaks
+
+    def unread(*_: Any) -> None:
+        raise AssertionError("the output was searched with no original to look for")
+
+    monkeypatch.setattr(leaks, "_search_table", unread)
+    store = tmp_path / "store"
+    create_snapshot(
+        source,
+        store,
+        "fullset",
+        "v1",
+        rules_dir=write_rules(tmp_path / "rules"),
+        key=KEY,
+        # every original is shorter than this: none is looked for
+        verification=VerifySettings(presidio_sample=0, leak_min_length=10_000),
+    )
+    checks = load_manifest(store, "fullset", "v1").verification["checks"]
+    leak = {c["column"]: c for c in checks if c["name"] == "leak"}
+    assert {"email", "phone", "person_email"} <= set(leak)
+    assert all(c["checked"] == 0 and c["failures"] == 0 for c in leak.values())
