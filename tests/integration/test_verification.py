@@ -106,6 +106,14 @@ def write_rules(folder: Path, text: str = RULES) -> Path:
     return folder
 
 
+def create(source: str, tmp_path: Path, name: str = "", rules: str = RULES, **options: Any) -> Path:
+    """Create fullset v1 of `source` into tmp_path/store<name> with these rules; the store."""
+    store = tmp_path / f"store{name}"
+    rules_dir = write_rules(tmp_path / f"rules{name}", rules)
+    create_snapshot(source, store, "fullset", "v1", rules_dir=rules_dir, key=KEY, **options)
+    return store
+
+
 Corruption = Callable[[pa.Table, pa.Table], pa.Table]  # (original, masked) -> new masked
 
 
@@ -188,16 +196,13 @@ def test_broken_output_is_not_published_and_the_check_names_the_culprit(
 ) -> None:
     table, change, expected = CASES[case]
     corrupt_after_mask(monkeypatch, table, change)
-    store = tmp_path / "store"
     with pytest.raises(VerificationFailed) as failed:
-        create_snapshot(
-            source, store, "fullset", "v1", rules_dir=write_rules(tmp_path / "rules"), key=KEY
-        )
+        create(source, tmp_path)
     message = str(failed.value)
     assert expected in message
     assert "\n" not in message and "nothing was published" in message
     assert failed.value.exit_code == 10
-    assert_nothing_published(store)
+    assert_nothing_published(tmp_path / "store")
 
 
 @pytest.mark.parametrize(
@@ -213,27 +218,19 @@ def test_rule_breaking_a_check_or_domain_constraint_is_caught_on_the_source_serv
     rules = RULES.replace(
         f"{column}:", f"{column}: {{strategy: constant, value: {value!r}, reason: test}} #", 1
     )
-    store = tmp_path / "store"
     with pytest.raises(VerificationFailed) as failed:
-        create_snapshot(
-            source, store, "fullset", "v1", rules_dir=write_rules(tmp_path / "r", rules), key=KEY
-        )
+        create(source, tmp_path, rules=rules)
     assert expected in str(failed.value)
-    assert_nothing_published(store)
+    assert_nothing_published(tmp_path / "store")
 
 
 def test_clean_snapshot_records_every_check_operator_and_reason(
     source: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("GITHUB_ACTOR", "ci-bot")
-    store = tmp_path / "store"
-    create_snapshot(
+    store = create(
         source,
-        store,
-        "fullset",
-        "v1",
-        rules_dir=write_rules(tmp_path / "rules"),
-        key=KEY,
+        tmp_path,
         reason="yearly 2025 cut",
         operator="alice",
         verification=VerifySettings(presidio_sample=0),
@@ -298,15 +295,7 @@ def test_every_failure_is_reported_in_one_order_whatever_the_jobs(
     messages = []
     for jobs in (1, 2):
         with pytest.raises(VerificationFailed) as failed:
-            create_snapshot(
-                source,
-                tmp_path / f"store{jobs}",
-                "fullset",
-                "v1",
-                rules_dir=write_rules(tmp_path / f"rules{jobs}", rules),
-                key=KEY,
-                jobs=jobs,
-            )
+            create(source, tmp_path, str(jobs), rules, jobs=jobs)
         messages.append(str(failed.value))
         assert_nothing_published(tmp_path / f"store{jobs}")
     assert messages[0] == messages[1]
@@ -350,14 +339,7 @@ def test_leaks_searched_in_many_parts_are_reported_as_in_one(
     for budget in (leak_module.INDEX_BUDGET, 40 * ENTRY_BYTES):
         monkeypatch.setattr(leak_module, "INDEX_BUDGET", budget)
         with pytest.raises(VerificationFailed):
-            create_snapshot(
-                source,
-                tmp_path / f"store{budget}",
-                "fullset",
-                "v1",
-                rules_dir=write_rules(tmp_path / f"rules{budget}"),
-                key=KEY,
-            )
+            create(source, tmp_path, str(budget))
     one, many = (
         [(c.table, c.column, c.checked, c.failures, c.detail) for c in r.checks if c.name == "leak"]
         for r in reports
@@ -377,14 +359,9 @@ def test_no_original_to_look_for_leaves_the_output_unread(
         raise AssertionError("the output was searched with no original to look for")
 
     monkeypatch.setattr(leaks, "_search_table", unread)
-    store = tmp_path / "store"
-    create_snapshot(
+    store = create(
         source,
-        store,
-        "fullset",
-        "v1",
-        rules_dir=write_rules(tmp_path / "rules"),
-        key=KEY,
+        tmp_path,
         # every original is shorter than this: none is looked for
         verification=VerifySettings(presidio_sample=0, leak_min_length=10_000),
     )
