@@ -9,7 +9,10 @@ scanned by n worker processes, each with its own scanner, while the calling thre
 Workers start from a fork server, so none inherits the threads of the process masking. The
 server has built the default Presidio engine (anonymiser.maskers._scanpreload) and frozen it
 out of the garbage collector, so the workers share its pages instead of each building its
-own: a worker costs ~40 MiB of its own memory (~70 MiB when it built its engine).
+own: a worker costs ~40 MiB of its own memory (~70 MiB when it built its engine). That server
+lives as long as the process: once a pool has started it (the mask stage's, say), a later
+pool's workers come cheap, and take small batches too (the verify stage's re-scan, which
+would otherwise build an engine in this process: ~1.8 s of CPU and ~60 MiB at its side).
 """
 
 from __future__ import annotations
@@ -70,10 +73,13 @@ class _Pool:
 
     def executor(self, start: bool = True) -> ProcessPoolExecutor | None:
         """The pool's executor; started now only when `start` (else None until it is)."""
+        global _server_started
         with self._lock:
             if self._executor is None and not self._failed and start:
                 try:
-                    self._executor = ProcessPoolExecutor(self.workers, mp_context=_context())
+                    context = _context()
+                    self._executor = ProcessPoolExecutor(self.workers, mp_context=context)
+                    _server_started = context.get_start_method() == "forkserver"
                 except (OSError, ValueError) as exc:  # no semaphores, no fork server ...
                     log.warning("free text scanned in one process: %s", exc)
                     self._failed = True
@@ -87,6 +93,8 @@ class _Pool:
 
 
 _active: _Pool | None = None
+# a pool of this process has started the fork server (the default engine built in it)
+_server_started = False
 
 
 @contextmanager
@@ -111,7 +119,10 @@ def submit_scan(config: tuple[Any, ...], texts: Sequence[str]) -> ScanJob:
     batch is big or the workers are running already (this process then never builds an
     engine: ~60 MiB and a second or two)."""
     pool = _active
-    executor = None if pool is None else pool.executor(start=len(texts) >= _MIN_TEXTS)
+    # a small batch is worth the workers only where they come cheap: forked from a server
+    # that has the default engine built already
+    cheap = _server_started and config[0] is None
+    executor = None if pool is None else pool.executor(start=len(texts) >= _MIN_TEXTS or cheap)
     if pool is None or executor is None:
         return ScanJob(None, scanner(*config).scan_many(texts))
     size = max(1, -(-len(texts) // (pool.workers * _CHUNKS_PER_WORKER)))

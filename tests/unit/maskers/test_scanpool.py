@@ -35,7 +35,8 @@ def test_a_big_batch_scanned_in_processes_has_the_findings_of_one_process() -> N
     assert _scanpool._active is None  # the workers stop with the block
 
 
-def test_small_batches_and_one_job_never_start_a_worker() -> None:
+def test_small_batches_and_one_job_never_start_a_worker(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_scanpool, "_server_started", False)  # as in a fresh process
     scan = scanner(None, DEFAULT_ENTITIES, 0.35)
     texts = tricky_texts(BIG // 4, seed=22)
     with scan_processes(2):
@@ -55,6 +56,21 @@ def test_once_the_workers_run_small_batches_go_to_them_and_no_engine_is_built_he
         submit_scan(config, texts).result()  # big: the workers start
         assert submit_scan(config, texts[:10]).result() == expected
         assert scanner.cache_info().currsize == 0  # every text was scanned in a worker
+
+
+@pytest.mark.skipif(
+    "forkserver" not in multiprocessing.get_all_start_methods(), reason="no fork server here"
+)
+def test_a_later_pool_takes_small_batches_from_the_running_fork_server() -> None:
+    config = (None, DEFAULT_ENTITIES, 0.35)
+    texts = tricky_texts(BIG, seed=28)
+    expected = scanner(*config).scan_many(texts[:10])
+    scanner.cache_clear()
+    with scan_processes(2):  # the mask stage's pool: a big batch starts the fork server
+        submit_scan(config, texts).result()
+    with scan_processes(2):  # the verify stage's: its re-scan is small
+        assert submit_scan(config, texts[:10]).result() == expected
+        assert scanner.cache_info().currsize == 0  # scanned in a worker: no engine built here
 
 
 def test_presidio_masks_the_same_with_worker_processes() -> None:
