@@ -28,18 +28,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from anonymiser.hashtable import empty_bits, expand_ranges, set_bits
 from anonymiser.maskers.base import byte_view
 from anonymiser.parallel import in_threads
-from anonymiser.textsearch import (
-    ANCHOR,
-    WordIndex,
-    empty_bits,
-    expand_ranges,
-    key_hashes,
-    key_shape,
-    set_bits,
-    value_hashes,
-)
+from anonymiser.spanhash import value_hashes
+from anonymiser.textsearch import ANCHOR, WordIndex, key_hashes, key_shape
 from anonymiser.verify.output import BATCH_ROWS, as_array, pg_text
 from anonymiser.verify.shapes import compound, json_escaped, json_forms, numbers
 
