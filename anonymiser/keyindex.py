@@ -19,7 +19,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from anonymiser.textsearch import hash_order, value_hashes
+from anonymiser.hashtable import hash_order
+from anonymiser.spanhash import value_hashes
 
 __all__ = ["Canonical", "KeyIndex", "hash_rows", "row_hashes"]
 

@@ -12,48 +12,33 @@ begin; a longer pair is tried only where the first ANCHOR bytes are the prefix o
 key. Python sees only hits. Memory: the keys and their hashes, plus a few arrays the size of
 CHUNK_BYTES of text.
 
-The keys' hashes are looked up in a HashTable (a directory of their top bits: two reads and
-a short scan, where a binary search through 10M hashes is ~24 reads out of cache). The span
-hashes (prefix_sums, span_hashes, value_hashes) and the HashTable also serve free-text
-scrubbing's known values (anonymiser.maskers._known): this module belongs to neither stage.
+The keys' hashes are looked up in a HashTable (anonymiser.hashtable), the spans' hashed
+from prefix sums (anonymiser.spanhash); both also serve free-text scrubbing's known values
+(anonymiser.maskers._known).
 """
 
 from __future__ import annotations
 
 import functools
-import secrets
-from collections.abc import Iterator
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from anonymiser.hashtable import (
+    HashTable,
+    bitmap_of,
+    expand_ranges,
+    hash_order,
+    in_bitmap,
+    sorted_unique,
+)
 from anonymiser.maskers.base import byte_view
+from anonymiser.spanhash import hashed_chunks, prefix_sums, span_hashes, text_bytes, text_chunks
 
-__all__ = [
-    "HashTable",
-    "WordIndex",
-    "empty_bits",
-    "expand_ranges",
-    "hash_order",
-    "hashed_chunks",
-    "key_hashes",
-    "key_shape",
-    "prefix_sums",
-    "set_bits",
-    "sorted_unique",
-    "span_hashes",
-    "value_hashes",
-]
+__all__ = ["WordIndex", "key_hashes", "key_shape"]
 
 ANCHOR = 24  # bytes: keys up to this long are matched directly; longer ones by their prefix
-CHUNK_BYTES = 1 << 18  # text hashed at once (the prefix-sum arrays are 8 bytes per byte)
-_U64 = np.uint64
-_BASE = secrets.randbits(62) * 2 + 1  # odd, so invertible mod 2**64; per process
-_INVERSE = pow(_BASE, -1, 1 << 64)
-# a bitmap of hash prefixes filters candidates before the lookup: 8 MiB, or 16 bits a hash
-# when there are more than 4M (a fuller one lets more through), up to 128 MiB
-_BITMAP_BITS, _MOST_BITMAP_BITS = 26, 30
 
 
 @functools.lru_cache(maxsize=1)
@@ -89,117 +74,6 @@ def _alnum_bytes(data: np.ndarray) -> np.ndarray:
     return flags
 
 
-def _powers(base: int, count: int) -> np.ndarray:
-    out = np.full(count, base, dtype=np.uint64)
-    out[0] = 1
-    return np.cumprod(out)  # wraps mod 2**64, as intended
-
-
-@functools.lru_cache(maxsize=4)
-def _sized_tables(size: int) -> tuple[np.ndarray, np.ndarray]:
-    return _powers(_BASE, size), _powers(_INVERSE, size)
-
-
-def _power_tables(length: int) -> tuple[np.ndarray, np.ndarray]:
-    """BASE**i and BASE**-i for i <= length (cached by power-of-two size: few sizes)."""
-    return _sized_tables(1 << max(10, length.bit_length()))
-
-
-def prefix_sums(data: np.ndarray) -> np.ndarray:
-    """F[i] = sum of (byte j + 1) * BASE**j for j < i, mod 2**64."""
-    power, _ = _power_tables(len(data))
-    out = np.zeros(len(data) + 1, dtype=np.uint64)
-    terms = data.astype(np.uint64)
-    terms += _U64(1)  # in place: one temporary the size of the text, not three
-    terms *= power[: len(data)]
-    np.cumsum(terms, out=out[1:])
-    return out
-
-
-def span_hashes(sums: np.ndarray, begin: np.ndarray, end: np.ndarray) -> np.ndarray:
-    """The hash of data[begin:end] for each pair: position-free, mixed with the length."""
-    _, inverse = _power_tables(len(sums) - 1)
-    h: np.ndarray = (sums[end] - sums[begin]) * inverse[begin]
-    h ^= (end - begin).astype(np.uint64) * _U64(0x9E3779B97F4A7C15)
-    h ^= h >> _U64(31)
-    h *= _U64(0xBF58476D1CE4E5B9)
-    h ^= h >> _U64(29)
-    return h
-
-
-def sorted_unique(values: np.ndarray) -> np.ndarray:
-    """np.unique(values) for integers: a sort and a compare (NumPy 2's hashing unique is
-    ten times slower on millions of values)."""
-    ordered = np.sort(values)
-    first = np.ones(len(ordered), dtype=bool)
-    first[1:] = ordered[1:] != ordered[:-1]
-    out: np.ndarray = ordered[first]
-    return out
-
-
-def hash_order(hashes: np.ndarray) -> np.ndarray:
-    """np.argsort(hashes) but for the order of equal hashes, 3x faster on millions: a radix
-    pass on the top bits (uniform: the hashes are mixed), then a small sort per bucket,
-    which stays in the CPU's cache."""
-    if len(hashes) < _BUCKETED:
-        return np.argsort(hashes)
-    top = (hashes >> _U64(64 - _BUCKET_BITS)).astype(np.uint16)
-    order: np.ndarray = np.argsort(top, kind="stable")  # a radix sort for 16-bit keys
-    ordered = hashes[order]
-    edges = np.searchsorted(top[order], np.arange(1 << _BUCKET_BITS, dtype=np.uint16))
-    for first, stop in zip(edges.tolist(), [*edges[1:].tolist(), len(hashes)], strict=True):
-        if stop - first > 1:
-            order[first:stop] = order[first:stop][np.argsort(ordered[first:stop])]
-    return order
-
-
-_BUCKET_BITS = 12
-_BUCKETED = 1 << 19  # hashes worth sorting by bucket (fewer: 4096 buckets cost more)
-
-
-def expand_ranges(first: np.ndarray, last: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(owner, position) for every position in [first[i], last[i]) of every i."""
-    counts = np.maximum(last - first, 0)
-    owner = np.repeat(np.arange(len(first)), counts)
-    starts = np.cumsum(counts) - counts
-    return owner, first[owner] + (np.arange(int(counts.sum())) - starts[owner])
-
-
-class HashTable:
-    """Sorted 64-bit hashes with a directory of their top bits: the hashes equal to a
-    looked-up one are found with two reads of the directory and a scan of its bucket (about
-    one hash long), not a binary search (~24 reads out of cache among 10M hashes).
-
-    The hashes must be sorted (sort them with hash_order, keeping the order to map a slot
-    back to what it hashes); equal hashes may repeat. Memory: the hashes, plus 4 bytes per
-    hash (at most 2**_DIRECTORY_BITS entries) for the directory.
-    """
-
-    def __init__(self, ordered: np.ndarray) -> None:
-        self.hashes = ordered
-        # a bucket per one or two hashes: a power of two, and no more than the hashes
-        bits = min(_DIRECTORY_BITS, max(1, len(ordered).bit_length() - 1))
-        self._shift = _U64(64 - bits)
-        counts = np.bincount((ordered >> self._shift).astype(np.intp), minlength=1 << bits)
-        small = len(ordered) < np.iinfo(np.int32).max  # 4 bytes an entry where they suffice
-        self._directory = np.zeros(len(counts) + 1, dtype=np.int32 if small else np.int64)
-        np.cumsum(counts, out=self._directory[1:])
-
-    def __len__(self) -> int:
-        return len(self.hashes)
-
-    def find(self, hashes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(which of `hashes`, slot in the sorted hashes) of every equal pair, by `hashes`
-        then by slot (as np.searchsorted's runs of equal hashes would give them)."""
-        bucket = (hashes >> self._shift).astype(np.intp)
-        owner, slot = expand_ranges(self._directory[bucket], self._directory[bucket + 1])
-        equal = self.hashes[slot] == hashes[owner]
-        return owner[equal], slot[equal]
-
-
-_DIRECTORY_BITS = 24  # a directory of at most 16M entries (64 MiB)
-
-
 def _slices(data: np.ndarray, begin: np.ndarray, end: np.ndarray) -> pa.Array:
     """data[begin[i]:end[i]] of each i, as a text array."""
     lengths = end - begin
@@ -208,54 +82,6 @@ def _slices(data: np.ndarray, begin: np.ndarray, end: np.ndarray) -> pa.Array:
     np.cumsum(lengths, out=offsets[1:])
     buffers = [None, pa.py_buffer(offsets), pa.py_buffer(np.ascontiguousarray(data[at]))]
     return pa.Array.from_buffers(pa.string(), len(begin), buffers)
-
-
-def _chunks(offsets: np.ndarray) -> list[tuple[int, int]]:
-    """Row ranges [first, stop) holding about CHUNK_BYTES of text each (at least one row)."""
-    out = []
-    first, count = 0, len(offsets) - 1
-    while first < count:
-        stop = int(np.searchsorted(offsets, offsets[first] + CHUNK_BYTES, side="right")) - 1
-        stop = min(max(stop, first + 1), count)
-        out.append((first, stop))
-        first = stop
-    return out
-
-
-def _bits(hashes: np.ndarray) -> np.ndarray:
-    """A bitmap of the top bits of each hash, sized to them: a cheap first membership test."""
-    return set_bits(empty_bits(len(hashes)), hashes)
-
-
-def empty_bits(count: int | None = None) -> np.ndarray:
-    """A bitmap of no hash, for `count` hashes (None: any number; 8 MiB)."""
-    bits = _BITMAP_BITS
-    if count is not None:
-        bits = min(_MOST_BITMAP_BITS, max(bits, count.bit_length() + 4))
-    return np.zeros(1 << (bits - 3), dtype=np.uint8)
-
-
-def _bitmap_shift(bitmap: np.ndarray) -> np.uint64:
-    """64 - log2 of the bitmap's bits: the shift that leaves a hash's bit number."""
-    return _U64(64 + 1 - (len(bitmap) * 8).bit_length())
-
-
-def set_bits(bitmap: np.ndarray, hashes: np.ndarray) -> np.ndarray:
-    """Add hashes to a bitmap of _bits (in place; returned)."""
-    slot = hashes >> _bitmap_shift(bitmap)
-    byte = (slot >> _U64(3)).astype(np.intp)
-    bit = (slot & _U64(7)).astype(np.uint8)
-    for number in range(8):  # one bit at a time: repeated bytes then all write the same value
-        at = byte[bit == number]
-        bitmap[at] |= np.uint8(1 << number)
-    return bitmap
-
-
-def _present(bitmap: np.ndarray, hashes: np.ndarray) -> np.ndarray:
-    """False where a hash is surely not in the bitmap's set."""
-    slot = (hashes >> _bitmap_shift(bitmap)).astype(np.int64)
-    present: np.ndarray = (bitmap[slot >> 3] >> (slot & 7).astype(np.uint8)) & 1 == 1
-    return present
 
 
 def key_hashes(keys: pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -267,7 +93,7 @@ def key_hashes(keys: pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.n
     alphanumeric (the whole key if none is): a span of text can only be the key where the
     text's first word from there is the same.
     """
-    offsets, data = _text_bytes(keys)
+    offsets, data = text_bytes(keys)
     lengths = np.diff(offsets)
     full = np.zeros(len(lengths), dtype=np.uint64)
     anchor = np.zeros(len(lengths), dtype=np.uint64)
@@ -280,35 +106,6 @@ def key_hashes(keys: pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.n
         word_end = np.minimum(breaks[np.searchsorted(breaks, starts, side="right")], ends)
         token[first:stop] = span_hashes(sums, starts, word_end)
     return full, anchor, lengths, token
-
-
-def value_hashes(values: pa.Array) -> np.ndarray:
-    """The hash of each whole value (key_hashes' first; null as empty; binary by its bytes)."""
-    offsets, data = _text_bytes(values)
-    full = np.zeros(len(offsets) - 1, dtype=np.uint64)
-    for first, stop, _, sums, starts, ends in hashed_chunks(offsets, data):
-        full[first:stop] = span_hashes(sums, starts, ends)
-    return full
-
-
-def _text_bytes(values: pa.Array) -> tuple[np.ndarray, np.ndarray]:
-    if pa.types.is_binary(values.type) or pa.types.is_large_binary(values.type):
-        filled = pc.fill_null(values, b"")  # bytes need not be UTF-8: no text cast
-    else:
-        filled = pc.fill_null(values.cast(pa.string()), "")
-    offsets, data, _ = byte_view(filled)
-    return offsets, data
-
-
-def hashed_chunks(
-    offsets: np.ndarray, data: np.ndarray
-) -> Iterator[tuple[int, int, np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
-    """(first, stop, text, prefix sums, starts, ends) of values [first, stop) at a time, about
-    CHUNK_BYTES of text each; starts and ends are positions in that chunk's text."""
-    for first, stop in _chunks(offsets):
-        local = offsets[first : stop + 1]
-        text = data[local[0] : local[-1]]
-        yield first, stop, text, prefix_sums(text), local[:-1] - local[0], local[1:] - local[0]
 
 
 def _word_breaks(data: np.ndarray) -> np.ndarray:
@@ -345,7 +142,7 @@ class WordIndex:
         full, anchor, lengths, token = key_hashes(keys)
         usable = np.flatnonzero(lengths > 0)
         shape = key_shape(anchor, lengths)
-        self._build(len(lengths), full[usable], usable, *shape, _bits(token[usable]))
+        self._build(len(lengths), full[usable], usable, *shape, bitmap_of(token[usable]))
 
     @classmethod
     def from_hashes(
@@ -395,11 +192,11 @@ class WordIndex:
         order = hash_order(full)  # the order of equal hashes does not matter
         self._table: HashTable | None = HashTable(full[order])
         self._ids = ids[order]
-        self._bitmap = _bits(self._table.hashes)
+        self._bitmap = bitmap_of(self._table.hashes)
         self._short = short
         self._shortest = int(np.argmax(short)) if short.any() else ANCHOR + 1
         self._anchors: HashTable | None = HashTable(sorted_unique(anchors))
-        self._anchor_bits = _bits(self._anchors.hashes)
+        self._anchor_bits = bitmap_of(self._anchors.hashes)
 
     @property
     def table(self) -> HashTable:
@@ -466,7 +263,7 @@ class WordIndex:
             offsets, data, _ = byte_view(text)
             # values all shorter than every key hold none (codes, flags, small numbers)
             short = len(offsets) < 2 or int(np.diff(offsets).max()) < self._shortest
-            for first, stop in [] if short else _chunks(offsets):
+            for first, stop in [] if short else text_chunks(offsets):
                 chunk = offsets[first : stop + 1]
                 begin, end, key = self._find_chunk(chunk, data)
                 if confirm:
@@ -505,7 +302,7 @@ class WordIndex:
         sums = prefix_sums(data)
         begin = np.flatnonzero(begins_at)
         # only where the first word is some key's first word (most words are no key's)
-        begin = begin[_present(self._token_bits, span_hashes(sums, begin, ends[rank[begin]]))]
+        begin = begin[in_bitmap(self._token_bits, span_hashes(sums, begin, ends[rank[begin]]))]
         row_end = offsets[np.searchsorted(offsets, begin, side="right")]
         # pairs up to ANCHOR bytes: every end after each begin, within its row
         limit = np.minimum(begin + min(ANCHOR, self.max_length), row_end)
@@ -518,7 +315,7 @@ class WordIndex:
         if self._anchors is None or len(self._anchors):
             room = begin[begin + ANCHOR <= row_end]
             prefix = span_hashes(sums, room, room + ANCHOR)
-            maybe = _present(self._anchor_bits, prefix)
+            maybe = in_bitmap(self._anchor_bits, prefix)
             room, prefix = room[maybe], prefix[maybe]
             # a filter has only the anchors' bitmap: a few more longer pairs than a key's
             anchored = room if self._anchors is None else room[self._anchors.find(prefix)[0]]
@@ -529,7 +326,7 @@ class WordIndex:
                 pair_begin = np.concatenate([pair_begin, anchored[owner]])
                 end = np.concatenate([end, ends[more]])
         hashes = span_hashes(sums, pair_begin, end)
-        keep = _present(self._bitmap, hashes)
+        keep = in_bitmap(self._bitmap, hashes)
         pair_begin, end, hashes = pair_begin[keep], end[keep], hashes[keep]
         if self._table is None:  # a filter: the spans and their hashes
             return pair_begin + base, end + base, hashes

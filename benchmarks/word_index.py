@@ -20,12 +20,16 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from anonymiser.textsearch import WordIndex, key_hashes, key_shape, set_bits
+from anonymiser.textsearch import WordIndex, key_hashes, key_shape
+
+try:  # the bitmaps moved to anonymiser.hashtable when textsearch was split
+    from anonymiser.hashtable import empty_bits, set_bits
+except ImportError:  # older checkouts
+    from anonymiser.textsearch import empty_bits, set_bits
 
 try:  # the bitmap of first words is sized to the keys since the hash directory
     from anonymiser.textsearch import token_bits
 except ImportError:  # older checkouts: a fixed-size bitmap
-    from anonymiser.textsearch import empty_bits
 
     def token_bits(hashes: np.ndarray) -> np.ndarray:
         return set_bits(empty_bits(), hashes)

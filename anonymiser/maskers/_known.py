@@ -20,18 +20,10 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from anonymiser.hashtable import HashTable, expand_ranges, hash_order, sorted_unique
 from anonymiser.maskers._knownpairs import KnownPairs, normal_form
 from anonymiser.maskers.base import byte_view
-from anonymiser.textsearch import (
-    HashTable,
-    expand_ranges,
-    hash_order,
-    hashed_chunks,
-    prefix_sums,
-    sorted_unique,
-    span_hashes,
-    value_hashes,
-)
+from anonymiser.spanhash import hashed_chunks, prefix_sums, span_hashes, value_hashes
 
 __all__ = ["KnownValues", "Span"]
 

@@ -13,7 +13,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from anonymiser.textsearch import hash_order, value_hashes
+from anonymiser.hashtable import hash_order
+from anonymiser.spanhash import value_hashes
 
 __all__ = ["KnownPairs", "first_occurrences", "normal_form"]
 

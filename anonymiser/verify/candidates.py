@@ -7,7 +7,7 @@ every original's hashes (LeakPatterns.span_filter: a fixed size, a few percent o
 positives), and what passes is spilled to the work directory, a file per part (by the
 span's hash: an original's occurrences fall in its own part). Each part then reads its own
 candidates back, looks them up in its index and settles them as `matches` would have
-(anonymiser.verify.patterns.resolve): the same occurrences, exclusions and counts. Memory:
+(anonymiser.verify.matching.resolve): the same occurrences, exclusions and counts. Memory:
 the bitmaps, one batch per thread, and CHUNK candidates of a part at a time.
 """
 
@@ -23,16 +23,10 @@ import numpy as np
 import pyarrow as pa
 
 from anonymiser.textsearch import WordIndex
+from anonymiser.verify.matching import distinct, produced_distinct, resolve
 from anonymiser.verify.output import as_array
-from anonymiser.verify.patterns import (
-    LeakPatterns,
-    distinct,
-    in_batches,
-    lowered,
-    part_of,
-    produced_distinct,
-    resolve,
-)
+from anonymiser.verify.patterns import LeakPatterns, in_batches, lowered
+from anonymiser.verify.spills import part_of
 
 log = logging.getLogger(__name__)
 

@@ -20,9 +20,9 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from anonymiser.catalog import ForeignKey, Index, Table
+from anonymiser.hashtable import hash_order
 from anonymiser.keyindex import KeyIndex, hash_rows
 from anonymiser.stages.extract import ExtractedTable
-from anonymiser.textsearch import hash_order
 from anonymiser.verify.model import CheckResult, VerificationReport
 from anonymiser.verify.output import Output, null_mask
 

@@ -46,15 +46,10 @@ from anonymiser.parallel import in_threads
 from anonymiser.rules.lint import ColumnPlan
 from anonymiser.stages.extract import ExtractedTable
 from anonymiser.verify.candidates import Candidates, Column
+from anonymiser.verify.matching import find_in, matches
 from anonymiser.verify.model import CheckResult, VerificationReport, VerifySettings
 from anonymiser.verify.output import Output, as_array
-from anonymiser.verify.patterns import (
-    INTEGER_MIN_DIGITS,
-    LeakPatterns,
-    find_in,
-    matches,
-    normalised,
-)
+from anonymiser.verify.patterns import INTEGER_MIN_DIGITS, LeakPatterns, normalised
 from anonymiser.verify.shapes import json_forms
 
 log = logging.getLogger(__name__)

@@ -1,18 +1,19 @@
 """The originals a leak check looks for: hashed and spilled to disk, indexed a part at a time.
 
 `LeakPatterns` takes the originals of every masked column in any number of threads, then
-`freeze` indexes them (all, or one part of them by hash); `matches` finds them in a batch of
-output values. What masking wrote excludes an original (anonymiser.verify.leaks says why):
-the values `add_produced` spilled (a json or array rule's leaves) at `freeze`, and the
-output's own values in the rows a `matches(produced=...)` names as it searches them;
-`settle` then counts what is left. Each original is spilled to the work directory as its
-text (read back only to confirm a span whose hash matched: exactly the matches of an
-in-memory comparison) and as its hash, column and flags. Memory: ENTRY_BYTES per original
-of the part indexed (a part's originals are read back from the spill at `freeze`), not its
-text; the spilled values stream through, each distinct one once (by hash); plus one batch
-per thread. `parts` says how many parts a memory budget needs. The leak check itself reads
-the output once (anonymiser.verify.candidates: `span_filter` gives it bitmaps of every
-part's hashes; `freeze(lookup=True)` a part's index, `resolve` settles spans as `matches`).
+`freeze` indexes them (all, or one part of them by hash); `matches` (anonymiser.verify.
+matching) finds them in a batch of output values. What masking wrote excludes an original
+(anonymiser.verify.leaks says why): the values `add_produced` spilled (a json or array
+rule's leaves) at `freeze`, and the output's own values in the rows a
+`matches(produced=...)` names as it searches them; `settle` then counts what is left. Each
+original is spilled to the work directory as its text (read back only to confirm a span
+whose hash matched: exactly the matches of an in-memory comparison) and as its hash, column
+and flags (read back by anonymiser.verify.spills). Memory: ENTRY_BYTES per original of the
+part indexed (a part's originals are read back from the spill at `freeze`), not its text;
+the spilled values stream through, each distinct one once (by hash); plus one batch per
+thread. `parts` says how many parts a memory budget needs. The leak check itself reads the
+output once (anonymiser.verify.candidates: `span_filter` gives it bitmaps of every part's
+hashes; `freeze(lookup=True)` a part's index, `resolve` settles spans as `matches`).
 """
 
 from __future__ import annotations
@@ -28,34 +29,27 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from anonymiser.hashtable import empty_bits, set_bits
 from anonymiser.maskers.base import byte_view
 from anonymiser.parallel import in_threads
-from anonymiser.textsearch import (
-    ANCHOR,
-    WordIndex,
-    empty_bits,
-    expand_ranges,
-    key_hashes,
-    key_shape,
-    set_bits,
-    value_hashes,
-)
-from anonymiser.verify.output import BATCH_ROWS, as_array, pg_text
+from anonymiser.spanhash import value_hashes
+from anonymiser.textsearch import ANCHOR, WordIndex, key_hashes, key_shape
+from anonymiser.verify.output import as_array, pg_text
 from anonymiser.verify.shapes import compound, json_escaped, json_forms, numbers
+from anonymiser.verify.spills import part_of, read_entries, read_produced, read_split
 
 __all__ = [
+    "COMPOUND",
     "ENTRY_BYTES",
+    "INTEGER",
     "INTEGER_MIN_DIGITS",
+    "LONG",
+    "REAL",
+    "SHORT_NUMBER",
     "LeakPatterns",
-    "distinct",
-    "find_in",
     "in_batches",
     "lowered",
-    "matches",
     "normalised",
-    "part_of",
-    "produced_distinct",
-    "resolve",
 ]
 
 
@@ -87,8 +81,8 @@ def _trimmed(text: pa.Array) -> pa.Array:
 
 # entry flags: a checked original; not one word; a short number (not searched in integers);
 # a number long enough to be searched in integers; longer than ANCHOR (its anchor counts)
-_REAL, _COMPOUND, _SHORT_NUMBER, _INTEGER = np.uint8(1), np.uint8(2), np.uint8(4), np.uint8(8)
-_LONG = np.uint8(16)
+REAL, COMPOUND, SHORT_NUMBER, INTEGER = np.uint8(1), np.uint8(2), np.uint8(4), np.uint8(8)
+LONG = np.uint8(16)
 # an integer column of a big table counts through every number (ids pass 1,000,000 at a few
 # million rows), so it equals every 7-digit identifier somewhere: a number shorter than this
 # in an integer column cannot be told from a coincidence (phone, NHS and card numbers are
@@ -160,19 +154,19 @@ class LeakPatterns:
         # have other forms inside a JSON document ("zo\u00eb", "line\nbreak")
         odd = values.filter(pa.array(json_escaped(values)))
         escaped = sorted({form for value in odd.to_pylist() for form in json_forms(value)})
-        flags = np.full(len(values) + len(escaped), _REAL, dtype=np.uint8)
+        flags = np.full(len(values) + len(escaped), REAL, dtype=np.uint8)
         flags[len(values) :] = 0  # the escaped forms are searched, not counted as checked
         if escaped:
             values = pa.concat_arrays([values, pa.array(escaped, pa.string())])
         lowered = as_array(pc.utf8_lower(values))
         if not len(lowered):
             return
-        flags |= np.where(compound(lowered), _COMPOUND, np.uint8(0))
+        flags |= np.where(compound(lowered), COMPOUND, np.uint8(0))
         short_number, number = numbers(lowered, INTEGER_MIN_DIGITS)
-        flags |= np.where(short_number, _SHORT_NUMBER, np.uint8(0))
-        flags |= np.where(number & ~short_number, _INTEGER, np.uint8(0))
+        flags |= np.where(short_number, SHORT_NUMBER, np.uint8(0))
+        flags |= np.where(number & ~short_number, INTEGER, np.uint8(0))
         full, anchor, lengths, token = key_hashes(lowered)
-        flags |= np.where(lengths > ANCHOR, _LONG, np.uint8(0))
+        flags |= np.where(lengths > ANCHOR, LONG, np.uint8(0))
         owners = np.full(len(lowered), owner, dtype=np.int32)
         entries = pa.table([full, anchor, flags, owners], schema=_ENTRIES)
         # every entry's row in the spills is its number: write and count under one lock
@@ -240,11 +234,11 @@ class LeakPatterns:
         full, anchors = empty_bits(self._entries), empty_bits(self._entries)
         integers, short = False, set()
         writers: dict[int, pa.ipc.RecordBatchStreamWriter] = {}
-        for hashes, anchor, flags, source, rows in _spilled(spill):
+        for hashes, anchor, flags, source, rows in read_entries(spill):
             set_bits(full, hashes)
-            set_bits(anchors, anchor[(flags & _LONG).astype(bool)])
-            integers |= bool((flags & _INTEGER).any())
-            short.update(np.unique(source[(flags & _SHORT_NUMBER).astype(bool)]).tolist())
+            set_bits(anchors, anchor[(flags & LONG).astype(bool)])
+            integers |= bool((flags & INTEGER).any())
+            short.update(np.unique(source[(flags & SHORT_NUMBER).astype(bool)]).tolist())
             part = part_of(hashes, parts) if parts > 1 else np.zeros(0, dtype=np.uint64)
             for number in np.unique(part).tolist():
                 mine = part == number
@@ -290,9 +284,9 @@ class LeakPatterns:
         spill = self._close("entries")
         self._index, self._counts = None, None
         if parts > 1 and self._split == parts:  # read only the part's own entries
-            groups = _split(self._split_path(part))
+            groups = read_split(self._split_path(part))
         else:
-            groups = _spilled(spill, part, parts)
+            groups = read_entries(spill, part, parts)
         full, anchors, self.flags, self.source, self.entry = _part(groups)
         if spill is not None:
             spill.close()
@@ -311,16 +305,16 @@ class LeakPatterns:
             _, found, _, spans = index.nominate(values)
             new = ~self.excluded[found]  # found by an earlier batch already: no need to confirm
             found, spans = found[new], spans.filter(pa.array(new))
-            self.excluded[found[self._confirm(found, spans)]] = True  # only set: any order
+            self.excluded[found[self.confirm(found, spans)]] = True  # only set: any order
 
         in_batches(exclude, self.produced_values(), jobs)
         self.settle()
 
     def produced_values(self) -> Iterator[pa.Array]:
         """The values add_produced spilled (as searched), each distinct hash once, a batch
-        at a time (see _distinct_produced)."""
+        at a time (see read_produced)."""
         made = self._close("produced")
-        return _distinct_produced(made) if made is not None else iter(())
+        return read_produced(made) if made is not None else iter(())
 
     def settle(self) -> None:
         """Stop searching for the originals excluded so far (by freeze, or by `matches` of
@@ -330,9 +324,9 @@ class LeakPatterns:
         self._index.drop(np.flatnonzero(self.excluded))
         kept = ~self.excluded
         # integer columns hold only "-?[0-9]+": searched only if such an original is left
-        self.integers = bool((kept & (self.flags & _INTEGER).astype(bool)).any())
+        self.integers = bool((kept & (self.flags & INTEGER).astype(bool)).any())
         # short numbers are searched in integer columns only in their own column
-        short = kept & (self.flags & _SHORT_NUMBER).astype(bool)
+        short = kept & (self.flags & SHORT_NUMBER).astype(bool)
         self.short_owners = frozenset(np.unique(self.source[short]).tolist())
         self._counts = None  # counted when asked: the exclusions may not be over
 
@@ -345,11 +339,11 @@ class LeakPatterns:
             else:
                 kept = ~self.excluded
                 self._counts = self._index.distinct_per_owner(
-                    (self.flags & _REAL).astype(bool) & kept, self.source, len(self.sources)
+                    (self.flags & REAL).astype(bool) & kept, self.source, len(self.sources)
                 )
         return self._counts
 
-    def _confirm(self, entry: np.ndarray, spans: pa.Array) -> np.ndarray:
+    def confirm(self, entry: np.ndarray, spans: pa.Array) -> np.ndarray:
         """Whether each span's text is its entry's original (read back from the spill)."""
         same = np.zeros(len(entry), dtype=bool)
         if not len(entry):
@@ -378,20 +372,13 @@ def in_batches(func: Callable[[pa.Array], None], batches: Iterator[pa.Array], jo
         in_threads(func, group, jobs)
 
 
-def part_of(hashes: np.ndarray, parts: int) -> np.ndarray:
-    """The part of each hash: `parts` equal ranges of its top 32 bits (well mixed; the low
-    bits of a polynomial hash are not)."""
-    part: np.ndarray = ((hashes >> np.uint64(32)) * np.uint64(parts)) >> np.uint64(32)
-    return part
-
-
 def _part(
     groups: Iterator[tuple[np.ndarray, ...]],
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """(hash, anchors of the long ones, flags, source, spill row) of the entries of one part,
     from its groups of (hash, anchor, flags, source, spill row)."""
     chosen = [
-        (full, anchor[(flags & _LONG).astype(bool)], flags, source, rows)
+        (full, anchor[(flags & LONG).astype(bool)], flags, source, rows)
         for full, anchor, flags, source, rows in groups
     ]
     if not chosen:
@@ -401,153 +388,7 @@ def _part(
     return full, anchors, flags, source, rows
 
 
-def _spilled(
-    spill: pq.ParquetFile | None, part: int = 0, parts: int = 1
-) -> Iterator[tuple[np.ndarray, ...]]:
-    """(hash, anchor, flags, source, spill row) of the spilled entries of one part, a row
-    group (an add) at a time."""
-    start = 0
-    for group in range(spill.metadata.num_row_groups if spill is not None else 0):
-        assert spill is not None
-        table = spill.read_row_group(group)
-        columns = [as_array(column).to_numpy() for column in table.columns]
-        columns.append(np.arange(start, start + table.num_rows, dtype=np.int64))
-        start += table.num_rows
-        if parts > 1:
-            mine = part_of(columns[0], parts) == part
-            columns = [column[mine] for column in columns]
-        yield tuple(columns)
-
-
-def _split(path: Path) -> Iterator[tuple[np.ndarray, ...]]:
-    """(hash, anchor, flags, source, spill row) of the entries span_filter split into the
-    file of their part (none if the part has none)."""
-    if path.exists():
-        with pa.OSFile(str(path), "rb") as source, pa.ipc.open_stream(source) as reader:
-            for batch in reader:
-                yield tuple(as_array(column).to_numpy() for column in batch.columns)
-
-
-def _distinct_produced(spill: pq.ParquetFile) -> Iterator[pa.Array]:
-    """The produced values of the spill, each distinct hash once (a pseudonym repeats across
-    batches and columns: a shared namespace, a pool of fake names). Two values of one hash
-    would leave the second unsearched: an original inside it stays searched for, which can
-    only make the check stricter."""
-    hashes = as_array(spill.read(columns=["hash"]).column(0)).to_numpy()
-    order = np.argsort(hashes, kind="stable")
-    first = np.ones(len(order), dtype=bool)
-    first[1:] = hashes[order][1:] != hashes[order][:-1]
-    wanted = np.zeros(len(hashes), dtype=bool)
-    wanted[order[first]] = True
-    del hashes, order, first
-    start = 0
-    for batch in spill.iter_batches(batch_size=BATCH_ROWS, columns=["text"]):
-        yield batch.column(0).filter(pa.array(wanted[start : start + len(batch)]))
-        start += len(batch)
-
-
 def lowered(values: pa.Array) -> pa.Array:
     """Values as searched: PostgreSQL's text (bytea as hex), lower case, a whole value but
     for surrounding whitespace (originals are stripped too)."""
     return as_array(pc.utf8_lower(_trimmed(pg_text(values))))
-
-
-def matches(
-    patterns: LeakPatterns,
-    values: pa.Array,
-    *,
-    every_word: bool = False,
-    home: frozenset[int] = frozenset(),
-    produced: np.ndarray | None = None,
-    search: bool = True,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(row, entry, whole value?) arrays of the whole-word occurrences of originals in
-    `values` (patterns.source[entry]: whose). A single-word original counts only as a whole
-    value, unless `every_word`. In an integer column a short number counts only if it is an
-    original of that column itself (`home`: its sources), left in place.
-
-    `produced`: per row, whether masking wrote its value (a pseudonym): the originals equal
-    to it, or a word inside it, are excluded (patterns.excluded; LeakPatterns.settle), found
-    by the same search as the leaks, so a masked column is read and searched once. The
-    occurrences returned may include such originals: drop those excluded once every
-    produced value is searched. `search=False`: only exclude (a column not searched).
-    """
-    empty = np.zeros(0, dtype=np.int64)
-    integer = pa.types.is_integer(values.type)
-    index = patterns._index
-    if integer and not patterns.integers and not home & patterns.short_owners:
-        search = False
-    if index is None or not (search or produced is not None):
-        return empty, empty, np.zeros(0, dtype=bool)
-    each, rows = distinct(as_array(values))
-    at, found, whole, spans = index.nominate(lowered(each))
-    wrote = np.zeros(len(at), dtype=bool)
-    if produced is not None:
-        wrote = produced_distinct(rows, produced, len(each))[at]
-    home_found = np.isin(patterns.source[found], list(home)) if integer else False
-    hit = resolve(patterns, found, spans, whole | every_word, search, wrote, integer, home_found)
-    at, found, whole = at[hit], found[hit], whole[hit]
-    if not len(at):
-        return empty, empty, np.zeros(0, dtype=bool)
-    # the rows holding each distinct value found: rows sorted by value, a range per value
-    order = np.argsort(rows, kind="stable")
-    first = np.searchsorted(rows[order], at, side="left")
-    last = np.searchsorted(rows[order], at, side="right")
-    hit, position = expand_ranges(first, last)
-    return order[position], found[hit], whole[hit]
-
-
-def produced_distinct(rows: np.ndarray, produced: np.ndarray, count: int) -> np.ndarray:
-    """Per distinct value (`count` of them; `rows`: the one each row holds, -1 for NULL):
-    masking wrote it in some row (`produced`: per row)."""
-    made = np.zeros(count + 1, dtype=bool)  # the last: NULL's -1
-    made[rows[produced]] = True
-    made[-1] = False
-    return made[:-1]
-
-
-def resolve(
-    patterns: LeakPatterns,
-    found: np.ndarray,
-    spans: pa.Array,
-    anywhere: np.ndarray | bool,
-    search: np.ndarray | bool,
-    wrote: np.ndarray,
-    integer: np.ndarray | bool,
-    home: np.ndarray | bool,
-) -> np.ndarray:
-    """Which spans whose hash is their entry's (`found`) are occurrences to report: those
-    whose text is the entry's original, not yet excluded, searched (`search`) and allowed
-    where they are (a single word only if `anywhere`, a whole value or every word; a short
-    number in an `integer` column only at `home`, an original of that column). An original
-    equal to a span masking wrote (`wrote`) is excluded (patterns.excluded) instead. Each
-    argument is per span or one for all."""
-    flags = patterns.flags[found]
-    keep = anywhere | (flags & _COMPOUND).astype(bool)
-    keep &= ~(integer & (flags & _SHORT_NUMBER).astype(bool)) | home
-    # an original already excluded is no leak: neither confirmed nor returned
-    left = ~patterns.excluded[found]
-    keep &= search & left
-    wrote = wrote & left
-    ask = keep | wrote
-    same = np.zeros(len(found), dtype=bool)
-    same[ask] = patterns._confirm(found[ask], spans.filter(pa.array(ask)))
-    patterns.excluded[found[same & wrote]] = True  # only ever set: any order, any thread
-    hit: np.ndarray = same & keep
-    return hit
-
-
-def distinct(values: pa.Array) -> tuple[pa.Array, np.ndarray]:
-    """(each distinct value once, the one each row holds: -1 for NULL): kept columns, fake
-    names and redacted text repeat."""
-    encoded = pc.dictionary_encode(values)
-    indices = pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False)
-    return encoded.dictionary, indices.astype(np.int64)
-
-
-def find_in(
-    patterns: LeakPatterns, values: pa.Array, *, every_word: bool = False
-) -> Iterator[tuple[int, int, bool]]:
-    """(row, pattern, whole value?) of each whole-word occurrence of a pattern in `values`."""
-    rows, found, whole = matches(patterns, values, every_word=every_word)
-    yield from zip(rows.tolist(), found.tolist(), whole.tolist(), strict=True)

@@ -8,7 +8,7 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from anonymiser import textsearch
+from anonymiser import spanhash, textsearch
 from anonymiser.verify import patterns as leak_patterns
 from anonymiser.verify.leaks import LeakPatterns, matches
 
@@ -61,7 +61,7 @@ def test_exclusion_during_the_search_finds_and_counts_what_a_separate_exclusion_
     # short anchors and chunks exercise the long-original and chunk-boundary paths
     monkeypatch.setattr(textsearch, "ANCHOR", anchor)
     monkeypatch.setattr(leak_patterns, "ANCHOR", anchor)
-    monkeypatch.setattr(textsearch, "CHUNK_BYTES", chunk)
+    monkeypatch.setattr(spanhash, "CHUNK_BYTES", chunk)
     rng = random.Random(anchor)
     exercised = [0, 0]  # trials with an original excluded, with a leak left
     words = ["ann", "bo", "x1", "zoë", "jo.ann@a.b", "7", "cy-2", "Ann", " ann "]

@@ -12,7 +12,9 @@ import pytest
 
 from anonymiser.verify.candidates import Candidates, Column
 from anonymiser.verify.leaks import LeakPatterns, matches
-from anonymiser.verify.patterns import ENTRY_BYTES, distinct, normalised, part_of
+from anonymiser.verify.matching import distinct
+from anonymiser.verify.patterns import ENTRY_BYTES, normalised
+from anonymiser.verify.spills import part_of
 
 SOURCES = [("public.people", "email", "fake"), ("public.people", "notes", "redact")]
 WORDS = ["ann", "zoë", "jo.ann@a.b", 'say "hi"', "line\nbreak", "cy-2", "07700 900123", "x1"]

@@ -8,7 +8,7 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from anonymiser import textsearch
+from anonymiser import hashtable, spanhash, textsearch
 from anonymiser.textsearch import WordIndex
 from anonymiser.verify.leaks import LeakPatterns, matches
 
@@ -40,7 +40,7 @@ def test_index_finds_exactly_what_a_plain_search_finds(
 ) -> None:
     # short anchors and chunks exercise the long-key and chunk-boundary paths on small data
     monkeypatch.setattr(textsearch, "ANCHOR", anchor)
-    monkeypatch.setattr(textsearch, "CHUNK_BYTES", chunk)
+    monkeypatch.setattr(spanhash, "CHUNK_BYTES", chunk)
     rng = random.Random(anchor)
     alphabet = list("ab .@-1é\u2019_x")  # letters, digits, separators, non-ASCII ones
     for _ in range(100):
@@ -104,12 +104,12 @@ def test_word_characters_are_those_python_calls_alphanumeric(last: int) -> None:
 
 
 def test_hashes_sorted_by_bucket_come_in_argsort_order(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(textsearch, "_BUCKETED", 1000)
+    monkeypatch.setattr(hashtable, "_BUCKETED", 1000)
     rng = np.random.default_rng(7)
     hashes = rng.integers(0, 2**64, size=50_000, dtype=np.uint64)
     hashes[:5000] = hashes[20_000:25_000]  # equal hashes: entries repeated across batches
     hashes[:10] = [0, 2**64 - 1, 1, 0, 2**63, 2**63, 5, 2**64 - 1, 7, 7]  # the edges
-    order = textsearch.hash_order(hashes)
+    order = hashtable.hash_order(hashes)
     assert sorted(order.tolist()) == list(range(len(hashes)))
     assert hashes[order].tolist() == np.sort(hashes).tolist()
 
@@ -122,7 +122,7 @@ def searchsorted_pairs(table: np.ndarray, hashes: np.ndarray) -> list[tuple[int,
 
 
 def table_pairs(table: np.ndarray, hashes: np.ndarray) -> list[tuple[int, int]]:
-    owner, slot = textsearch.HashTable(table).find(hashes)
+    owner, slot = hashtable.HashTable(table).find(hashes)
     return list(zip(owner.tolist(), slot.tolist(), strict=True))
 
 
@@ -138,7 +138,7 @@ def test_hash_table_finds_the_runs_a_binary_search_finds(
     monkeypatch: pytest.MonkeyPatch, size: int, directory_bits: int
 ) -> None:
     # a small directory makes buckets of many hashes (125 at 3 bits, 12 at 12)
-    monkeypatch.setattr(textsearch, "_DIRECTORY_BITS", directory_bits)
+    monkeypatch.setattr(hashtable, "_DIRECTORY_BITS", directory_bits)
     rng = np.random.default_rng(size)
     table = rng.integers(0, 2**64, size=size, dtype=np.uint64)
     table[: size // 3] = table[size // 3 : 2 * (size // 3)]  # runs of equal hashes
@@ -174,9 +174,9 @@ def test_empty_hash_table_finds_nothing() -> None:
 def test_bitmap_sized_to_its_hashes_passes_every_one_of_them(count: int) -> None:
     hashes = np.random.default_rng(count).integers(0, 2**64, size=count, dtype=np.uint64)
     hashes[: min(count, len(EDGES))] = EDGES[: min(count, len(EDGES))]
-    bitmap = textsearch._bits(hashes)
+    bitmap = hashtable.bitmap_of(hashes)
     assert len(bitmap) * 8 >= 16 * count  # 16 bits a hash or more: few strangers pass
-    assert textsearch._present(bitmap, hashes).all()
+    assert hashtable.in_bitmap(bitmap, hashes).all()
 
 
 def test_a_key_given_twice_is_found_as_both() -> None:
