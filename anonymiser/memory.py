@@ -10,7 +10,7 @@ variable (unless the user did) when the anonymiser package is imported, before p
 `tune_allocators` also makes jemalloc pyarrow's own default, for a process that imported
 pyarrow first (then only allocations made from Python move to jemalloc).
 
-Measured at 1M demo rows (docs/performance.md, "Allocators"): peak PSS of the mask stage
+Measured at 1M demo rows (docs/performance-history.md, "Allocators"): peak PSS of the mask stage
 ~1.23 -> ~1.02 GiB, of the verify stage ~1.0 GiB -> ~670-780 MiB, for ~5 s more system CPU
 (pages faulted in afresh; an unmasked create 12-18 % slower, a restore no slower). Not
 done: glibc's mmap threshold fixed at 128 KiB or 4 MiB (NumPy's large arrays handed back on

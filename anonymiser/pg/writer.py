@@ -15,8 +15,9 @@ from anonymiser.pg.types import binary_to_pg_hex
 __all__ = ["copy_batches_into", "encode_batch"]
 
 # COPY's text format, as pg_restore sends it: the server parses it in about half the CPU of
-# CSV with every value quoted (perf, docs/performance.md). Fields are separated by a tab, rows
-# end with a newline, NULL is \N, and only these four characters need a backslash escape.
+# CSV with every value quoted (perf, docs/performance-history.md). Fields are separated by a
+# tab, rows end with a newline, NULL is \N, and only these four characters need a backslash
+# escape.
 _ESCAPES = (("\\", "\\\\"), ("\t", "\\t"), ("\n", "\\n"), ("\r", "\\r"))
 _BACKSLASH, _BELOW_CONTROL = ord("\\"), 14
 _BLOCK = 256 * 1024

@@ -201,7 +201,8 @@ def _tune_transaction(conn: psycopg.Connection, jobs: int) -> None:
     Index builds in parallel workers are the one way --jobs helps inside one transaction.
     More maintenance_work_mem (or work_mem for the foreign-key checks) was measured and did
     not pay: with more memory the planner gives index builds more workers, which on a busy
-    server costs more CPU than it saves (docs/performance.md).
+    server costs more CPU than it saves (docs/performance-history.md, "Restore against
+    pg_restore").
     """
     if jobs > 1:
         conn.execute(

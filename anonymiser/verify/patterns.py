@@ -96,7 +96,7 @@ _ENTRIES = pa.schema(
 _SPLIT = _ENTRIES.append(pa.field("row", pa.int64()))  # and the entry's row in the spills
 # bytes held per entry of a part while it is indexed and searched (its hash, anchor, flags,
 # source and spill row, the sort, the HashTable, its ids and bitmap, drop's copy): measured
-# ~100 at 1M and 3M demo rows (docs/performance.md, "Leak check in parts")
+# ~100 at 1M and 3M demo rows (docs/performance-history.md, "Leak check in parts")
 ENTRY_BYTES = 100
 
 
