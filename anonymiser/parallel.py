@@ -16,14 +16,19 @@ def in_threads(func: Callable[[Item], Result], items: Iterable[Item], jobs: int)
     """[func(item) for item in items], `jobs` at a time.
 
     Worth it where the work releases the GIL (Arrow, Parquet, NumPy, zstd). On the first
-    exception the items not started are dropped, the running ones finish, and it is raised.
+    exception, or an interruption, the items not started are dropped, the running ones
+    finish, and it is raised.
     """
     todo = list(items)
     if jobs <= 1 or len(todo) <= 1:
         return [func(item) for item in todo]
     with ThreadPoolExecutor(max_workers=min(jobs, len(todo))) as pool:
         futures = [pool.submit(func, item) for item in todo]
-        done, _ = wait(futures, return_when=FIRST_EXCEPTION)
+        try:
+            done, _ = wait(futures, return_when=FIRST_EXCEPTION)
+        except BaseException:  # interrupted (Ctrl-C, SIGTERM): start nothing more either
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
         failed = next((f for f in futures if f in done and f.exception() is not None), None)
         if failed is not None:
             pool.shutdown(wait=True, cancel_futures=True)

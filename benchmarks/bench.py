@@ -74,6 +74,7 @@ from anonymiser.config import ENV_KEY, throwaway_key
 from anonymiser.demo import load_demo
 from anonymiser.pg.ephemeral import EphemeralCluster
 from anonymiser.pg.tools import find_pg_tool
+from anonymiser.signals import terminate_by_exception
 from anonymiser.signing import ENV_SIGNING_KEY
 
 CALIBRATION_SCALE = 10
@@ -494,6 +495,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.jobs < 2:
         parser.error("--jobs must be 2 or more (jobs=1 is always measured)")
     runs, jobs = max(1, args.runs), args.jobs
+    terminate_by_exception()  # a killed run stops its cluster and removes its files too
 
     work = Path(tempfile.mkdtemp(prefix="anonymiser-bench-", dir=args.workdir))
     try:

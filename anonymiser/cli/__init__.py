@@ -34,6 +34,7 @@ from anonymiser.cli.rules import rules_app
 from anonymiser.cli.snapshot import snapshot_app
 from anonymiser.errors import AnonymiserError
 from anonymiser.progress import ReporterLogHandler, make_reporter
+from anonymiser.signals import Terminated, terminate_by_exception
 
 __all__ = ["app", "main"]
 
@@ -127,6 +128,7 @@ app.command("demo")(demo)
 
 def main() -> None:
     """Console entry point: every error becomes one line (one JSON event) and its exit code."""
+    terminate_by_exception()
     try:
         code = app(prog_name="anonymiser", standalone_mode=False)
     except TyperException as exc:  # usage errors: exit 2, shown as typer shows them
@@ -151,6 +153,11 @@ def main() -> None:
     except KeyboardInterrupt:
         session_reporter().error("interrupted", exit_code=130, kind="KeyboardInterrupt", details=[])
         sys.exit(130)
+    except Terminated:  # what the run started is undone on the way here
+        session_reporter().error(
+            "terminated (SIGTERM)", exit_code=143, kind="Terminated", details=[]
+        )
+        sys.exit(143)
     except Exception as exc:  # a bug: still one line, unless asked for the traceback
         if os.environ.get("ANONYMISER_DEBUG"):
             traceback.print_exc()

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import atexit
+import contextlib
 import glob
 import os
 import pwd
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -239,15 +241,26 @@ class EphemeralCluster:
             )
             env["HOME"] = self._run_as.pw_dir
             env["USER"] = env["LOGNAME"] = self._run_as.pw_name
-        return subprocess.run(
+        # a process group of its own: initdb runs the server in single-user mode as a child,
+        # which must not outlive an interrupted initdb and write into the deleted cluster
+        with subprocess.Popen(
             list(args),
             env=env,
             cwd=self._base_dir or tempfile.gettempdir(),
-            capture_output=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
             text=True,
-            check=False,
+            start_new_session=True,
             **kwargs,
-        )
+        ) as process:
+            try:
+                stdout, stderr = process.communicate()
+            except BaseException:  # interrupted (Ctrl-C, SIGTERM): the group goes with it
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+                raise
+        return subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
 
     def _pg_ctl(self, args: Sequence[str], data_dir: Path) -> subprocess.CompletedProcess[str]:
         return self._run([str(self.bin_dir / "pg_ctl"), "-D", str(data_dir), *args])

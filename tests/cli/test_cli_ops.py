@@ -7,7 +7,11 @@ import json
 import os
 import pty
 import re
+import shutil
+import signal
 import subprocess
+import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -297,3 +301,38 @@ def test_completion_script_completes_subcommands(tmp_path: Path) -> None:
     result = run_cli(cwd=tmp_path, env=env)
     assert_ok(result)
     assert result.stdout.split() == ["restore"]
+
+
+# -- SIGTERM ----------------------------------------------------------------------------------
+
+
+def test_a_terminated_demo_stops_its_throwaway_cluster_and_says_so_in_one_line(
+    tmp_path: Path,
+) -> None:
+    # the cluster's folder must be reachable by the server's user (root runs it as postgres):
+    # a folder of its own under the system's temporary folder, not pytest's private one
+    scratch = Path(tempfile.mkdtemp(prefix="anonymiser-sigterm-"))
+    scratch.chmod(0o755)
+    try:
+        env = _clean_env(TMPDIR=str(scratch))
+        child = subprocess.Popen(
+            [*CLI, "demo", "--store", str(tmp_path / "store")],
+            cwd=tmp_path,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        deadline = time.monotonic() + 120
+        while not list(scratch.glob("anonymiser-pg-*/data/postmaster.pid")):
+            assert child.poll() is None and time.monotonic() < deadline, "no cluster started"
+            time.sleep(0.1)
+        child.send_signal(signal.SIGTERM)
+        stdout, stderr = child.communicate(timeout=120)
+        result = subprocess.CompletedProcess(child.args, child.returncode, stdout, stderr)
+        assert_one_line_error(result, 143, "terminated (SIGTERM)")
+        assert not list(scratch.glob("anonymiser-pg-*")), "the cluster's files are left"
+        running = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
+        assert str(scratch) not in running, "its server still runs"
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
