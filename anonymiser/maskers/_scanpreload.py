@@ -12,7 +12,7 @@ from __future__ import annotations
 import gc
 import logging
 
-from anonymiser.maskers._scan import analyzer
+from anonymiser.maskers._engine import analyzer
 
 __all__: list[str] = []
 

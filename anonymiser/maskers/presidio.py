@@ -3,9 +3,10 @@
 Presidio's default NLP engine downloads en_core_web_lg on first use. This one never downloads:
 it runs a blank spaCy pipeline (tokenizer only) with Presidio's pattern recognizers (emails,
 phones, cards, IBANs, URLs, IPs, UK NINO, NHS numbers, postcodes), or a named spaCy model when
-that model is installed (anonymiser.maskers._scan: the engine and a fast scanner giving the
-same findings). Names have no pattern: they are found through `ctx.known`, the values masked
-in structured columns of the same snapshot, and get the same pseudonym as there.
+that model is installed (anonymiser.maskers._engine: the engine; anonymiser.maskers._scan: a
+fast scanner giving the same findings). Names have no pattern: they are found through
+`ctx.known`, the values masked in structured columns of the same snapshot, and get the same
+pseudonym as there.
 """
 
 from __future__ import annotations
@@ -16,10 +17,11 @@ from typing import Any, ClassVar
 
 import pyarrow as pa
 
+from anonymiser.maskers._engine import analyzer
 from anonymiser.maskers._fixedpoints import remask_fixed_points
 from anonymiser.maskers._known import KnownValues, Span
 from anonymiser.maskers._knownpairs import KnownPairs
-from anonymiser.maskers._scan import analyzer, winners
+from anonymiser.maskers._scan import winners
 from anonymiser.maskers._scanpool import ScanJob, submit_scan
 from anonymiser.maskers._vector import text_problem
 from anonymiser.maskers.base import (

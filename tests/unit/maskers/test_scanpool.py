@@ -11,7 +11,8 @@ import pytest
 
 from anonymiser.errors import SnapshotError
 from anonymiser.maskers import _scanpool
-from anonymiser.maskers._scan import analyzer, scanner
+from anonymiser.maskers._engine import analyzer
+from anonymiser.maskers._scan import scanner
 from anonymiser.maskers._scanpool import scan_processes, submit_scan
 from anonymiser.maskers.presidio import DEFAULT_ENTITIES
 from tests.unit.maskers.conftest import ctx, run
