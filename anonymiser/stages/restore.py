@@ -3,41 +3,36 @@
 Order, as pg_restore: pre-data DDL, COPY of every table (FREEZE: the tables are new in this
 transaction), post-data DDL (constraints, indexes, triggers), sequences, matview refresh.
 Everything happens inside one transaction, so any failure, a lost connection included,
-leaves the target exactly as it was. ANALYZE follows the commit, in parallel.
+leaves the target exactly as it was. ANALYZE follows the commit, in parallel (stages/analyze.py).
 """
 
 from __future__ import annotations
 
 import contextlib
-import logging
 import tempfile
-import threading
 import time
-from collections import deque
 from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import psycopg
 import pyarrow as pa
 from psycopg import sql
 
 from anonymiser.catalog import Catalog, Sequence, qualified_name
-from anonymiser.errors import AnonymiserError, IntegrityError, RestoreError, TargetNotEmpty
+from anonymiser.errors import AnonymiserError, RestoreError, TargetNotEmpty
 from anonymiser.guard import check_target
-from anonymiser.manifest import FileEntry, Manifest, TableEntry
+from anonymiser.manifest import Manifest, TableEntry
 from anonymiser.pg.connect import connect, dsn_for_display, first_line
 from anonymiser.pg.ddl import split_statements
 from anonymiser.pg.writer import copy_batches_into
 from anonymiser.progress import NULL_REPORTER, Reporter, TableProgress
+from anonymiser.stages.analyze import analyze
+from anonymiser.stages.fetch import fetch_and_verify
 from anonymiser.stages.readahead import TableReader
 from anonymiser.stores import Store
-from anonymiser.stores.local import sha256_file
 
-__all__ = ["RestoreOptions", "RestoreReport", "fetch_and_verify", "restore"]
-
-log = logging.getLogger(__name__)
+__all__ = ["RestoreOptions", "RestoreReport", "restore"]
 
 _LOCK_KEY = "anonymiser:restore"
 _USER_OBJECTS = """
@@ -81,43 +76,6 @@ class RestoreReport:
     tables: int = 0
     rows: int = 0
     seconds: dict[str, float] = field(default_factory=dict)
-
-
-def fetch_and_verify(
-    manifest: Manifest, store: Store, cache: Path, reporter: Reporter = NULL_REPORTER
-) -> dict[str, Path]:
-    """Local paths of every file of the version, each checked for size and sha256 first."""
-    prefix = f"{manifest.dataset}/{manifest.version}"
-    paths: dict[str, Path] = {}
-    files = manifest.all_files()
-    with reporter.table_progress(
-        "fetch", f"{len(files)} files", total_bytes=sum(e.bytes for e in files)
-    ) as progress:
-        for entry in files:
-            paths[entry.path] = _fetch_one(manifest, store, cache, prefix, entry)
-            progress.advance(entry.rows, entry.bytes)
-    return paths
-
-
-def _fetch_one(
-    manifest: Manifest, store: Store, cache: Path, prefix: str, entry: FileEntry
-) -> Path:
-    """Fetch one file (S3: download to the cache) and check its size and sha256."""
-    key = f"{prefix}/{entry.path}"
-    try:
-        path = store.local_path(key, cache)
-    except AnonymiserError:
-        raise IntegrityError(
-            f"snapshot {manifest.dataset}/{manifest.version} is missing file {entry.path}"
-        ) from None
-    size, digest = sha256_file(path)
-    if size != entry.bytes or digest != entry.sha256:
-        raise IntegrityError(
-            f"snapshot {manifest.dataset}/{manifest.version}: file {entry.path} does not "
-            f"match its manifest (size {size} vs {entry.bytes}, sha256 mismatch="
-            f"{digest != entry.sha256}); refusing to restore a corrupt or tampered snapshot"
-        )
-    return path
 
 
 class _Step:
@@ -346,120 +304,7 @@ def restore(
             conn.close()
     if options.analyze:
         phase = time.monotonic()
-        _analyze(target_dsn, manifest, options.jobs)
+        analyze(target_dsn, manifest, options.jobs)
         report.seconds["analyze"] = time.monotonic() - phase
     report.seconds["total"] = time.monotonic() - timer
     return report
-
-
-_ANALYZE_FAILED = (
-    "ANALYZE after the restore into %s failed (the data is restored and committed; "
-    "statistics will come from autovacuum or a manual ANALYZE): %s"
-)
-
-
-def _analyze(target_dsn: str, manifest: Manifest, jobs: int) -> None:
-    """ANALYZE every restored table and materialized view, and the partitioned tables above
-    them, each leaf partition once, the largest first, over `jobs` connections.
-
-    It runs after the commit: statistics are not part of the all-or-nothing load, and
-    outside the transaction the tables can be analyzed in parallel. A failure here leaves
-    the restored data complete, so it is logged, not raised: autovacuum will analyze later.
-    Autovacuum never analyzes a partitioned table itself (it holds no rows), so its
-    statistics, which the planner uses for joins over the whole table, come from here.
-    """
-    tables = sorted(manifest.tables, key=lambda t: -t.rows)
-    units = [((t.schema, t.name), False) for t in tables]
-    units += [((schema, name), False) for schema, name in manifest.matviews]
-    pending: deque[tuple[tuple[str, str], bool]] = deque()
-    lock = threading.Lock()
-
-    def work(conn: psycopg.Connection[Any]) -> None:
-        while True:
-            with lock:
-                if not pending:
-                    return
-                (schema, name), only = pending.popleft()
-            statement = "ANALYZE ONLY {}" if only else "ANALYZE {}"
-            conn.execute(sql.SQL(statement).format(sql.Identifier(schema, name)))
-
-    def worker(conn: psycopg.Connection[Any] | None = None) -> None:
-        try:
-            with contextlib.closing(conn or connect(target_dsn, role="target")) as open_conn:
-                work(open_conn)
-        except (psycopg.Error, AnonymiserError) as exc:
-            log.warning(_ANALYZE_FAILED, dsn_for_display(target_dsn), first_line(exc))
-
-    try:
-        first = connect(target_dsn, role="target")
-    except AnonymiserError as exc:
-        log.warning(_ANALYZE_FAILED, dsn_for_display(target_dsn), first_line(exc))
-        return
-    try:
-        pending.extend(_analyze_units(first, tables, units))
-    except psycopg.Error as exc:  # the tables' own statistics still come
-        log.warning("ANALYZE of partitioned tables skipped: %s", first_line(exc))
-        pending.extend(units)
-    count = max(1, min(jobs, len(pending)))
-    threads = [threading.Thread(target=worker, name=f"analyze-{i}") for i in range(1, count)]
-    for thread in threads:
-        thread.start()
-    worker(first)
-    for thread in threads:
-        thread.join()
-
-
-def _analyze_units(
-    conn: psycopg.Connection[Any],
-    tables: list[TableEntry],
-    units: list[tuple[tuple[str, str], bool]],
-) -> list[tuple[tuple[str, str], bool]]:
-    """What to ANALYZE, largest first, as ((schema, name), only) with `only` for ANALYZE ONLY.
-
-    ANALYZE of a partitioned table also analyzes every partition below it, so analyzing the
-    partitions as well would do them twice (a third of a restore's ANALYZE of the demo,
-    whose audit log is partitioned). From PostgreSQL 18 a parent's own statistics come from
-    ANALYZE ONLY and the partitions are analyzed in parallel; before 18 each outermost
-    parent is analyzed, covering its partitions in one statement.
-    """
-    ancestors = _partition_ancestors(conn, [(t.schema, t.name) for t in tables])
-    if not ancestors:
-        return units
-    version = int(conn.execute("SHOW server_version_num").fetchone()[0])  # type: ignore[index]
-    if version >= 180000:
-        parents = sorted({parent for chain in ancestors.values() for parent in chain})
-        return units + [(parent, True) for parent in parents]
-    rows = {(t.schema, t.name): t.rows for t in tables}
-    sizes = dict.fromkeys(sorted({chain[-1] for chain in ancestors.values()}), 0)
-    for table, chain in ancestors.items():
-        sizes[chain[-1]] += rows.get(table, 0)
-    sized = [(unit, rows.get(unit[0], 0)) for unit in units if unit[0] not in ancestors]
-    sized += [((parent, False), size) for parent, size in sizes.items()]
-    return [unit for unit, _ in sorted(sized, key=lambda item: -item[1])]
-
-
-def _partition_ancestors(
-    conn: psycopg.Connection[Any], tables: list[tuple[str, str]]
-) -> dict[tuple[str, str], list[tuple[str, str]]]:
-    """Per restored table that is a partition, the partitioned tables above it, innermost
-    first."""
-    if not tables:
-        return {}
-    rows = conn.execute(
-        """
-        SELECT t.schema_name, t.table_name, n.nspname, c.relname
-        FROM unnest(%s::text[], %s::text[]) AS t(schema_name, table_name)
-        JOIN pg_catalog.pg_namespace tn ON tn.nspname = t.schema_name
-        JOIN pg_catalog.pg_class tc ON tc.relnamespace = tn.oid AND tc.relname = t.table_name
-        CROSS JOIN LATERAL pg_catalog.pg_partition_ancestors(tc.oid) WITH ORDINALITY
-            AS a(relid, level)
-        JOIN pg_catalog.pg_class c ON c.oid = a.relid AND c.relkind = 'p'
-        JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-        ORDER BY t.schema_name, t.table_name, a.level
-        """,
-        ([schema for schema, _ in tables], [name for _, name in tables]),
-    ).fetchall()
-    chains: dict[tuple[str, str], list[tuple[str, str]]] = {}
-    for schema, name, parent_schema, parent in rows:
-        chains.setdefault((schema, name), []).append((parent_schema, parent))
-    return chains
