@@ -25,9 +25,10 @@ from anonymiser.rules import RuleSet, load_rules, plan_or_raise, read_source_cat
 from anonymiser.rules.lint import LintResult
 from anonymiser.rules.model import RULES_COPY
 from anonymiser.signing import ENV_SIGNING_KEY, check_signature, load_signing_key
-from anonymiser.stages.extract import DEFAULT_PART_BYTES, Extracted, ExtractOptions, extract
+from anonymiser.stages.extract import Extracted, ExtractOptions, extract
 from anonymiser.stages.fetch import fetch_and_verify
 from anonymiser.stages.mask import MaskStats, mask
+from anonymiser.stages.parts import DEFAULT_PART_BYTES
 from anonymiser.stages.publish import manifest_key, publish, utc_now
 from anonymiser.stages.restore import RestoreOptions, RestoreReport, restore
 from anonymiser.stages.verify import verify

@@ -28,12 +28,7 @@ from anonymiser.maskers.presidio import release_known_values
 from anonymiser.parallel import in_threads
 from anonymiser.progress import NULL_REPORTER, Reporter, TableProgress
 from anonymiser.rules.lint import ColumnPlan, MaskPlan
-from anonymiser.stages.extract import (
-    PARQUET_DICTIONARY_LIMIT,
-    Extracted,
-    ExtractedTable,
-    batch_rows,
-)
+from anonymiser.stages.extract import Extracted
 from anonymiser.stages.mappings import (
     Mapping,
     MappingFile,
@@ -43,6 +38,7 @@ from anonymiser.stages.mappings import (
     mapping_file,
     resolve_injective,
 )
+from anonymiser.stages.parts import PARQUET_DICTIONARY_LIMIT, ExtractedTable, batch_rows
 
 __all__ = ["MaskStats", "mask", "pseudonym_entity"]
 

@@ -16,7 +16,7 @@ import pyarrow.parquet as pq
 
 from anonymiser.manifest import FileEntry
 from anonymiser.pg.writer import encode_batch
-from anonymiser.stages.extract import batch_rows
+from anonymiser.stages.parts import batch_rows
 
 __all__ = ["Chunk", "TableReader"]
 

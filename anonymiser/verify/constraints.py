@@ -22,7 +22,7 @@ import pyarrow.parquet as pq
 from anonymiser.catalog import ForeignKey, Index, Table
 from anonymiser.hashtable import hash_order
 from anonymiser.keyindex import KeyIndex, hash_rows
-from anonymiser.stages.extract import ExtractedTable
+from anonymiser.stages.parts import ExtractedTable
 from anonymiser.verify.model import CheckResult, VerificationReport
 from anonymiser.verify.output import Output, null_mask
 

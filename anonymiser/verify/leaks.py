@@ -44,7 +44,7 @@ import pyarrow.compute as pc
 from anonymiser.maskers.base import Strategy
 from anonymiser.parallel import in_threads
 from anonymiser.rules.lint import ColumnPlan
-from anonymiser.stages.extract import ExtractedTable
+from anonymiser.stages.parts import ExtractedTable
 from anonymiser.verify.candidates import Candidates, Column
 from anonymiser.verify.matching import find_in, matches
 from anonymiser.verify.model import CheckResult, VerificationReport, VerifySettings

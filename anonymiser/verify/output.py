@@ -17,7 +17,8 @@ import pyarrow.parquet as pq
 from anonymiser.catalog import Catalog, Table
 from anonymiser.pg.types import binary_to_pg_hex
 from anonymiser.rules.lint import ColumnPlan, MaskPlan
-from anonymiser.stages.extract import Extracted, ExtractedTable
+from anonymiser.stages.extract import Extracted
+from anonymiser.stages.parts import ExtractedTable
 
 __all__ = ["BATCH_ROWS", "Output", "as_array", "null_mask", "pg_text"]
 

@@ -19,7 +19,7 @@ import pyarrow as pa
 from anonymiser.maskers._scan import winners
 from anonymiser.maskers._scanpool import submit_scan
 from anonymiser.maskers.presidio import DEFAULT_ENTITIES
-from anonymiser.stages.extract import ExtractedTable
+from anonymiser.stages.parts import ExtractedTable
 from anonymiser.verify.model import CheckResult, VerificationReport, VerifySettings
 from anonymiser.verify.output import Output, as_array
 

@@ -30,7 +30,7 @@ from anonymiser.errors import SnapshotError
 from anonymiser.maskers._pgarray import format_elements
 from anonymiser.pg.connect import connect, first_line, without_values
 from anonymiser.rules.plan import mentions
-from anonymiser.stages.extract import ExtractedTable
+from anonymiser.stages.parts import ExtractedTable
 from anonymiser.verify.constraints import duplicate_rows, nulls_distinct, plain_unique_keys
 from anonymiser.verify.model import CheckResult, VerificationReport
 from anonymiser.verify.output import Output, as_array, pg_text
