@@ -13,7 +13,6 @@ import pyarrow as pa
 import pytest
 from rich.console import Console
 
-from anonymiser import progress
 from anonymiser.progress import (
     JsonReporter,
     PlainReporter,
@@ -23,6 +22,7 @@ from anonymiser.progress import (
     make_reporter,
     redact,
 )
+from anonymiser.progress import reporter as reporter_module
 
 
 def events(out: io.StringIO) -> list[dict[str, Any]]:
@@ -112,7 +112,7 @@ def test_a_failing_stage_reports_stage_failed_and_no_table_event() -> None:
 def test_progress_events_carry_rate_and_eta_when_the_total_is_known(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(progress, "PROGRESS_EVERY", 0.0)
+    monkeypatch.setattr(reporter_module, "PROGRESS_EVERY", 0.0)
     out = io.StringIO()
     chosen = JsonReporter(out)
     with chosen.table_progress("extract", "public.known", total_rows=100) as known:
